@@ -1,0 +1,44 @@
+# Tengri's two quick-start commands (`make run`, `make test`) and the checks CI runs.
+# Each target creates .venv and installs the project into it the first time, or when
+# pyproject.toml changes; nothing needs to be installed by hand beforehand.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tengri-installed
+
+.PHONY: install run test lint typecheck layers check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: replay the bundled EURUSD sample through the whole system.
+run: $(STAMP)
+	$(BIN)/tengri run
+
+## The whole test suite, slow tests included.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+check: lint typecheck layers
+
+bench: $(STAMP)
+	for script in benchmarks/bench_*.py; do $(BIN)/python "$$script" || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,45 @@
+"""Tengri: market data to trading signals that learn from their outcomes.
+
+The public API is this module's ``__all__``. Names are imported on first use, so that
+``import tengri`` (and ``tengri --help``) does not pay for torch or Flask until they are needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tengri.config import TengriConfig
+from tengri.errors import TengriError
+
+if TYPE_CHECKING:
+    from tengri.data import load_ohlcv, read_ohlcv
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it. A name is listed here once it exists.
+_LAZY: dict[str, str] = {
+    "load_ohlcv": "tengri.data",
+    "read_ohlcv": "tengri.data",
+}
+
+__all__ = [
+    "TengriConfig",
+    "TengriError",
+    "__version__",
+    "load_ohlcv",
+    "read_ohlcv",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tengri' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,1 @@
+"""The REST gateway: a Flask application factory with one blueprint per area."""

@@ -1,0 +1,238 @@
+"""The ``tengri`` command line: parse, call one service, format; nothing else lives here.
+
+Heavy libraries (torch, pennylane, Flask) are imported inside the commands that need them, so
+``tengri --help`` stays fast. Every :class:`tengri.errors.TengriError` becomes one line on stderr
+and exit status 2; a command that does not exist yet says so and exits with status 3.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from tengri.config import TengriConfig
+from tengri.errors import TengriError
+
+__all__ = ["app", "main"]
+
+EXIT_ERROR = 2
+EXIT_NOT_IMPLEMENTED = 3
+
+app = typer.Typer(
+    name="tengri",
+    help=(
+        "Tengri turns market data into trading signals and learns from their outcomes.\n\n"
+        "Data arguments take a CSV or Parquet file of OHLCV bars, or a bundled sample: "
+        "sample:eurusd_h1 (EURUSD hourly, 5,000 bars) or sample:goog_d1 (GOOG daily, 2,148 bars)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Inspect market data files and the bundled samples.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML configuration file; TENGRI_* environment variables override it.",
+        dir_okay=False,
+    ),
+]
+DataArgument = Annotated[
+    str,
+    typer.Argument(help="OHLCV file (CSV/Parquet) or sample:NAME.", show_default=True),
+]
+ModelOption = Annotated[
+    str,
+    typer.Option("--model", "-m", help="Model variant: enhanced, lstm, qlstm or none."),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _not_implemented(command: str, issue: int) -> NoReturn:
+    _fail(f"'tengri {command}' is not implemented yet (tracked in issue {issue})", EXIT_NOT_IMPLEMENTED)
+
+
+def _load_config(config_file: Path | None) -> TengriConfig:
+    return TengriConfig.load(config_file)
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _print_summary(payload: dict[str, Any], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    for key, value in payload.items():
+        shown = json.dumps(value, default=str) if isinstance(value, dict | list | tuple) else str(value)
+        table.add_row(key, shown)
+    Console().print(table)
+
+
+@app.command()
+def run(
+    data: DataArgument = "sample:eurusd_h1",
+    model: ModelOption = "enhanced",
+    config: ConfigOption = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from the store.")] = False,
+) -> None:
+    """Replay DATA through the whole system: predictor, triggers, agent, profit and thermal steering.
+
+    Until the replay lands (issue 7) this validates the data and prints its summary.
+    """
+    from tengri.data import describe_ohlcv, read_ohlcv
+
+    _load_config(config)
+    if model not in {"enhanced", "lstm", "qlstm", "none"}:
+        _fail(f"--model must be one of enhanced, lstm, qlstm, none (got {model!r})")
+    if resume:
+        _not_implemented("run --resume", 7)
+    _print_summary(describe_ohlcv(read_ohlcv(data)), title=f"tengri run: {data}")
+    typer.echo("The replay through the orchestrator is not built yet (issue 7); the data above is valid.")
+
+
+@app.command()
+def train(
+    data: DataArgument = "sample:eurusd_h1",
+    model: ModelOption = "enhanced",
+    config: ConfigOption = None,
+) -> None:
+    """Fit a predictor on DATA with walk-forward validation and save it under the data directory."""
+    _load_config(config)
+    _not_implemented("train", 6)
+
+
+@app.command()
+def evaluate(
+    data: DataArgument = "sample:eurusd_h1",
+    config: ConfigOption = None,
+    quick: Annotated[bool, typer.Option(help="A few minutes on 2 CPU cores.")] = False,
+) -> None:
+    """Walk-forward evaluation of every model variant against honest baselines."""
+    _load_config(config)
+    _not_implemented("evaluate", 6)
+
+
+@app.command()
+def tune(
+    data: DataArgument = "sample:eurusd_h1",
+    trials: Annotated[int, typer.Option(min=1, help="Number of trials.")] = 20,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: SQLite file).")] = None,
+    study: Annotated[str, typer.Option(help="Study name.")] = "tengri",
+    config: ConfigOption = None,
+) -> None:
+    """Particle-swarm hyperparameter search (an Optuna sampler) on walk-forward validation loss."""
+    _load_config(config)
+    _not_implemented("tune", 6)
+
+
+@app.command()
+def backtest(
+    data: DataArgument = "sample:goog_d1",
+    strategy: Annotated[str, typer.Option(help="A user strategy as module:Class.")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Run a user's strategy through the same replay as `run`, without a model."""
+    _load_config(config)
+    _not_implemented("backtest", 7)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 5000).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the REST gateway and status page under a production WSGI server."""
+    _load_config(config)
+    _not_implemented("serve", 8)
+
+
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """Show the store's state: health, thermal budget, profit zone, open executions."""
+    _load_config(config)
+    _not_implemented("status", 4)
+
+
+@app.command("check-lookahead")
+def check_lookahead(data: DataArgument = "sample:eurusd_h1", config: ConfigOption = None) -> None:
+    """Check that features and predictions at bar t use only bars up to t."""
+    _load_config(config)
+    _not_implemented("check-lookahead", 6)
+
+
+@data_app.command("info")
+def data_info(
+    data: DataArgument,
+    repair: Annotated[
+        bool, typer.Option(help="Drop duplicate timestamps and sort; report how many rows changed.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Validate an OHLCV file or sample and print a summary."""
+    from tengri.data import describe_ohlcv, read_ohlcv
+
+    summary = describe_ohlcv(read_ohlcv(data, repair=repair))
+    if as_json:
+        _print_json(summary)
+    else:
+        _print_summary(summary, title=f"tengri data info: {data}")
+
+
+@data_app.command("samples")
+def data_samples() -> None:
+    """List the bundled sample data sets."""
+    from tengri.data import list_samples
+
+    for name in list_samples():
+        typer.echo(f"sample:{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status (TengriError → one line on stderr, status 2)."""
+    try:
+        # Outside standalone mode click returns the status of typer.Exit instead of raising it.
+        status = app(args=argv, prog_name="tengri", standalone_mode=False)
+    except TengriError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        return EXIT_ERROR
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return status if isinstance(status, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

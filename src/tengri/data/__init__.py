@@ -1,0 +1,1 @@
+"""Market data: load, validate, resample OHLCV bars, and the bundled samples."""

@@ -1,0 +1,1 @@
+"""The engine: hash triggers, memory agent, profit trajectory, thermal zones, store, orchestrator."""

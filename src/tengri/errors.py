@@ -1,0 +1,127 @@
+"""The one error hierarchy of Tengri: every failure a user can cause has a named class here.
+
+Each error carries a stable machine-readable ``code`` (used by the REST API's
+``{"error": {"code", "message"}}`` body and by the CLI's exit messages) and the
+HTTP status that fits it, so that the edges never have to guess.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BurstRefusedError",
+    "ConfigError",
+    "ConflictError",
+    "DataValidationError",
+    "ExecutionAlreadyCompletedError",
+    "ExecutionNotFoundError",
+    "InvalidInputError",
+    "ModelError",
+    "NotFoundError",
+    "StoreError",
+    "TengriError",
+    "TriggerNotFoundError",
+    "UnknownAgentError",
+]
+
+
+class TengriError(Exception):
+    """Base class of every error Tengri raises on purpose."""
+
+    code: str = "tengri_error"
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """Return the JSON error body ``{"error": {"code", "message"}}``."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class ConfigError(TengriError):
+    """A configuration value, file or environment variable is invalid; the message names the key."""
+
+    code = "config_error"
+    http_status = 422
+
+
+class DataValidationError(TengriError):
+    """Market data failed validation; the message names the file, the row and the rule."""
+
+    code = "data_validation_error"
+    http_status = 422
+
+    def __init__(self, message: str, *, row: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.column = column
+
+
+class InvalidInputError(TengriError):
+    """A well-formed input has an invalid value (NaN price, time going backwards, unknown symbol)."""
+
+    code = "invalid_input"
+    http_status = 422
+
+
+class NotFoundError(TengriError):
+    """Something addressed by id does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class ExecutionNotFoundError(NotFoundError):
+    """A strategy execution id is unknown (or belongs to another agent)."""
+
+    code = "execution_not_found"
+
+
+class UnknownAgentError(NotFoundError):
+    """An agent id is unknown."""
+
+    code = "agent_not_found"
+
+
+class TriggerNotFoundError(NotFoundError):
+    """A hash trigger id is unknown."""
+
+    code = "trigger_not_found"
+
+
+class ConflictError(TengriError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class ExecutionAlreadyCompletedError(ConflictError):
+    """A strategy execution was completed before; completing it again is an error, never a no-op."""
+
+    code = "execution_already_completed"
+
+
+class BurstRefusedError(ConflictError):
+    """The thermal manager refused a processing burst; ``reason`` says why."""
+
+    code = "burst_refused"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class StoreError(TengriError):
+    """The memory map could not read or write; the write did not happen."""
+
+    code = "store_error"
+    http_status = 503
+
+
+class ModelError(TengriError):
+    """A model could not be built, loaded, trained or run."""
+
+    code = "model_error"
+    http_status = 500

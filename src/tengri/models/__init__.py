@@ -1,0 +1,1 @@
+"""Neural models: EnhancedLSTM (LIF, cached attention, memory, multi-timeframe) and QLSTM."""

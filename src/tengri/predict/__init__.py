@@ -1,0 +1,1 @@
+"""The predictor: LSTMTradingPredictor, training, calibration, evaluation and swarm tuning."""

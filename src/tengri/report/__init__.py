@@ -1,0 +1,1 @@
+"""Reports: HTML and plots from results; reads results, never computes signals."""
