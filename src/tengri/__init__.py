@@ -14,18 +14,47 @@ from tengri.errors import TengriError
 
 if TYPE_CHECKING:
     from tengri.data import load_ohlcv, read_ohlcv
+    from tengri.engine import (
+        CursorState,
+        HashTriggerEngine,
+        ManualClock,
+        MemoryAgent,
+        MemoryMap,
+        ProfitTrajectoryCoprocessor,
+        Strategy,
+        SystemOrchestrator,
+        ThermalZoneManager,
+    )
 
 __version__ = "0.1.0"
 
 # Public name -> module that defines it. A name is listed here once it exists.
 _LAZY: dict[str, str] = {
+    "CursorState": "tengri.engine",
+    "HashTriggerEngine": "tengri.engine",
+    "ManualClock": "tengri.engine",
+    "MemoryAgent": "tengri.engine",
+    "MemoryMap": "tengri.engine",
+    "ProfitTrajectoryCoprocessor": "tengri.engine",
+    "Strategy": "tengri.engine",
+    "SystemOrchestrator": "tengri.engine",
+    "ThermalZoneManager": "tengri.engine",
     "load_ohlcv": "tengri.data",
     "read_ohlcv": "tengri.data",
 }
 
 __all__ = [
+    "CursorState",
+    "HashTriggerEngine",
+    "ManualClock",
+    "MemoryAgent",
+    "MemoryMap",
+    "ProfitTrajectoryCoprocessor",
+    "Strategy",
+    "SystemOrchestrator",
     "TengriConfig",
     "TengriError",
+    "ThermalZoneManager",
     "__version__",
     "load_ohlcv",
     "read_ohlcv",

@@ -205,7 +205,7 @@ def data_samples() -> None:
     from tengri.data import list_samples
 
     for name in list_samples():
-        typer.echo(f"sample:{name}")
+        typer.echo(name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,12 @@ class EngineConfig(_Section):
     strategy_execution_timeout: float = Field(
         30.0, gt=0, description="Seconds a live execution may stay open before it closes as expired."
     )
+    defensive_margin: float = Field(
+        0.1, ge=0, le=1, description="Extra confidence an entry needs in a drawdown or volatile profit zone."
+    )
+    checkpoint_interval: int = Field(
+        1_000, ge=1, description="Ticks between checkpoints of the engine's learnt state."
+    )
     symbols: tuple[str, ...] = Field(
         (), description="Symbols the orchestrator accepts; empty accepts any symbol name."
     )
@@ -119,7 +125,11 @@ class ThermalConfig(_Section):
     )
     ambient_celsius: float = Field(35.0, description="Ambient temperature of the estimating thermal model.")
     model_time_constant: float = Field(60.0, gt=0, description="Seconds; first-order thermal model.")
-    model_celsius_per_load: float = Field(45.0, ge=0, description="Steady-state rise at full load.")
+    model_celsius_per_load: float = Field(
+        40.0,
+        ge=0,
+        description="Steady-state rise at full load (35 + 40 = 75 °C, warm: bursts still allowed).",
+    )
 
     @model_validator(mode="after")
     def _zones_ascend(self) -> ThermalConfig:
@@ -151,19 +161,34 @@ class AgentConfig(_Section):
     min_context_samples: int = Field(5, ge=0, description="Back off to all contexts below this count.")
     similarity_k: float = Field(10.0, gt=0, description="k of w_pattern = n / (n + k).")
     decay_tau: float = Field(7 * 86_400.0, gt=0, description="tau of the decay, seconds.")
+    context_fields: tuple[Literal["thermal_state", "profit_zone"], ...] = Field(
+        ("thermal_state", "profit_zone"),
+        description="Context parts that split C_base; a replay drops thermal_state for determinism.",
+    )
 
 
 class TradingConfig(_Section):
-    """Paper trading: sizing, costs and exits."""
+    """Paper trading: sizing, costs, fills and exits (see :mod:`tengri.engine.desk`)."""
 
     cash: float = Field(10_000.0, gt=0)
     commission: float = Field(0.0002, ge=0, lt=0.1, description="Fraction of traded value per fill.")
     slippage: float = Field(0.0001, ge=0, lt=0.1, description="Fraction of price lost per fill.")
-    position_fraction: float = Field(1.0, gt=0, le=1, description="Share of equity per position.")
-    holding_bars: int = Field(24, ge=1)
+    position_fraction: float = Field(1.0, gt=0, le=1, description="Share of equity all positions may use.")
+    max_open_executions: int = Field(1, ge=1, le=1000, description="Open executions at once (equity slots).")
+    whole_units: bool = Field(False, description="Size positions in whole units (shares).")
+    fill_policy: Literal["next_tick", "this_tick"] = Field(
+        "next_tick", description="Fill decisions at the next tick's open, or at once at this tick's price."
+    )
+    holding_bars: int | None = Field(
+        24, ge=1, description="Ticks an execution is held; None holds until exit."
+    )
     stop_loss: float | None = Field(None, gt=0, lt=1, description="Fractional stop; None disables.")
     take_profit: float | None = Field(None, gt=0, description="Fractional target; None disables.")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Agent confidence an entry needs.")
+    explore_outcomes: int = Field(
+        10, ge=0, description="Outcomes a strategy needs before the confidence gate applies (exploration)."
+    )
+    trade_patterns: bool = Field(True, description="Take entries from pattern triggers.")
 
 
 class ModelConfig(_Section):

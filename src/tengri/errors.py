@@ -14,6 +14,7 @@ __all__ = [
     "DataValidationError",
     "ExecutionAlreadyCompletedError",
     "ExecutionNotFoundError",
+    "ForeignExecutionError",
     "InvalidInputError",
     "ModelError",
     "NotFoundError",
@@ -76,6 +77,12 @@ class ExecutionNotFoundError(NotFoundError):
     """A strategy execution id is unknown (or belongs to another agent)."""
 
     code = "execution_not_found"
+
+
+class ForeignExecutionError(ExecutionNotFoundError):
+    """A strategy execution exists but belongs to another agent."""
+
+    code = "execution_foreign"
 
 
 class UnknownAgentError(NotFoundError):

@@ -1,0 +1,204 @@
+"""The execution desk: turns entry and exit decisions into strategy executions, with sizing and costs.
+
+Decisions taken on tick ``t`` are filled on tick ``t + 1`` at its open (a bar's open, or the next
+tick's price when there is no open), so that nothing acts on a price it could not have traded at
+(``fill_policy = "next_tick"``, the default). With ``fill_policy = "this_tick"`` they fill at once
+at the deciding tick's price.
+
+Costs (DESIGN.md, Strategy execution): a buy fills at ``p·(1 + slippage)``, a sell at
+``p·(1 − slippage)``; commission is ``commission · price · size`` on each fill. Profit is
+``direction·(exit − entry)·size − costs`` on the slipped prices. Size is
+``position_fraction · equity / (fill · (1 + commission))`` over at most ``max_open_executions``
+slots, in whole units when ``whole_units`` is set; equity is the initial cash plus realised
+profit plus the open executions' marked profit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tengri.config import TradingConfig
+from tengri.engine.agent import ExecutionOutcome, MemoryAgent
+from tengri.engine.signals import Tick
+
+__all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
+
+ExitReason = Literal["holding", "opposite", "stop_loss", "take_profit", "expired", "signal", "shutdown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An entry (``execution_id`` None) or an exit waiting for its fill."""
+
+    strategy_id: str
+    direction: int
+    decided_index: int
+    hash_triggers: tuple[str, ...] = ()
+    confidence: float | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    execution_id: str | None = None
+    reason: str = "entry"
+    source: str = "pattern"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "strategy_id": self.strategy_id,
+            "direction": self.direction,
+            "decided_index": self.decided_index,
+            "hash_triggers": list(self.hash_triggers),
+            "confidence": self.confidence,
+            "context": self.context,
+            "execution_id": self.execution_id,
+            "reason": self.reason,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """Rebuild a decision from :meth:`to_dict` output."""
+        return cls(**{**data, "hash_triggers": tuple(data["hash_triggers"])})
+
+
+@dataclass(slots=True)
+class OpenPosition:
+    """An open execution as the desk tracks it."""
+
+    execution_id: str
+    strategy_id: str
+    direction: int
+    entry_price: float
+    size: float
+    opened_index: int
+    opened_at: float
+    symbol: str
+    hash_triggers: tuple[str, ...]
+
+    def marked(self, price: float) -> float:
+        """Profit of the position at ``price`` before exit costs."""
+        return self.direction * (price - self.entry_price) * self.size
+
+
+class ExecutionDesk:
+    """Holds pending decisions and open positions of one agent; opens and closes executions."""
+
+    def __init__(self, agent: MemoryAgent, config: TradingConfig | None = None) -> None:
+        self.agent = agent
+        self.config = config or TradingConfig()
+        self.pending: list[Decision] = []
+        self.positions: dict[str, OpenPosition] = {}
+        self.realised = 0.0
+        self.closed_count = 0
+
+    # -- state --------------------------------------------------------------------------------
+    def restore(self, realised: float, closed_count: int, pending: list[Decision]) -> None:
+        """Restore realised profit, counts and pending decisions; positions come from the store."""
+        self.realised = realised
+        self.closed_count = closed_count
+        self.pending = list(pending)
+        self.positions = {}
+        for row in self.agent.store.open_executions(self.agent.agent_id):
+            ctx = row.context
+            self.positions[row.execution_id] = OpenPosition(
+                execution_id=row.execution_id,
+                strategy_id=row.strategy_id,
+                direction=row.direction,
+                entry_price=row.entry_price,
+                size=row.size,
+                opened_index=int(ctx.get("opened_index", 0)),
+                opened_at=row.opened_at,
+                symbol=str(ctx.get("symbol", "")),
+                hash_triggers=row.hash_triggers,
+            )
+
+    def equity(self, price: float | None = None, symbol: str | None = None) -> float:
+        """Initial cash + realised profit + open positions marked at ``price`` (their symbol's)."""
+        marked = 0.0
+        if price is not None:
+            marked = sum(
+                p.marked(price) for p in self.positions.values() if symbol is None or p.symbol == symbol
+            )
+        return self.config.cash + self.realised + marked
+
+    def position_for(self, strategy_id: str, symbol: str) -> OpenPosition | None:
+        """The open position of a strategy on a symbol, if any."""
+        for position in self.positions.values():
+            if position.strategy_id == strategy_id and position.symbol == symbol:
+                return position
+        return None
+
+    def pending_for(self, strategy_id: str) -> Decision | None:
+        """A pending entry of a strategy, if any."""
+        for decision in self.pending:
+            if decision.strategy_id == strategy_id and decision.execution_id is None:
+                return decision
+        return None
+
+    # -- fills --------------------------------------------------------------------------------
+    def _slipped(self, price: float, side: int) -> float:
+        return price * (1.0 + side * self.config.slippage)
+
+    def _size(self, fill: float, equity: float) -> float:
+        cfg = self.config
+        budget = cfg.position_fraction * equity / cfg.max_open_executions
+        size = budget / (fill * (1.0 + cfg.commission))
+        if cfg.whole_units:
+            size = math.floor(size + 1e-9)
+        return size
+
+    def open(self, decision: Decision, tick: Tick, price: float) -> str | None:
+        """Open an execution for ``decision`` at ``price``; return its id (None if it cannot size)."""
+        if len(self.positions) >= self.config.max_open_executions:
+            return None
+        fill = self._slipped(price, decision.direction)
+        size = self._size(fill, self.equity(price, tick.symbol))
+        if not (size > 0 and math.isfinite(size)):
+            return None
+        context = {
+            **decision.context,
+            "symbol": tick.symbol,
+            "opened_index": tick.index,
+            "source": decision.source,
+        }
+        execution_id = self.agent.start_strategy(
+            decision.strategy_id,
+            decision.hash_triggers,
+            fill,
+            decision.confidence,
+            decision.direction,
+            context,
+            size=size,
+            costs=self.config.commission * fill * size,
+            opened_at=tick.timestamp,
+        )
+        self.positions[execution_id] = OpenPosition(
+            execution_id=execution_id,
+            strategy_id=decision.strategy_id,
+            direction=decision.direction,
+            entry_price=fill,
+            size=size,
+            opened_index=tick.index,
+            opened_at=tick.timestamp,
+            symbol=tick.symbol,
+            hash_triggers=decision.hash_triggers,
+        )
+        return execution_id
+
+    def close(self, execution_id: str, tick: Tick, price: float, reason: str) -> ExecutionOutcome:
+        """Close an open execution at ``price`` (slipped against its direction)."""
+        position = self.positions.pop(execution_id)
+        fill = self._slipped(price, -position.direction)
+        outcome = self.agent.complete_strategy(
+            execution_id,
+            fill,
+            max(0.0, tick.timestamp - position.opened_at),
+            costs=self.config.commission * fill * position.size,
+            status="expired" if reason == "expired" else "closed",
+            closed_at=tick.timestamp,
+            reason=reason,
+        )
+        self.realised += outcome.profit
+        self.closed_count += 1
+        return outcome

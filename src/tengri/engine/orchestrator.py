@@ -1,0 +1,678 @@
+"""The system orchestrator: one tick through the whole pipeline, for live ticks and replays alike.
+
+Per tick (:meth:`SystemOrchestrator.process_tick`):
+
+1. validate at the edge (finite positive price, time not going backwards, known symbol) — a
+   rejected tick changes no state;
+2. fill the decisions taken on the previous tick at this tick's open (see :mod:`desk`);
+3. run due duties on the clock (thermal monitoring, statistics log, store cleanup, timeouts);
+4. exits: holding period, stop-loss, take-profit, and (live) executions open past
+   ``strategy_execution_timeout``;
+5. hash the price path, fire triggers, ask the signal sources (pattern triggers, the predictor,
+   a user's strategies); an opposite signal exits; an entry needs the memory agent's confidence in
+   the current context to reach ``min_confidence`` (plus ``defensive_margin`` in a drawdown or
+   volatile profit zone) once the strategy has ``explore_outcomes`` outcomes — before that the
+   agent has no evidence to judge by, and the entry is taken to gather it;
+6. feed realised profit to the profit trajectory and outcomes to the triggers.
+
+A component that raises degrades health with the reason and is retried; tick processing goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from tengri.config import EngineConfig, TengriConfig
+from tengri.engine.agent import ExecutionOutcome, MemoryAgent
+from tengri.engine.clock import Clock, SystemClock
+from tengri.engine.desk import Decision, ExecutionDesk
+from tengri.engine.duties import DutyScheduler, Health
+from tengri.engine.pattern_hash import PatternEncoder
+from tengri.engine.profit import ProfitTrajectoryCoprocessor, ZoneState
+from tengri.engine.signals import Signal, SignalSource, Tick
+from tengri.engine.store import MemoryMap
+from tengri.engine.thermal import Sensor, ThermalZoneManager
+from tengri.engine.triggers import HashTriggerEngine
+from tengri.errors import InvalidInputError, TengriError
+
+__all__ = ["SystemOrchestrator"]
+
+log = logging.getLogger(__name__)
+
+_STATE_NAMESPACE = "orchestrator"
+_DEFENSIVE_ZONES = frozenset({ZoneState.DRAWDOWN.value, ZoneState.VOLATILE.value})
+
+
+def _coerce_config(config: TengriConfig | Mapping[str, Any] | None) -> TengriConfig:
+    """Accept a TengriConfig, the seed's flat engine dictionary, or nothing (defaults + environment)."""
+    if isinstance(config, TengriConfig):
+        return config
+    base = TengriConfig.load()
+    if config is None:
+        return base
+    engine_keys = set(EngineConfig.model_fields)
+    engine = {k: v for k, v in config.items() if k in engine_keys}
+    rest = {k: v for k, v in config.items() if k not in engine_keys}
+    return base.with_overrides(engine={**base.engine.model_dump(), **engine}, **rest)
+
+
+def _timestamp(value: float | dt.datetime | str | None, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError(f"timestamp {value!r} is not ISO 8601") from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(f"timestamp must be a number, a datetime or an ISO string, got {value!r}")
+    t = float(value)
+    if not math.isfinite(t):
+        raise InvalidInputError(f"timestamp must be finite, got {value!r}")
+    return t
+
+
+class SystemOrchestrator:
+    """Coordinates triggers, agent, profit trajectory, thermal manager and store.
+
+    Parameters
+    ----------
+    config
+        A :class:`TengriConfig`, or the engine seed's flat configuration dictionary.
+    store
+        The memory map (default: the SQLite file under ``config.data_dir``).
+    clock
+        Market time: the default timestamp of a tick (default the wall clock).
+    machine_clock
+        Machine time: duties, thermal monitoring and bursts (default ``clock`` live, the wall
+        clock in a replay, whose bars pass faster than the machine heats).
+    predictor
+        A signal source for model entries (the predictor's adapter), optional.
+    signal_sources
+        More signal sources, e.g. :class:`StrategySource` around a user's strategy.
+    sensors
+        Temperature sensors (default: NVML, psutil, sysfs, else the estimating model).
+    mode
+        ``live`` closes executions past ``strategy_execution_timeout``; ``replay`` does not.
+    """
+
+    def __init__(
+        self,
+        config: TengriConfig | Mapping[str, Any] | None = None,
+        store: MemoryMap | None = None,
+        clock: Clock | None = None,
+        predictor: SignalSource | None = None,
+        *,
+        signal_sources: Sequence[SignalSource] = (),
+        sensors: Sequence[Sensor] | None = None,
+        mode: Literal["live", "replay"] = "live",
+        machine_clock: Clock | None = None,
+    ) -> None:
+        if mode not in ("live", "replay"):
+            raise InvalidInputError(f"mode must be 'live' or 'replay', got {mode!r}")
+        self.config = _coerce_config(config)
+        self.clock: Clock = clock or (store.clock if store is not None else SystemClock())
+        self.machine_clock: Clock = machine_clock or (self.clock if mode == "live" else SystemClock())
+        self.store = store if store is not None else MemoryMap.from_config(self.config, clock=self.clock)
+        self.mode = mode
+        cfg = self.config.engine
+        self.health = Health()
+        self.profit_coprocessor = ProfitTrajectoryCoprocessor(self.config, store=self.store, clock=self.clock)
+        self.thermal_manager = ThermalZoneManager(
+            self.profit_coprocessor,
+            sensors=sensors,
+            clock=self.machine_clock,
+            store=self.store,
+            config=self.config,
+        )
+        self.hash_trigger_engine = HashTriggerEngine(
+            self.config.triggers, store=self.store, auto_register=cfg.auto_register_triggers
+        )
+        self.agents: dict[str, MemoryAgent] = {}
+        self.agent = self.get_agent(cfg.default_agent_id)
+        self.desk = ExecutionDesk(self.agent, self.config.trading)
+        self.predictor = predictor
+        self.signal_sources: list[SignalSource] = list(signal_sources)
+        self.duties = DutyScheduler(self.health)
+        self._encoders: dict[str, PatternEncoder] = {}
+        self._last_time: dict[str, float] = {}
+        self._last_price: dict[str, float] = {}
+        self._index = 0
+        self._lock = threading.RLock()
+        self._started = False
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
+        self._tick_seconds = 0.0
+        self._ticks_processed = 0
+        self._latencies: list[float] = []
+        self._slow_ticks = 0
+        self._add_duties()
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def get_agent(self, agent_id: str) -> MemoryAgent:
+        """Return the agent with this id, creating it (on the shared store) if new."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = MemoryAgent(
+                agent_id,
+                store=self.store,
+                thermal_manager=self.thermal_manager,
+                clock=self.clock,
+                config=self.config.agent,
+            )
+            self.agents[agent_id] = agent
+        return agent
+
+    def _add_duties(self) -> None:
+        cfg = self.config.engine
+        if cfg.enable_thermal_management:
+            self.duties.add("thermal", cfg.thermal_monitoring_interval, lambda _now: self._update_thermal())
+        self.duties.add("statistics", cfg.system_monitoring_interval, self._log_statistics)
+        self.duties.add("cleanup", cfg.memory_cleanup_interval, lambda _now: self._cleanup())
+        if self.mode == "live":
+            self.duties.add("timeouts", 1.0, self._expire_executions)
+
+    def _update_thermal(self) -> None:
+        self.thermal_manager.update_thermal_state()
+
+    def _cleanup(self) -> None:
+        self.store.cleanup()
+
+    def start(self, *, background: bool | None = None) -> SystemOrchestrator:
+        """Restore state from the store and start the duties (a thread when ``background``).
+
+        ``background`` defaults to True on the wall clock and False on any other clock, whose
+        owner calls :meth:`run_pending_duties` (each tick does).
+        """
+        with self._lock:
+            if self._started:
+                return self
+            self._restore()
+            self._started = True
+            self._stop.clear()
+        self.run_pending_duties()
+        if background is None:
+            background = isinstance(self.machine_clock, SystemClock)
+        if background:
+            self._loop = threading.Thread(target=self._live_loop, name="tengri-duties", daemon=True)
+            self._loop.start()
+        log.info("orchestrator started (mode=%s, store=%s)", self.mode, self.store.url)
+        return self
+
+    def _live_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self.run_pending_duties()
+
+    def run_pending_duties(self) -> list[str]:
+        """Run every duty that is due on the machine clock; return their names."""
+        return self.duties.run_due(self.machine_clock.now())
+
+    def install_signal_handlers(self) -> None:
+        """Shut down gracefully on SIGINT and SIGTERM (call from the main thread)."""
+
+        def handler(signum: int, _frame: object) -> None:
+            log.info("signal %d: shutting down", signum)
+            self.shutdown()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def shutdown(self) -> None:
+        """Stop the duties and write the engine's state; open executions stay open in the store."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+            self._stop.set()
+            self.checkpoint()
+        if self._loop is not None and self._loop is not threading.current_thread():
+            self._loop.join(timeout=5.0)
+        log.info("orchestrator shut down with %d open execution(s)", len(self.desk.positions))
+
+    # -- persistence --------------------------------------------------------------------------
+    def _state_key(self) -> str:
+        return f"{self.agent.agent_id}:state"
+
+    def checkpoint(self) -> None:
+        """Write the engine's learnt state (encoders, pattern statistics, pending decisions)."""
+        with self._lock:
+            state = {
+                "index": self._index,
+                "encoders": {s: e.snapshot() for s, e in self._encoders.items()},
+                "last_time": self._last_time,
+                "last_price": self._last_price,
+                "triggers": self.hash_trigger_engine.snapshot(),
+                "pending": [d.to_dict() for d in self.desk.pending],
+                "ticks_processed": self._ticks_processed,
+            }
+        self.store.set(_STATE_NAMESPACE, self._state_key(), state)
+
+    def _checkpoint_safely(self) -> None:
+        try:
+            self.checkpoint()
+        except TengriError as exc:
+            self.health.fail("checkpoint", exc.message)
+        else:
+            self.health.ok("checkpoint")
+
+    def _restore(self) -> None:
+        state = self.store.get(_STATE_NAMESPACE, self._state_key())
+        closed = self.store.executions(agent_id=self.agent.agent_id)
+        realised = sum(e.profit or 0.0 for e in closed if e.status != "open")
+        n_closed = sum(1 for e in closed if e.status != "open")
+        pending: list[Decision] = []
+        if state:
+            self._index = int(state["index"])
+            self._encoders = {s: PatternEncoder.from_snapshot(e) for s, e in state["encoders"].items()}
+            self._last_time = {s: float(t) for s, t in state["last_time"].items()}
+            self._last_price = {s: float(p) for s, p in state["last_price"].items()}
+            self.hash_trigger_engine.restore(state["triggers"])
+            pending = [Decision.from_dict(d) for d in state["pending"]]
+            self._ticks_processed = int(state.get("ticks_processed", 0))
+        self.desk.restore(realised, n_closed, pending)
+
+    # -- the tick -----------------------------------------------------------------------------
+    def _validate(
+        self,
+        price: float,
+        timestamp: float | dt.datetime | str | None,
+        volume: float | None,
+        symbol: str | None,
+    ) -> tuple[str, float, float, float | None]:
+        if (
+            isinstance(price, bool)
+            or not isinstance(price, int | float)
+            or not math.isfinite(price)
+            or price <= 0
+        ):
+            raise InvalidInputError(f"price must be a finite positive number, got {price!r}")
+        sym = symbol if symbol is not None else "default"
+        if not isinstance(sym, str) or not sym or len(sym) > 64:
+            raise InvalidInputError("symbol must be a non-empty string of at most 64 characters")
+        allowed = self.config.engine.symbols
+        if allowed and sym not in allowed:
+            raise InvalidInputError(f"unknown symbol {sym!r}; configured symbols: {', '.join(allowed)}")
+        t = _timestamp(timestamp, self.clock.now())
+        last = self._last_time.get(sym)
+        if last is not None and t < last:
+            raise InvalidInputError(f"timestamp {t} goes backwards (last tick of {sym!r} at {last})")
+        if volume is not None and (
+            isinstance(volume, bool)
+            or not isinstance(volume, int | float)
+            or not math.isfinite(volume)
+            or volume < 0
+        ):
+            raise InvalidInputError(f"volume must be a finite non-negative number, got {volume!r}")
+        return sym, float(price), t, None if volume is None else float(volume)
+
+    def process_tick(
+        self,
+        price: float,
+        timestamp: float | dt.datetime | str | None = None,
+        volume: float | None = None,
+        symbol: str | None = None,
+        *,
+        open: float | None = None,
+        high: float | None = None,
+        low: float | None = None,
+    ) -> dict[str, Any]:
+        """Process one tick and return what happened (see the module docstring).
+
+        Raises
+        ------
+        InvalidInputError
+            For a non-finite or non-positive price, a timestamp going backwards, an unknown
+            symbol, or a bad volume or bar price; nothing changes.
+        """
+        started = time.perf_counter()
+        sym, px, t, vol = self._validate(price, timestamp, volume, symbol)
+        for name, value in (("open", open), ("high", high), ("low", low)):
+            if value is not None and (not math.isfinite(value) or value <= 0):
+                raise InvalidInputError(f"{name} must be a finite positive number, got {value!r}")
+        if not self._started:
+            self.start()
+        with self._lock:
+            tick = Tick(
+                symbol=sym,
+                timestamp=t,
+                price=px,
+                index=self._index,
+                volume=vol,
+                open=open,
+                high=high,
+                low=low,
+            )
+            self._index += 1
+            self._last_time[sym] = t
+            self._last_price[sym] = px
+            opened: list[dict[str, Any]] = []
+            closed: list[ExecutionOutcome] = []
+            self._fill_pending(tick, opened, closed)
+            self.run_pending_duties()
+            self._decide_exits(tick, closed)
+            hash_value, cursor, fired = self._hash(tick)
+            triggered = self._entries(tick, fired, opened, closed)
+            self._after_closes(tick, closed)
+            if self._index % self.config.engine.checkpoint_interval == 0:
+                self._checkpoint_safely()
+            latency = time.perf_counter() - started
+            self._ticks_processed += 1
+            self._tick_seconds += latency
+            self._latencies.append(latency)
+            if len(self._latencies) > 100_000:
+                del self._latencies[:50_000]
+            if latency > self.config.engine.tick_processing_timeout:
+                self._slow_ticks += 1
+                self.health.fail("ticks", f"a tick took {latency:.3f} s")
+            vector = self.profit_coprocessor.last_vector
+            thermal = self.thermal_manager
+            return {
+                "tick": tick.index,
+                "symbol": sym,
+                "timestamp": t,
+                "price": px,
+                "hash": hash_value,
+                "hash_hex": None if hash_value is None else f"0x{hash_value:04X}",
+                "cursor_state": None if cursor is None else cursor.to_dict(),
+                "fired_triggers": fired,
+                "triggered_strategies": triggered,
+                "opened": opened,
+                "closed": [o.to_dict() for o in closed],
+                "profit_zone": vector.zone_state.value,
+                "thermal_zone": thermal.zone,
+                "processing_decision": {
+                    "device": thermal.inference_device(),
+                    "gpu_allocation": thermal.gpu_allocation,
+                    "reduce_gpu_load": thermal.should_reduce_gpu_load(),
+                    "min_confidence": self._min_confidence(vector.zone_state.value),
+                },
+                "open_executions": len(self.desk.positions),
+                "equity": self.desk.equity(px, sym),
+                "latency_ms": latency * 1000.0,
+            }
+
+    def _fill_pending(self, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]) -> None:
+        if not self.desk.pending:
+            return
+        fill = tick.open if tick.open is not None else tick.price
+        pending, self.desk.pending = self.desk.pending, []
+        for decision in sorted(pending, key=lambda d: d.execution_id is None):  # exits first
+            self._execute(decision, tick, fill, opened, closed)
+
+    def _execute(
+        self,
+        decision: Decision,
+        tick: Tick,
+        price: float,
+        opened: list[dict[str, Any]],
+        closed: list[ExecutionOutcome],
+    ) -> str | None:
+        try:
+            if decision.execution_id is not None:
+                if decision.execution_id in self.desk.positions:
+                    closed.append(self.desk.close(decision.execution_id, tick, price, decision.reason))
+                return decision.execution_id
+            execution_id = self.desk.open(decision, tick, price)
+        except TengriError as exc:
+            self.health.fail("executions", f"{type(exc).__name__}: {exc.message}")
+            return None
+        if execution_id is not None:
+            position = self.desk.positions[execution_id]
+            opened.append(
+                {
+                    "execution_id": execution_id,
+                    "strategy_id": decision.strategy_id,
+                    "direction": decision.direction,
+                    "entry_price": position.entry_price,
+                    "size": position.size,
+                    "hash_triggers": list(decision.hash_triggers),
+                    "confidence": decision.confidence,
+                }
+            )
+        return execution_id
+
+    def _queue(
+        self, decision: Decision, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
+    ) -> str | None:
+        if self.config.trading.fill_policy == "this_tick":
+            return self._execute(decision, tick, tick.price, opened, closed)
+        self.desk.pending.append(decision)
+        return None
+
+    def _exit(
+        self,
+        position_id: str,
+        tick: Tick,
+        reason: str,
+        opened: list[dict[str, Any]],
+        closed: list[ExecutionOutcome],
+    ) -> None:
+        if any(d.execution_id == position_id for d in self.desk.pending):
+            return
+        position = self.desk.positions[position_id]
+        decision = Decision(
+            strategy_id=position.strategy_id,
+            direction=-position.direction,
+            decided_index=tick.index,
+            execution_id=position_id,
+            reason=reason,
+        )
+        self._queue(decision, tick, opened, closed)
+
+    def _decide_exits(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
+        cfg = self.config.trading
+        opened: list[dict[str, Any]] = []
+        for position in list(self.desk.positions.values()):
+            if position.symbol != tick.symbol:
+                continue
+            move = position.direction * (tick.price - position.entry_price) / position.entry_price
+            reason = None
+            if cfg.stop_loss is not None and move <= -cfg.stop_loss:
+                reason = "stop_loss"
+            elif cfg.take_profit is not None and move >= cfg.take_profit:
+                reason = "take_profit"
+            elif cfg.holding_bars is not None and tick.index - position.opened_index >= cfg.holding_bars:
+                reason = "holding"
+            if reason is not None:
+                self._exit(position.execution_id, tick, reason, opened, closed)
+
+    def _expire_executions(self, now: float) -> None:
+        timeout = self.config.engine.strategy_execution_timeout
+        closed: list[ExecutionOutcome] = []
+        with self._lock:
+            for position in list(self.desk.positions.values()):
+                last = self._last_price.get(position.symbol)
+                if last is None or now - position.opened_at < timeout:
+                    continue
+                tick = Tick(position.symbol, now, last, self._index)
+                closed.append(self.desk.close(position.execution_id, tick, last, "expired"))
+            if closed:
+                self._after_closes(Tick("default", now, 1.0, self._index), closed)
+
+    def _hash(self, tick: Tick) -> tuple[int | None, Any, list[str]]:
+        encoder = self._encoders.get(tick.symbol)
+        if encoder is None:
+            encoder = self._encoders[tick.symbol] = PatternEncoder(self.config.triggers.ewma_span)
+        encoder.push(tick.price)
+        if not encoder.ready:
+            return None, None, []
+        hash_value, cursor = encoder.current(tick.timestamp)
+        try:
+            fired = self.hash_trigger_engine.process_hash(hash_value, cursor)
+        except TengriError as exc:
+            self.health.fail("triggers", exc.message)
+            return hash_value, cursor, []
+        return hash_value, cursor, fired
+
+    def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:
+        signals: list[Signal] = []
+        if self.config.trading.trade_patterns:
+            by_strategy: dict[tuple[str, int], list[str]] = {}
+            for trigger in self.hash_trigger_engine.fired_triggers(fired):
+                by_strategy.setdefault((trigger.strategy_id, trigger.direction), []).append(
+                    trigger.trigger_id
+                )
+            signals.extend(
+                Signal(strategy_id=sid, direction=direction, hash_triggers=tuple(ids), source="pattern")
+                for (sid, direction), ids in by_strategy.items()
+            )
+        sources = ([self.predictor] if self.predictor is not None else []) + self.signal_sources
+        for source in sources:
+            try:
+                signals.extend(source.on_tick(tick))
+            except Exception as exc:  # a user's or the model's code must not stop the engine
+                self.health.fail(f"source:{source.name}", f"{type(exc).__name__}: {exc}")
+            else:
+                self.health.ok(f"source:{source.name}")
+        return signals
+
+    def _min_confidence(self, profit_zone: str) -> float:
+        cfg = self.config.trading
+        margin = self.config.engine.defensive_margin if profit_zone in _DEFENSIVE_ZONES else 0.0
+        return min(1.0, cfg.min_confidence + margin)
+
+    def _entries(
+        self, tick: Tick, fired: list[str], opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
+    ) -> list[dict[str, Any]]:
+        report: list[dict[str, Any]] = []
+        signals = self._signals(tick, fired)
+        if not signals:
+            return report
+        context = self.agent.current_context()
+        threshold = self._min_confidence(context["profit_zone"])
+        for sig in signals:
+            entry: dict[str, Any] = {
+                "strategy_id": sig.strategy_id,
+                "direction": sig.direction,
+                "hash_triggers": list(sig.hash_triggers),
+                "source": sig.source,
+                "execution_id": None,
+            }
+            report.append(entry)
+            position = self.desk.position_for(sig.strategy_id, tick.symbol)
+            if position is not None and position.direction != sig.direction:
+                self._exit(
+                    position.execution_id, tick, "opposite" if sig.direction else "signal", opened, closed
+                )
+                position = None
+            if sig.direction == 0:
+                entry["decision"] = "exit"
+                continue
+            if position is not None:
+                entry["decision"] = "held"
+                continue
+            if self.desk.pending_for(sig.strategy_id) is not None:
+                entry["decision"] = "pending"
+                continue
+            terms = self.agent.explain_confidence(
+                sig.strategy_id, sig.hash_triggers, context, now=tick.timestamp
+            )
+            confidence = terms.confidence
+            entry["confidence"] = confidence
+            exploring = terms.n_total < self.config.trading.explore_outcomes
+            if confidence < threshold and not exploring:
+                entry["decision"] = "below_confidence"
+                continue
+            decision = Decision(
+                strategy_id=sig.strategy_id,
+                direction=sig.direction,
+                decided_index=tick.index,
+                hash_triggers=sig.hash_triggers,
+                confidence=confidence,
+                context=context,
+                source=sig.source,
+            )
+            entry["execution_id"] = self._queue(decision, tick, opened, closed)
+            entry["decision"] = "opened" if entry["execution_id"] else "queued"
+        return report
+
+    def _after_closes(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
+        if not closed:
+            return
+        for outcome in closed:
+            for trigger_id in outcome.hash_triggers:
+                try:
+                    self.hash_trigger_engine.record_outcome(trigger_id, outcome.success)
+                except TengriError as exc:
+                    self.health.fail("triggers", exc.message)
+        if self.config.engine.enable_profit_tracking:
+            try:
+                self.profit_coprocessor.update(self.desk.realised, timestamp=tick.timestamp)
+            except TengriError as exc:
+                self.health.fail("profit", exc.message)
+            else:
+                self.health.ok("profit")
+
+    # -- the seed's other calls ---------------------------------------------------------------
+    def complete_strategy(self, execution_id: str, exit_price: float) -> dict[str, Any]:
+        """Close an open execution of the default agent at ``exit_price`` now; return the outcome."""
+        with self._lock:
+            if not self._started:
+                self.start()
+            now = self.clock.now()
+            if execution_id in self.desk.positions:
+                position = self.desk.positions[execution_id]
+                tick = Tick(position.symbol, now, exit_price, self._index)
+                outcome = self.desk.close(execution_id, tick, exit_price, "manual")
+            else:
+                outcome = self.agent.complete_strategy(execution_id, exit_price, reason="manual")
+            self._after_closes(Tick("default", now, exit_price, self._index), [outcome])
+            return outcome.to_dict()
+
+    def get_statistics(self) -> dict[str, Any]:
+        """Return the seed's performance metrics and the system state."""
+        agent_stats = self.agent.statistics()
+        budget = self.thermal_manager.budget_status()
+        lat = sorted(self._latencies[-10_000:])
+        store_size = self.store.size_bytes()
+        return {
+            "system_state": {
+                "system_health": self.health.status,
+                "degraded": self.health.reasons(),
+                "restarts": dict(self.health.restarts),
+                "started": self._started,
+                "mode": self.mode,
+                "thermal_zone": self.thermal_manager.zone,
+                "profit_zone": self.profit_coprocessor.last_vector.zone_state.value,
+            },
+            "ticks_processed": self._ticks_processed,
+            "ticks_per_second": self._ticks_processed / self._tick_seconds if self._tick_seconds > 0 else 0.0,
+            "tick_latency_ms": {
+                "p50": lat[len(lat) // 2] * 1000.0 if lat else None,
+                "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000.0 if lat else None,
+            },
+            "slow_ticks": self._slow_ticks,
+            "executions": {
+                "completed": agent_stats["completed"],
+                "open": len(self.desk.positions),
+                "success_rate": agent_stats["success_rate"],
+                "average_profit_per_trade": agent_stats["average_profit"],
+                "realised_profit": self.desk.realised,
+            },
+            "strategies": agent_stats["strategies"],
+            "triggers": self.hash_trigger_engine.statistics(),
+            "burst_utilisation": budget,
+            "memory_usage": {"store_bytes": store_size, "memory_limit_mb": self.store.memory_limit_mb},
+        }
+
+    def _log_statistics(self, _now: float) -> None:
+        log.info(
+            "health=%s ticks=%d open=%d completed=%d realised=%.2f",
+            self.health.status,
+            self._ticks_processed,
+            len(self.desk.positions),
+            self.desk.closed_count,
+            self.desk.realised,
+        )

@@ -1,0 +1,188 @@
+"""Where entries come from: ticks in, signals out — pattern triggers, the model, a user's strategy.
+
+A :class:`SignalSource` sees each validated :class:`Tick` once, in order, after the engine has
+processed every earlier tick, and returns the :class:`Signal` s it wants acted on. It must use
+nothing from the future: what it returns at tick ``t`` is filled (by default) at tick ``t + 1``.
+
+:class:`Strategy` is the plug-in API for a user's own rule: subclass it, keep whatever state you
+like, and return a target direction (+1 long, −1 short, 0 flat, ``None`` no opinion) from
+:meth:`Strategy.next`; the engine turns changes of target into signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Bar", "Signal", "SignalSource", "Strategy", "StrategySource", "Tick"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One validated market observation.
+
+    ``price`` is the last price (a bar's close); ``open``, ``high`` and ``low`` are given for bars
+    and let the engine fill at the next bar's open and check stops inside a bar.
+    """
+
+    symbol: str
+    timestamp: float
+    price: float
+    index: int
+    volume: float | None = None
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+
+
+Bar = Tick
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A wish to hold ``direction`` in ``strategy_id``.
+
+    ``direction`` 0 asks to close the strategy's open execution without a new entry.
+    ``confidence`` is the source's own (e.g. the model's calibrated probability); the engine
+    still asks the memory agent before an entry.
+    """
+
+    strategy_id: str
+    direction: int
+    confidence: float | None = None
+    hash_triggers: tuple[str, ...] = ()
+    source: str = "user"
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SignalSource(Protocol):
+    """Anything that turns ticks into signals."""
+
+    name: str
+
+    def on_tick(self, tick: Tick) -> Sequence[Signal]:
+        """Return the signals for this tick (may be empty)."""
+        ...
+
+
+class Strategy:
+    """Base class of a user's strategy: override :meth:`init` and :meth:`next`.
+
+    The engine calls :meth:`next` once per tick with the history so far (``self.closes``,
+    ``self.opens``, ``self.highs``, ``self.lows``, ``self.volumes`` as numpy arrays, newest last).
+    Return +1 to be long, −1 to be short, 0 to be flat, ``None`` to keep the current target.
+
+    Examples
+    --------
+    >>> class SmaCross(Strategy):
+    ...     fast, slow = 10, 20
+    ...     def next(self) -> int | None:
+    ...         if len(self.closes) < self.slow + 1:
+    ...             return None
+    ...         f0, s0 = self.sma(self.fast, 1), self.sma(self.slow, 1)
+    ...         f1, s1 = self.sma(self.fast), self.sma(self.slow)
+    ...         if f0 <= s0 and f1 > s1:
+    ...             return 1
+    ...         if f0 >= s0 and f1 < s1:
+    ...             return -1
+    ...         return None
+    """
+
+    name: str = ""
+
+    def __init__(self, **params: Any) -> None:
+        for key, value in params.items():
+            if not hasattr(type(self), key):
+                raise TypeError(f"{type(self).__name__} has no parameter {key!r}")
+            setattr(self, key, value)
+        if not self.name:
+            self.name = type(self).__name__
+        self._capacity = 1024
+        self._n = 0
+        self._data = np.empty((5, self._capacity), dtype=np.float64)
+        self.tick: Tick | None = None
+        self.init()
+
+    def init(self) -> None:
+        """Prepare state before the first tick (override)."""
+
+    def next(self) -> int | None:
+        """Return the target direction after the newest tick (override)."""
+        raise NotImplementedError
+
+    def _append(self, tick: Tick) -> None:
+        if self._n == self._capacity:
+            self._capacity *= 2
+            grown = np.empty((5, self._capacity), dtype=np.float64)
+            grown[:, : self._n] = self._data[:, : self._n]
+            self._data = grown
+        price = tick.price
+        self._data[:, self._n] = (
+            tick.open if tick.open is not None else price,
+            tick.high if tick.high is not None else price,
+            tick.low if tick.low is not None else price,
+            price,
+            tick.volume if tick.volume is not None else 0.0,
+        )
+        self._n += 1
+        self.tick = tick
+
+    @property
+    def opens(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Opens so far, oldest first."""
+        return self._data[0, : self._n]
+
+    @property
+    def highs(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Highs so far, oldest first."""
+        return self._data[1, : self._n]
+
+    @property
+    def lows(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Lows so far, oldest first."""
+        return self._data[2, : self._n]
+
+    @property
+    def closes(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Closes (tick prices) so far, oldest first."""
+        return self._data[3, : self._n]
+
+    @property
+    def volumes(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Volumes so far, oldest first."""
+        return self._data[4, : self._n]
+
+    def sma(self, period: int, ago: int = 0) -> float:
+        """Simple moving average of closes over ``period`` ticks ending ``ago`` ticks back."""
+        end = self._n - ago
+        if period < 1 or end < period:
+            return float("nan")
+        return float(self._data[3, end - period : end].mean())
+
+
+class StrategySource:
+    """Adapts a :class:`Strategy` to a :class:`SignalSource`: a change of target is a signal."""
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.strategy = strategy
+        self.name = strategy.name
+        self._target = 0
+
+    def on_tick(self, tick: Tick) -> Sequence[Signal]:
+        """Feed the tick to the strategy and signal when its target changes."""
+        self.strategy._append(tick)
+        target = self.strategy.next()
+        if target is None or target == self._target:
+            return ()
+        if target not in (-1, 0, 1):
+            raise ValueError(f"{self.name}.next() must return -1, 0, 1 or None, got {target!r}")
+        self._target = target
+        return (Signal(strategy_id=self.name, direction=target, source="strategy"),)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the adapter's state (the strategy's history is rebuilt by replaying ticks)."""
+        return {"target": self._target}

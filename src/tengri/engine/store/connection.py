@@ -1,0 +1,87 @@
+"""How the memory map connects: one SQLAlchemy engine per store, SQLite tuned for durability.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a commit that returned survives kill -9 and power
+loss), a busy timeout, ``check_same_thread=False`` and incremental auto-vacuum (so that cleanup can
+return pages to the file system). pysqlite's own transaction handling is switched off and Tengri
+emits ``BEGIN`` itself, as SQLAlchemy's documentation recommends, so that writers can take the
+write lock up front with ``BEGIN IMMEDIATE``: a read-modify-write is then atomic across processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["BEGIN_OPTION", "BUSY_TIMEOUT_MS", "create_store_engine", "is_memory_sqlite", "sqlite_path"]
+
+BUSY_TIMEOUT_MS = 30_000
+#: Execution option naming the SQLite ``BEGIN`` mode of a transaction (``DEFERRED`` or ``IMMEDIATE``).
+BEGIN_OPTION = "tengri_sqlite_begin"
+
+_dump_json = functools.partial(json.dumps, allow_nan=False, separators=(",", ":"))
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """Whether ``url`` names an in-memory SQLite database."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a file-backed SQLite URL, else ``None``."""
+    if url.get_backend_name() != "sqlite" or is_memory_sqlite(url):
+        return None
+    return Path(str(url.database))
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Tengri emits BEGIN itself (see _on_begin); pysqlite must not open transactions on its own.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Takes effect only on a database without tables, i.e. the first time the file is created.
+        cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _on_begin(conn: sa.Connection) -> None:
+    mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+def create_store_engine(url: URL) -> Engine:
+    """Create the one engine of a memory map for ``url``.
+
+    An in-memory SQLite database lives in a single connection shared by every thread
+    (``StaticPool``); the store serialises access to it. A file-backed one gets its directory
+    created. Other databases (PostgreSQL) get a pre-pinged connection pool.
+    """
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, json_serializer=_dump_json, pool_pre_ping=True)
+    connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+    if is_memory_sqlite(url):
+        engine = sa.create_engine(
+            url, connect_args=connect_args, poolclass=StaticPool, json_serializer=_dump_json
+        )
+    else:
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args=connect_args, json_serializer=_dump_json)
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine

@@ -1,0 +1,180 @@
+"""The memory map's tables and their versioned migrations (DESIGN.md, Memory map).
+
+The schema is versioned in the ``schema_version`` table: one row per applied migration.
+:func:`migrate` applies, in one transaction each, every migration newer than the stored version;
+a store written by a newer Tengri (a version this code does not know) is refused rather than
+guessed at. Alembic would do the same with more machinery; six tables and a linear history do not
+need it.
+
+Times are seconds since the Unix epoch (UTC) as doubles; JSON columns hold plain JSON (no NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tengri.errors import StoreError
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "executions",
+    "kv",
+    "metadata",
+    "migrate",
+    "profit_points",
+    "schema_version",
+    "stored_version",
+    "thermal_budget",
+    "triggers",
+]
+
+metadata = sa.MetaData()
+
+_Id = sa.String(128)
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.Double, nullable=False),
+)
+
+kv = sa.Table(
+    "kv",
+    metadata,
+    sa.Column("namespace", _Id, primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("value", sa.JSON(none_as_null=False), nullable=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("execution_id", _Id, primary_key=True),
+    sa.Column("agent_id", _Id, nullable=False),
+    sa.Column("strategy_id", _Id, nullable=False),
+    sa.Column("hash_triggers", sa.JSON, nullable=False),
+    sa.Column("direction", sa.Integer, nullable=False),
+    sa.Column("entry_price", sa.Double, nullable=False),
+    sa.Column("exit_price", sa.Double, nullable=True),
+    sa.Column("size", sa.Double, nullable=False),
+    sa.Column("costs", sa.Double, nullable=False),
+    sa.Column("profit", sa.Double, nullable=True),
+    sa.Column("success", sa.Boolean, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("context", sa.JSON, nullable=False),
+    sa.Column("confidence", sa.Double, nullable=True),
+    sa.Column("opened_at", sa.Double, nullable=False),
+    sa.Column("closed_at", sa.Double, nullable=True),
+    sa.CheckConstraint("status IN ('open', 'closed', 'expired')", name="ck_executions_status"),
+    sa.CheckConstraint("direction IN (-1, 1)", name="ck_executions_direction"),
+)
+sa.Index("ix_executions_agent_status", executions.c.agent_id, executions.c.status)
+sa.Index("ix_executions_strategy_closed", executions.c.strategy_id, executions.c.closed_at)
+sa.Index("ix_executions_status_closed", executions.c.status, executions.c.closed_at)
+
+triggers = sa.Table(
+    "triggers",
+    metadata,
+    sa.Column("trigger_id", _Id, primary_key=True),
+    sa.Column("pattern", sa.Integer, nullable=False),
+    sa.Column("mask", sa.Integer, nullable=False),
+    sa.Column("strategy_id", _Id, nullable=False),
+    sa.Column("direction", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_until", sa.Double, nullable=True),
+    sa.Column("stats", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+sa.Index("ix_triggers_state", triggers.c.state)
+
+profit_points = sa.Table(
+    "profit_points",
+    metadata,
+    sa.Column("id", _BigId, primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.String(64), nullable=False),
+    sa.Column("t", sa.Double, nullable=False),
+    sa.Column("value", sa.Double, nullable=False),
+)
+sa.Index("ix_profit_points_stream_id", profit_points.c.stream, profit_points.c.id)
+
+thermal_budget = sa.Table(
+    "thermal_budget",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("used_seconds", sa.Double, nullable=False),
+    sa.Column("cooldown_until", sa.Double, nullable=False),
+    sa.Column("active_burst", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    for table in (kv, executions, triggers, profit_points, thermal_budget):
+        table.create(conn, checkfirst=True)
+
+
+Migration = tuple[int, str, Callable[[Connection], None]]
+
+#: The linear migration history: (version, description, apply). Append; never edit a released one.
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "kv, executions, triggers, profit points, thermal budget", _v1_initial),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def stored_version(conn: Connection) -> int:
+    """Return the highest applied migration, 0 for an empty database."""
+    if not sa.inspect(conn).has_table(schema_version.name):
+        return 0
+    found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar_one()
+    return int(found or 0)
+
+
+def migrate(conn: Connection, now: float) -> int:
+    """Bring the schema up to :data:`LATEST_VERSION` inside the caller's transaction.
+
+    Parameters
+    ----------
+    conn
+        A connection with an open (on SQLite: immediate) transaction.
+    now
+        The time recorded as ``applied_at``.
+
+    Returns
+    -------
+    int
+        The number of migrations applied.
+
+    Raises
+    ------
+    StoreError
+        If the store was written by a newer schema than this code knows.
+    """
+    schema_version.create(conn, checkfirst=True)
+    current = stored_version(conn)
+    if current > LATEST_VERSION:
+        raise StoreError(
+            f"the store's schema version {current} is newer than this Tengri's ({LATEST_VERSION}); "
+            "upgrade Tengri or restore an older backup"
+        )
+    applied = 0
+    for version, description, apply in MIGRATIONS:
+        if version <= current:
+            continue
+        apply(conn)
+        conn.execute(
+            sa.insert(schema_version).values(version=version, description=description, applied_at=now)
+        )
+        applied += 1
+    return applied

@@ -1,0 +1,327 @@
+"""The memory map's typed tables: executions, triggers, profit points and the thermal budget.
+
+Every method is parameterised SQLAlchemy Core and runs in one transaction; see :mod:`.schema` for
+the columns and :mod:`.records` for the dataclasses they map to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from tengri.engine.store.base import StoreBase, check_finite, check_json
+from tengri.engine.store.records import BudgetRecord, ExecutionRecord, ExecutionStatus, TriggerRecord
+from tengri.engine.store.schema import executions, profit_points, thermal_budget, triggers
+from tengri.errors import (
+    ConflictError,
+    ExecutionAlreadyCompletedError,
+    ExecutionNotFoundError,
+    InvalidInputError,
+    StoreError,
+    TriggerNotFoundError,
+)
+
+__all__ = ["StoreTables"]
+
+
+class StoreTables(StoreBase):
+    """Typed access to the engine's tables (mixed into :class:`MemoryMap`)."""
+
+    # -- executions ---------------------------------------------------------------------------
+
+    def insert_execution(self, execution: ExecutionRecord) -> None:
+        """Record a new execution.
+
+        Raises
+        ------
+        ConflictError
+            If an execution with this id exists.
+        InvalidInputError
+            If the direction is not ±1, a number is not finite, or the context is not JSON.
+        """
+        if execution.direction not in (-1, 1):
+            raise InvalidInputError(f"direction must be 1 or -1, got {execution.direction!r}")
+        check_finite(
+            "execution prices, size, costs and confidence",
+            execution.entry_price,
+            execution.size,
+            execution.costs,
+            execution.confidence,
+            execution.exit_price,
+            execution.profit,
+        )
+        check_json(execution.context, "execution context")
+        values = {
+            "execution_id": execution.execution_id,
+            "agent_id": execution.agent_id,
+            "strategy_id": execution.strategy_id,
+            "hash_triggers": list(execution.hash_triggers),
+            "direction": execution.direction,
+            "entry_price": execution.entry_price,
+            "exit_price": execution.exit_price,
+            "size": execution.size,
+            "costs": execution.costs,
+            "profit": execution.profit,
+            "success": execution.success,
+            "status": execution.status,
+            "context": execution.context,
+            "confidence": execution.confidence,
+            "opened_at": execution.opened_at,
+            "closed_at": execution.closed_at,
+        }
+        try:
+            with self._guard("insert an execution"), self._write() as conn:
+                conn.execute(sa.insert(executions).values(values))
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sa.exc.IntegrityError):
+                raise ConflictError(f"execution {execution.execution_id!r} already exists") from None
+            raise
+
+    def close_execution(
+        self,
+        execution_id: str,
+        *,
+        exit_price: float,
+        profit: float,
+        success: bool | None = None,
+        costs: float | None = None,
+        closed_at: float | None = None,
+        status: ExecutionStatus = "closed",
+    ) -> ExecutionRecord:
+        """Close an open execution atomically and return it as stored.
+
+        A conditional ``UPDATE … WHERE status = 'open'`` does the work, so of two concurrent
+        closes (threads, processes or hosts) exactly one succeeds. ``success`` defaults to
+        ``profit > 0``; ``status`` is ``closed`` or ``expired``.
+
+        Raises
+        ------
+        ExecutionNotFoundError
+            If no execution has this id.
+        ExecutionAlreadyCompletedError
+            If it was closed before: closing twice is an error, never a no-op.
+        """
+        if status not in ("closed", "expired"):
+            raise InvalidInputError(f"an execution closes as 'closed' or 'expired', not {status!r}")
+        check_finite("exit price, profit and costs", exit_price, profit, costs)
+        changes: dict[str, Any] = {
+            "exit_price": exit_price,
+            "profit": profit,
+            "success": profit > 0 if success is None else success,
+            "status": status,
+            "closed_at": self.clock.now() if closed_at is None else closed_at,
+        }
+        if costs is not None:
+            changes["costs"] = costs
+        where_id = executions.c.execution_id == execution_id
+        with self._guard("close an execution"), self._write() as conn:
+            updated = conn.execute(
+                sa.update(executions).where(where_id, executions.c.status == "open").values(changes)
+            ).rowcount
+            row = conn.execute(sa.select(executions).where(where_id)).mappings().first()
+        if row is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r}")
+        if updated == 0:
+            raise ExecutionAlreadyCompletedError(f"execution {execution_id!r} is already {row['status']}")
+        return _execution(row)
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """Return one execution; raise :class:`ExecutionNotFoundError` if there is none."""
+        with self._guard("read an execution"), self._read() as conn:
+            row = (
+                conn.execute(sa.select(executions).where(executions.c.execution_id == execution_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r}")
+        return _execution(row)
+
+    def open_executions(self, agent_id: str | None = None) -> list[ExecutionRecord]:
+        """Return the open executions (of one agent, if given), oldest first."""
+        return self.executions(agent_id=agent_id, status="open")
+
+    def executions(
+        self,
+        *,
+        agent_id: str | None = None,
+        strategy_id: str | None = None,
+        status: ExecutionStatus | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[ExecutionRecord]:
+        """Return executions matching every given filter, by opening time (``since`` on it).
+
+        With ``limit``, the newest ``limit`` matches are returned, still oldest first.
+        """
+        query = sa.select(executions)
+        if agent_id is not None:
+            query = query.where(executions.c.agent_id == agent_id)
+        if strategy_id is not None:
+            query = query.where(executions.c.strategy_id == strategy_id)
+        if status is not None:
+            query = query.where(executions.c.status == status)
+        if since is not None:
+            query = query.where(executions.c.opened_at >= since)
+        order = (executions.c.opened_at, executions.c.execution_id)
+        if limit is not None:
+            query = query.order_by(*(c.desc() for c in order)).limit(limit)
+        else:
+            query = query.order_by(*order)
+        with self._guard("read executions"), self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        found = [_execution(row) for row in rows]
+        return found[::-1] if limit is not None else found
+
+    # -- triggers -----------------------------------------------------------------------------
+
+    def upsert_trigger(self, trigger: TriggerRecord) -> None:
+        """Insert or replace the last state of a trigger (``updated_at`` 0 means now)."""
+        check_json(trigger.stats, "trigger stats")
+        check_finite("state_until", trigger.state_until)
+        values = {
+            "trigger_id": trigger.trigger_id,
+            "pattern": trigger.pattern,
+            "mask": trigger.mask,
+            "strategy_id": trigger.strategy_id,
+            "direction": trigger.direction,
+            "state": trigger.state,
+            "state_until": trigger.state_until,
+            "stats": trigger.stats,
+            "updated_at": trigger.updated_at or self.clock.now(),
+        }
+        with self._guard("write a trigger"), self._write() as conn:
+            self._upsert(conn, triggers, values, ("trigger_id",))
+
+    def get_trigger(self, trigger_id: str) -> TriggerRecord:
+        """Return one trigger; raise :class:`TriggerNotFoundError` if there is none."""
+        with self._guard("read a trigger"), self._read() as conn:
+            row = (
+                conn.execute(sa.select(triggers).where(triggers.c.trigger_id == trigger_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise TriggerNotFoundError(f"no trigger {trigger_id!r}")
+        return _trigger(row)
+
+    def triggers(self, *, state: str | None = None, strategy_id: str | None = None) -> list[TriggerRecord]:
+        """Return the triggers (in one state or of one strategy, if given), by id."""
+        query = sa.select(triggers).order_by(triggers.c.trigger_id)
+        if state is not None:
+            query = query.where(triggers.c.state == state)
+        if strategy_id is not None:
+            query = query.where(triggers.c.strategy_id == strategy_id)
+        with self._guard("read triggers"), self._read() as conn:
+            return [_trigger(row) for row in conn.execute(query).mappings()]
+
+    # -- profit points ------------------------------------------------------------------------
+
+    def append_profit_point(self, stream: str, t: float, value: float) -> None:
+        """Append one (time, cumulative profit) point to ``stream``."""
+        self.append_profit_points(stream, [(t, value)])
+
+    def append_profit_points(self, stream: str, points: Iterable[tuple[float, float]]) -> None:
+        """Append several points to ``stream`` in one transaction (all or none)."""
+        pairs = [(float(t), float(v)) for t, v in points]
+        for t, v in pairs:
+            check_finite("profit point", t, v)
+        rows = [{"stream": stream, "t": t, "value": v} for t, v in pairs]
+        if not rows:
+            return
+        with self._guard("append profit points"), self._write() as conn:
+            conn.execute(sa.insert(profit_points), rows)
+
+    def profit_points(self, stream: str, limit: int | None = None) -> list[tuple[float, float]]:
+        """Return the newest ``limit`` points of ``stream`` (all when ``None``), oldest first."""
+        query = (
+            sa.select(profit_points.c.t, profit_points.c.value)
+            .where(profit_points.c.stream == stream)
+            .order_by(profit_points.c.id.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._guard("read profit points"), self._read() as conn:
+            rows = conn.execute(query).all()
+        return [(float(t), float(v)) for t, v in reversed(rows)]
+
+    def clear_profit_points(self, stream: str) -> int:
+        """Delete every point of ``stream``; return how many there were."""
+        with self._guard("clear profit points"), self._write() as conn:
+            return int(
+                conn.execute(sa.delete(profit_points).where(profit_points.c.stream == stream)).rowcount
+            )
+
+    # -- thermal budget -----------------------------------------------------------------------
+
+    def get_budget(self, name: str = "thermal") -> BudgetRecord | None:
+        """Return the stored budget ``name``, or ``None`` before the first :meth:`set_budget`."""
+        with self._guard("read the budget"), self._read() as conn:
+            row = (
+                conn.execute(sa.select(thermal_budget).where(thermal_budget.c.name == name))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return BudgetRecord(
+            name=row["name"],
+            day=row["day"],
+            used_seconds=float(row["used_seconds"]),
+            cooldown_until=float(row["cooldown_until"]),
+            active_burst=row["active_burst"],
+            updated_at=float(row["updated_at"]),
+        )
+
+    def set_budget(self, record: BudgetRecord) -> None:
+        """Store the budget ``record.name`` (``updated_at`` set to now)."""
+        check_finite("budget", record.used_seconds, record.cooldown_until)
+        check_json(record.active_burst, "active burst")
+        values = {
+            "name": record.name,
+            "day": record.day,
+            "used_seconds": record.used_seconds,
+            "cooldown_until": record.cooldown_until,
+            "active_burst": record.active_burst,
+            "updated_at": self.clock.now(),
+        }
+        with self._guard("write the budget"), self._write() as conn:
+            self._upsert(conn, thermal_budget, values, ("name",))
+
+
+def _execution(row: RowMapping) -> ExecutionRecord:
+    return ExecutionRecord(
+        execution_id=row["execution_id"],
+        agent_id=row["agent_id"],
+        strategy_id=row["strategy_id"],
+        direction=int(row["direction"]),
+        entry_price=float(row["entry_price"]),
+        opened_at=float(row["opened_at"]),
+        hash_triggers=tuple(row["hash_triggers"]),
+        size=float(row["size"]),
+        costs=float(row["costs"]),
+        confidence=row["confidence"],
+        context=dict(row["context"]),
+        status=row["status"],
+        exit_price=row["exit_price"],
+        profit=row["profit"],
+        success=None if row["success"] is None else bool(row["success"]),
+        closed_at=row["closed_at"],
+    )
+
+
+def _trigger(row: RowMapping) -> TriggerRecord:
+    return TriggerRecord(
+        trigger_id=row["trigger_id"],
+        pattern=int(row["pattern"]),
+        mask=int(row["mask"]),
+        strategy_id=row["strategy_id"],
+        direction=int(row["direction"]),
+        state=row["state"],
+        state_until=row["state_until"],
+        stats=dict(row["stats"]),
+        updated_at=float(row["updated_at"]),
+    )

@@ -1,0 +1,36 @@
+"""Thermal zones, sensors and the burst budget (DESIGN.md, Thermal zones)."""
+
+from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, EndedBurst
+from tengri.engine.thermal.manager import BurstGate, ThermalSnapshot, ThermalZoneManager
+from tengri.engine.thermal.sensors import (
+    LoadProbe,
+    NvmlSensor,
+    PsutilLoad,
+    PsutilSensor,
+    Reading,
+    ScriptedLoad,
+    ScriptedSensor,
+    Sensor,
+    SysfsThermalSensor,
+    ThermalModel,
+)
+
+__all__ = [
+    "Burst",
+    "BurstGate",
+    "BurstLedger",
+    "BurstRefusal",
+    "EndedBurst",
+    "LoadProbe",
+    "NvmlSensor",
+    "PsutilLoad",
+    "PsutilSensor",
+    "Reading",
+    "ScriptedLoad",
+    "ScriptedSensor",
+    "Sensor",
+    "SysfsThermalSensor",
+    "ThermalModel",
+    "ThermalSnapshot",
+    "ThermalZoneManager",
+]

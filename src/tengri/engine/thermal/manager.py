@@ -1,0 +1,348 @@
+"""The thermal zone manager: reads temperatures, sets the zone, and gates heavy work by bursts.
+
+DESIGN.md, Thermal zones. Every :meth:`ThermalZoneManager.update_thermal_state` asks each sensor in
+turn (NVML, psutil, sysfs by default); a sensor that raises is logged once and skipped, a reading
+outside [−50, 150] °C or NaN is ignored with a warning, and when no sensor reads at all the
+first-order :class:`~tengri.engine.thermal.sensors.ThermalModel` estimates CPU (and GPU)
+temperature from load, marked ``estimated``. The hottest device sets the zone, the zone the GPU
+allocation. Heavy work runs inside ``with manager.burst("training") as gate:`` and asks
+``gate.should_pause()`` between steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tengri.config import TengriConfig, ThermalConfig, ThermalZoneSpec
+from tengri.engine.clock import Clock, SystemClock
+from tengri.engine.store import MemoryMap
+from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, EndedBurst
+from tengri.engine.thermal.sensors import (
+    LoadProbe,
+    PsutilLoad,
+    Reading,
+    Sensor,
+    ThermalModel,
+    default_sensors,
+    sane,
+)
+from tengri.engine.thermal.zones import classify, drift_coefficient, is_throttling
+
+__all__ = ["BurstGate", "ProfitSource", "ThermalSnapshot", "ThermalZoneManager"]
+
+log = logging.getLogger(__name__)
+
+
+class ProfitSource(Protocol):
+    """What the manager needs of the profit coprocessor: the profit window's mean."""
+
+    @property
+    def average_profit(self) -> float:
+        """P_avg of D_thermal."""
+        ...
+
+
+@dataclass(frozen=True)
+class ThermalSnapshot:
+    """The result of one :meth:`ThermalZoneManager.update_thermal_state`."""
+
+    timestamp: float
+    zone: str
+    max_celsius: float
+    readings: tuple[Reading, ...]
+    estimated: bool
+    gpu_allocation: float
+    drift_coefficient: float
+
+
+_CUDA: list[bool] = []
+
+
+def _cuda_available() -> bool:
+    """Whether torch can use CUDA; False while torch is not loaded (no model, no device to choose).
+
+    Asked on every tick, so it neither imports torch (seconds) nor asks the driver twice.
+    """
+    if _CUDA:
+        return _CUDA[0]
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    _CUDA.append(bool(torch.cuda.is_available()))
+    return _CUDA[0]
+
+
+class ThermalZoneManager:
+    """Thermal state, GPU allocation and the burst budget of this machine; thread-safe.
+
+    Parameters
+    ----------
+    profit_coprocessor
+        Supplies P_avg for D_thermal (0 without one).
+    sensors
+        Sensors asked in order (default NVML, psutil, sysfs); ``[]`` uses only the estimate.
+    clock
+        Time of every decision (default :class:`SystemClock`).
+    store
+        Persists the burst budget (``None``: memory only).
+    config
+        The ``thermal`` section is used (default: built-in defaults).
+    load_probe
+        CPU/GPU load for the estimating model (default psutil and NVML).
+    cuda_available
+        Whether CUDA can be used (default asks torch, lazily).
+    """
+
+    def __init__(
+        self,
+        profit_coprocessor: ProfitSource | None = None,
+        sensors: Sequence[Sensor] | None = None,
+        clock: Clock | None = None,
+        store: MemoryMap | None = None,
+        *,
+        config: TengriConfig | None = None,
+        load_probe: LoadProbe | None = None,
+        cuda_available: Callable[[], bool] | None = None,
+    ) -> None:
+        self.config: ThermalConfig = config.thermal if config is not None else ThermalConfig()
+        self.profit_coprocessor = profit_coprocessor
+        self.sensors: list[Sensor] = list(default_sensors() if sensors is None else sensors)
+        self.clock: Clock = clock or SystemClock()
+        self.store = store
+        self._load_probe = load_probe
+        self._cuda_available = cuda_available or _cuda_available
+        self._model = ThermalModel(
+            self.config.ambient_celsius, self.config.model_celsius_per_load, self.config.model_time_constant
+        )
+        self.ledger = BurstLedger(self.config, self.clock, store)
+        self._lock = threading.RLock()
+        self._failing: dict[str, str] = {}
+        self._garbage: set[str] = set()
+        self._snapshot: ThermalSnapshot | None = None
+
+    # -- temperatures -------------------------------------------------------------------------
+
+    def _read_sensors(self) -> list[Reading]:
+        readings: list[Reading] = []
+        for sensor in self.sensors:
+            name = getattr(sensor, "name", type(sensor).__name__)
+            try:
+                got = sensor.read()
+            except Exception as exc:  # a broken sensor must never take the manager down
+                if name not in self._failing:
+                    log.warning("thermal sensor %s failed and is skipped: %r", name, exc)
+                self._failing[name] = repr(exc)
+                continue
+            if self._failing.pop(name, None) is not None:
+                log.info("thermal sensor %s reads again", name)
+            good, bad = sane(got)
+            for reading in bad:
+                if reading.device not in self._garbage:
+                    log.warning("ignoring implausible reading %s = %r °C", reading.device, reading.celsius)
+                    self._garbage.add(reading.device)
+            for reading in good:
+                self._garbage.discard(reading.device)
+            readings.extend(good)
+        return readings
+
+    def _estimate(self, now: float) -> list[Reading]:
+        loads: dict[str, float] = {}
+        try:
+            probe = self._load_probe = self._load_probe or PsutilLoad()
+            loads["cpu"] = probe.cpu_load()
+            gpu = probe.gpu_load()
+            if gpu is not None:
+                loads["gpu"] = gpu
+        except Exception as exc:  # without a load reading the model holds the ambient estimate
+            if "load" not in self._failing:
+                log.warning("load probe failed; estimating at idle: %r", exc)
+            self._failing["load"] = repr(exc)
+            loads.setdefault("cpu", 0.0)
+        return self._model.step(now, loads)
+
+    def update_thermal_state(self) -> ThermalSnapshot:
+        """Read every sensor (or estimate), set the zone, and return the new state."""
+        with self._lock:
+            now = self.clock.now()
+            readings = self._read_sensors()
+            estimated = not readings
+            if estimated:
+                readings = self._estimate(now)
+            hottest = max(r.celsius for r in readings)
+            zone = classify(hottest, self.config.zones)
+            self._snapshot = ThermalSnapshot(
+                timestamp=now,
+                zone=zone.name,
+                max_celsius=hottest,
+                readings=tuple(readings),
+                estimated=estimated,
+                gpu_allocation=zone.gpu_allocation,
+                drift_coefficient=drift_coefficient(hottest, self._profit_average(), self.config),
+            )
+            self.ledger.refresh()
+            return self._snapshot
+
+    def _profit_average(self) -> float:
+        return self.profit_coprocessor.average_profit if self.profit_coprocessor is not None else 0.0
+
+    @property
+    def snapshot(self) -> ThermalSnapshot:
+        """The latest state (read now if never read)."""
+        with self._lock:
+            return self._snapshot or self.update_thermal_state()
+
+    @property
+    def zone_spec(self) -> ThermalZoneSpec:
+        """The configured zone the hottest device is in."""
+        return classify(self.snapshot.max_celsius, self.config.zones)
+
+    @property
+    def zone(self) -> str:
+        """The zone's name: ``cool``, ``normal``, ``warm``, ``hot`` or ``critical`` by default."""
+        return self.snapshot.zone
+
+    @property
+    def temperatures(self) -> dict[str, Reading]:
+        """Device → its latest reading (with the reading's source)."""
+        return {r.device: r for r in self.snapshot.readings}
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the temperatures come from the load model rather than a sensor."""
+        return self.snapshot.estimated
+
+    @property
+    def gpu_allocation(self) -> float:
+        """The share of GPU work the zone allows."""
+        return self.snapshot.gpu_allocation
+
+    @property
+    def drift_coefficient(self) -> float:
+        """D_thermal at the hottest device's temperature with the profit window's mean."""
+        return drift_coefficient(self.snapshot.max_celsius, self._profit_average(), self.config)
+
+    def is_throttling(self) -> bool:
+        """Whether the zone is one of the two hottest (hot, critical)."""
+        return is_throttling(self.zone_spec, self.config.zones)
+
+    def should_reduce_gpu_load(self) -> bool:
+        """Whether to reduce GPU load: in hot or critical, or when D_thermal ≥ 0.5."""
+        return self.is_throttling() or self.drift_coefficient >= 0.5
+
+    def inference_device(self) -> str:
+        """``cuda`` when CUDA is available and the allocation is at least ``gpu_min_allocation``."""
+        if self.gpu_allocation < self.config.gpu_min_allocation:
+            return "cpu"
+        return "cuda" if self._cuda_available() else "cpu"
+
+    # -- bursts -------------------------------------------------------------------------------
+
+    def try_start_burst(self, requested_s: float | None = None, label: str = "burst") -> Burst | BurstRefusal:
+        """Start a burst on a fresh reading, or return why not (never raises a refusal)."""
+        self.update_thermal_state()
+        zone = self.zone if self.is_throttling() else None
+        return self.ledger.try_start(throttling_zone=zone, requested_s=requested_s, label=label)
+
+    def start_burst(self, requested_s: float | None = None, label: str = "burst") -> Burst:
+        """Start a burst of at most ``requested_s`` (default and cap ``max_burst_seconds``).
+
+        Raises
+        ------
+        BurstRefusedError
+            With ``reason`` ``zone``, ``cooldown``, ``budget`` or ``active``.
+        """
+        granted = self.try_start_burst(requested_s, label)
+        if isinstance(granted, BurstRefusal):
+            raise granted.to_error()
+        return granted
+
+    def end_burst(self, burst_id: str | None = None, duration: float | None = None) -> EndedBurst:
+        """End the running burst (see :meth:`BurstLedger.end`); the seed's body is ``{"duration": s}``."""
+        return self.ledger.end(burst_id, duration)
+
+    def burst(
+        self, label: str = "burst", requested_s: float | None = None, check_every_s: float = 1.0
+    ) -> BurstGate:
+        """Return a context manager that runs its body inside a burst or raises the refusal."""
+        return BurstGate(self, label, requested_s, check_every_s)
+
+    def budget_status(self) -> dict[str, Any]:
+        """Return the burst budget's state (JSON-ready)."""
+        return self.ledger.status()
+
+    def status(self) -> dict[str, Any]:
+        """Return the whole thermal state (JSON-ready); ``source`` is ``estimated`` for the model."""
+        snap = self.snapshot
+        sources = sorted({r.source for r in snap.readings})
+        return {
+            "zone": snap.zone,
+            "max_temperature": snap.max_celsius,
+            "temperatures": [r.to_dict() for r in snap.readings],
+            "source": "estimated" if snap.estimated else ",".join(sources),
+            "estimated": snap.estimated,
+            "gpu_allocation": snap.gpu_allocation,
+            "should_reduce_gpu_load": self.should_reduce_gpu_load(),
+            "drift_coefficient": self.drift_coefficient,
+            "failing_sensors": dict(self._failing),
+            "updated_at": snap.timestamp,
+            "budget": self.budget_status(),
+        }
+
+
+class BurstGate:
+    """``with manager.burst("training") as gate:`` — a burst for the body, ended on exit.
+
+    Entering raises :class:`~tengri.errors.BurstRefusedError` when the burst is refused. Inside,
+    :meth:`should_pause` (cheap: it re-reads sensors at most every ``check_every_s`` clock seconds)
+    says when to stop between steps: the zone reached hot or critical, or the burst's time is up.
+    """
+
+    def __init__(
+        self, manager: ThermalZoneManager, label: str, requested_s: float | None, check_every_s: float
+    ):
+        self.manager = manager
+        self.label = label
+        self.requested_s = requested_s
+        self.check_every_s = check_every_s
+        self.burst: Burst | None = None
+        self.ended: EndedBurst | None = None
+        self._checked_at = float("-inf")
+
+    def __enter__(self) -> BurstGate:
+        self.burst = self.manager.start_burst(self.requested_s, self.label)
+        self._checked_at = self.manager.clock.now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.burst is not None:
+            self.ended = self.manager.end_burst(self.burst.burst_id)
+
+    @property
+    def remaining_s(self) -> float:
+        """Seconds left before the burst's deadline."""
+        if self.burst is None:
+            return 0.0
+        return max(self.burst.deadline - self.manager.clock.now(), 0.0)
+
+    @property
+    def device(self) -> str:
+        """The device heavy work inside this burst should use (``cuda`` or ``cpu``)."""
+        return self.manager.inference_device()
+
+    def should_pause(self) -> bool:
+        """Whether the work should stop now: zone hot or critical, or the burst ended."""
+        if self.burst is None:
+            return True
+        now = self.manager.clock.now()
+        active = self.manager.ledger.active
+        if active is None or active.burst_id != self.burst.burst_id:
+            return True
+        if now - self._checked_at >= self.check_every_s:
+            self._checked_at = now
+            self.manager.update_thermal_state()
+        return self.manager.is_throttling()

@@ -1,0 +1,419 @@
+"""Hash triggers: registration, matching, pattern mapping, auto-registration, dormancy and collapse.
+
+A trigger ``(trigger_id, pattern, mask, strategy_id, direction, state)`` fires on hash ``h`` when
+``h & mask == pattern & mask`` and it is active or on probation (DESIGN.md, Triggers).
+
+Life cycle, driven by the outcomes of the executions a trigger opened (:meth:`record_outcome`):
+
+- *dormant*: with at least ``dormant_min_samples`` outcomes since its last change of state, a
+  trigger whose confidence (posterior mean of success, Beta(1, 1) prior) is under
+  ``dormant_threshold`` sleeps for ``dormant_ticks`` ticks, then wakes on *probation*; after
+  ``dormant_min_samples`` outcomes on probation it returns to *active* if its confidence over them
+  reaches the threshold, else it sleeps again;
+- *collapsed*: with at least ``collapse_min_samples`` outcomes in all, a trigger whose one-sided
+  95% upper bound of the success rate (Beta posterior) is below 0.5 is retired for good; it stays
+  in the store for audit.
+
+Pattern mapping keeps, per full 16-bit code and per masked code, the count, mean and variance of
+the next log return (Welford). With auto-registration, a masked code seen at least
+``auto_register_min_count`` times whose mean next move has ``|t| > auto_register_t_stat`` becomes
+a trigger with the sign of that mean as its direction.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from scipy.special import betaincinv
+
+from tengri.config import TriggerConfig
+from tengri.engine.pattern_hash import CursorState, encode
+from tengri.engine.store.records import TriggerRecord
+from tengri.errors import InvalidInputError, TriggerNotFoundError
+
+if TYPE_CHECKING:
+    from tengri.engine.store.memory_map import MemoryMap
+
+__all__ = ["HashTriggerEngine", "PatternStats", "Trigger", "TriggerState"]
+
+
+class TriggerState(StrEnum):
+    """Where a trigger is in its life cycle."""
+
+    ACTIVE = "active"
+    PROBATION = "probation"
+    DORMANT = "dormant"
+    COLLAPSED = "collapsed"
+
+
+@dataclass(slots=True)
+class PatternStats:
+    """Count, mean and variance of the next move after a code (Welford's algorithm)."""
+
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, x: float) -> None:
+        """Fold in one observation."""
+        self.count += 1
+        delta = x - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (x - self.mean)
+
+    @property
+    def variance(self) -> float:
+        """Sample variance (0 under two observations)."""
+        return self.m2 / (self.count - 1) if self.count > 1 else 0.0
+
+    @property
+    def t_stat(self) -> float:
+        """t statistic of the mean against zero (0 when undefined)."""
+        var = self.variance
+        if self.count < 2 or var <= 0.0:
+            return 0.0
+        return self.mean / math.sqrt(var / self.count)
+
+    def to_dict(self) -> dict[str, float]:
+        """Return a JSON-ready dict."""
+        return {"count": self.count, "mean": self.mean, "variance": self.variance, "m2": self.m2}
+
+
+@dataclass(slots=True)
+class Trigger:
+    """A registered hash trigger and its evidence."""
+
+    trigger_id: str
+    pattern: int
+    mask: int
+    strategy_id: str
+    direction: int = 1
+    state: TriggerState = TriggerState.ACTIVE
+    source: str = "manual"
+    successes: int = 0
+    failures: int = 0
+    epoch_successes: int = 0
+    epoch_failures: int = 0
+    sleep_until_tick: int | None = None
+    fired: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, hash_value: int) -> bool:
+        """Whether the trigger's pattern matches ``hash_value`` under its mask."""
+        return (hash_value & self.mask) == (self.pattern & self.mask)
+
+    @property
+    def outcomes(self) -> int:
+        """Number of recorded outcomes."""
+        return self.successes + self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        data = asdict(self)
+        data["state"] = self.state.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trigger:
+        """Rebuild a trigger from :meth:`to_dict` output."""
+        return cls(**{**data, "state": TriggerState(data["state"])})
+
+    _EVIDENCE = ("source", "successes", "failures", "epoch_successes", "epoch_failures", "fired", "extra")
+
+    def to_record(self) -> TriggerRecord:
+        """Return the store's row for this trigger (its evidence goes into ``stats``)."""
+        return TriggerRecord(
+            trigger_id=self.trigger_id,
+            pattern=self.pattern,
+            mask=self.mask,
+            strategy_id=self.strategy_id,
+            direction=self.direction,
+            state=self.state.value,
+            state_until=None if self.sleep_until_tick is None else float(self.sleep_until_tick),
+            stats={name: getattr(self, name) for name in self._EVIDENCE},
+        )
+
+    @classmethod
+    def from_record(cls, record: TriggerRecord) -> Trigger:
+        """Rebuild a trigger from the store's row."""
+        return cls(
+            trigger_id=record.trigger_id,
+            pattern=record.pattern,
+            mask=record.mask,
+            strategy_id=record.strategy_id,
+            direction=record.direction,
+            state=TriggerState(record.state),
+            sleep_until_tick=None if record.state_until is None else int(record.state_until),
+            **{name: record.stats[name] for name in cls._EVIDENCE if name in record.stats},
+        )
+
+
+def _confidence(successes: int, failures: int) -> float:
+    return (1.0 + successes) / (2.0 + successes + failures)
+
+
+def _upper_bound(successes: int, failures: int, level: float = 0.95) -> float:
+    return float(betaincinv(1.0 + successes, 1.0 + failures, level))
+
+
+class HashTriggerEngine:
+    """Registers triggers, matches hashes against them and learns which codes precede moves.
+
+    Parameters
+    ----------
+    config
+        Thresholds; defaults to :class:`tengri.config.TriggerConfig`'s.
+    store
+        The memory map that keeps every trigger's last state; without one the engine keeps its
+        state in memory only.
+    auto_register
+        Whether codes with a significant next move become triggers.
+    """
+
+    def __init__(
+        self,
+        config: TriggerConfig | None = None,
+        store: MemoryMap | None = None,
+        *,
+        auto_register: bool = True,
+    ) -> None:
+        self.config = config or TriggerConfig()
+        self.store = store
+        self.auto_register = auto_register
+        self._lock = threading.RLock()
+        self._triggers: dict[str, Trigger] = {}
+        self._by_mask: dict[int, dict[int, list[Trigger]]] = {}
+        self._code_stats: dict[int, PatternStats] = {}
+        self._masked_stats: dict[int, PatternStats] = {}
+        self._pending: tuple[int, float] | None = None  # (hash, price) awaiting its next move
+        self._sleepers: dict[str, Trigger] = {}
+        self.ticks = 0
+        if store is not None:
+            for record in store.triggers():
+                self._index(Trigger.from_record(record))
+
+    # -- registration -------------------------------------------------------------------------
+    def _index(self, trigger: Trigger) -> None:
+        self._triggers[trigger.trigger_id] = trigger
+        if trigger.state is TriggerState.DORMANT:
+            self._sleepers[trigger.trigger_id] = trigger
+        bucket = self._by_mask.setdefault(trigger.mask, {})
+        bucket.setdefault(trigger.pattern & trigger.mask, []).append(trigger)
+
+    def _persist(self, trigger: Trigger) -> None:
+        if self.store is not None:
+            self.store.upsert_trigger(trigger.to_record())
+
+    def register(
+        self,
+        trigger: Trigger | None = None,
+        *,
+        pattern: int | None = None,
+        mask: int = 0xFFFF,
+        strategy_id: str | None = None,
+        direction: int = 1,
+        trigger_id: str | None = None,
+        source: str = "manual",
+    ) -> Trigger:
+        """Register a trigger (a :class:`Trigger`, or its fields as keywords) and return it.
+
+        Raises
+        ------
+        InvalidInputError
+            If the pattern or mask is outside 16 bits, the mask is 0, the direction is not ±1,
+            the strategy id is empty, or the id is taken.
+        """
+        if trigger is None:
+            if pattern is None or strategy_id is None:
+                raise InvalidInputError("register needs a pattern and a strategy_id")
+            trigger = Trigger(
+                trigger_id=trigger_id or f"T{pattern & mask:04X}_{mask:04X}_{strategy_id}",
+                pattern=pattern,
+                mask=mask,
+                strategy_id=strategy_id,
+                direction=direction,
+                source=source,
+            )
+        if not (0 <= trigger.pattern <= 0xFFFF) or not (1 <= trigger.mask <= 0xFFFF):
+            raise InvalidInputError("pattern must be in [0, 0xFFFF] and mask in [1, 0xFFFF]")
+        if trigger.direction not in (1, -1):
+            raise InvalidInputError(f"direction must be +1 or -1, got {trigger.direction!r}")
+        if not trigger.strategy_id or not trigger.trigger_id:
+            raise InvalidInputError("strategy_id and trigger_id must be non-empty")
+        with self._lock:
+            if trigger.trigger_id in self._triggers:
+                raise InvalidInputError(f"trigger id {trigger.trigger_id!r} is already registered")
+            self._persist(trigger)
+            self._index(trigger)
+        return trigger
+
+    def get(self, trigger_id: str) -> Trigger:
+        """Return the trigger with this id, or raise :class:`TriggerNotFoundError`."""
+        try:
+            return self._triggers[trigger_id]
+        except KeyError:
+            raise TriggerNotFoundError(f"unknown trigger {trigger_id!r}") from None
+
+    def triggers(self) -> list[Trigger]:
+        """Every trigger, retired ones included."""
+        return list(self._triggers.values())
+
+    def active(self) -> list[Trigger]:
+        """Triggers that can fire now (active or on probation)."""
+        return [
+            t for t in self._triggers.values() if t.state in (TriggerState.ACTIVE, TriggerState.PROBATION)
+        ]
+
+    # -- hashing and matching -----------------------------------------------------------------
+    def encode(self, prices: Sequence[float], timestamp: float = 0.0) -> tuple[int, CursorState]:
+        """Return the pattern hash and cursor state of ``prices`` (see :mod:`pattern_hash`)."""
+        return encode(prices, timestamp, self.config.ewma_span)
+
+    def process_hash(self, hash_value: int, cursor_state: CursorState) -> list[str]:
+        """Feed one tick's hash: learn the previous code's next move, wake sleepers, fire matches.
+
+        Returns
+        -------
+        list of str
+            The ids of the triggers that fired, in registration order.
+        """
+        if not (0 <= hash_value <= 0xFFFF):
+            raise InvalidInputError(f"hash_value must be a 16-bit integer, got {hash_value!r}")
+        price = cursor_state.triplet[2]
+        with self._lock:
+            self.ticks += 1
+            if self._pending is not None:
+                previous, previous_price = self._pending
+                if previous_price > 0 and price > 0:
+                    self._learn(previous, math.log(price / previous_price))
+            self._pending = (hash_value, price)
+            self._wake_sleepers()
+            fired: list[Trigger] = []
+            for mask, bucket in self._by_mask.items():
+                for trigger in bucket.get(hash_value & mask, ()):
+                    if trigger.state in (TriggerState.ACTIVE, TriggerState.PROBATION):
+                        trigger.fired += 1
+                        fired.append(trigger)
+        return [t.trigger_id for t in fired]
+
+    def fired_triggers(self, ids: Iterable[str]) -> list[Trigger]:
+        """Return the trigger objects for ids returned by :meth:`process_hash`."""
+        return [self._triggers[i] for i in ids]
+
+    def _learn(self, code: int, move: float) -> None:
+        self._code_stats.setdefault(code, PatternStats()).add(move)
+        masked = code & self.config.auto_register_mask
+        stats = self._masked_stats.setdefault(masked, PatternStats())
+        stats.add(move)
+        if (
+            self.auto_register
+            and stats.count >= self.config.auto_register_min_count
+            and abs(stats.t_stat) > self.config.auto_register_t_stat
+        ):
+            trigger_id = f"AUTO_{masked:04X}_{self.config.auto_register_mask:04X}"
+            if trigger_id not in self._triggers:
+                self.register(
+                    pattern=masked,
+                    mask=self.config.auto_register_mask,
+                    strategy_id=f"PATTERN_{masked:04X}",
+                    direction=1 if stats.mean > 0 else -1,
+                    trigger_id=trigger_id,
+                    source="auto",
+                )
+
+    def _wake_sleepers(self) -> None:
+        if not self._sleepers:
+            return
+        for trigger in list(self._sleepers.values()):
+            if trigger.sleep_until_tick is None or self.ticks >= trigger.sleep_until_tick:
+                self._transition(trigger, TriggerState.PROBATION)
+
+    def pattern_mapping(self, code: int, *, masked: bool = False) -> PatternStats:
+        """Next-move statistics of a full code, or of a masked code with ``masked=True``."""
+        table = self._masked_stats if masked else self._code_stats
+        key = code & self.config.auto_register_mask if masked else code
+        stats = table.get(key)
+        return replace(stats) if stats is not None else PatternStats()
+
+    # -- outcomes -----------------------------------------------------------------------------
+    def _transition(self, trigger: Trigger, state: TriggerState) -> None:
+        trigger.state = state
+        if state is TriggerState.DORMANT:
+            self._sleepers[trigger.trigger_id] = trigger
+        else:
+            self._sleepers.pop(trigger.trigger_id, None)
+        trigger.epoch_successes = 0
+        trigger.epoch_failures = 0
+        trigger.sleep_until_tick = (
+            self.ticks + self.config.dormant_ticks if state is TriggerState.DORMANT else None
+        )
+        self._persist(trigger)
+
+    def record_outcome(self, trigger_id: str, success: bool) -> Trigger:
+        """Record the outcome of an execution the trigger opened; apply dormancy and collapse."""
+        cfg = self.config
+        with self._lock:
+            trigger = self.get(trigger_id)
+            if trigger.state is TriggerState.COLLAPSED:
+                return trigger
+            if success:
+                trigger.successes += 1
+                trigger.epoch_successes += 1
+            else:
+                trigger.failures += 1
+                trigger.epoch_failures += 1
+            epoch_n = trigger.epoch_successes + trigger.epoch_failures
+            epoch_conf = _confidence(trigger.epoch_successes, trigger.epoch_failures)
+            if (
+                trigger.outcomes >= cfg.collapse_min_samples
+                and _upper_bound(trigger.successes, trigger.failures) < 0.5
+            ):
+                self._transition(trigger, TriggerState.COLLAPSED)
+            elif epoch_n >= cfg.dormant_min_samples and epoch_conf < cfg.dormant_threshold:
+                self._transition(trigger, TriggerState.DORMANT)
+            elif trigger.state is TriggerState.PROBATION and epoch_n >= cfg.dormant_min_samples:
+                self._transition(trigger, TriggerState.ACTIVE)
+            else:
+                self._persist(trigger)
+            return trigger
+
+    # -- state --------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Return the engine's learnt state (pattern statistics, pending code, tick count)."""
+        with self._lock:
+            return {
+                "ticks": self.ticks,
+                "pending": list(self._pending) if self._pending is not None else None,
+                "codes": {str(k): [v.count, v.mean, v.m2] for k, v in self._code_stats.items()},
+                "masked": {str(k): [v.count, v.mean, v.m2] for k, v in self._masked_stats.items()},
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Restore state written by :meth:`snapshot` (triggers come from the store)."""
+        with self._lock:
+            self.ticks = int(data["ticks"])
+            pending = data.get("pending")
+            self._pending = (int(pending[0]), float(pending[1])) if pending else None
+            self._code_stats = {
+                int(k): PatternStats(int(c), float(m), float(s)) for k, (c, m, s) in data["codes"].items()
+            }
+            self._masked_stats = {
+                int(k): PatternStats(int(c), float(m), float(s)) for k, (c, m, s) in data["masked"].items()
+            }
+
+    def statistics(self) -> dict[str, Any]:
+        """Counts by state, codes seen, ticks processed."""
+        by_state = {s.value: 0 for s in TriggerState}
+        for trigger in self._triggers.values():
+            by_state[trigger.state.value] += 1
+        return {
+            "ticks": self.ticks,
+            "triggers": len(self._triggers),
+            "by_state": by_state,
+            "codes_seen": len(self._code_stats),
+        }

@@ -1,0 +1,301 @@
+"""The memory map: key/value, typed tables, atomicity, backup, restore, cleanup (on real files)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tengri.config import TengriConfig
+from tengri.engine.clock import ManualClock
+from tengri.engine.store import BudgetRecord, ExecutionRecord, MemoryMap, TriggerRecord
+from tengri.errors import (
+    ConflictError,
+    ExecutionAlreadyCompletedError,
+    ExecutionNotFoundError,
+    InvalidInputError,
+    StoreError,
+    TriggerNotFoundError,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MemoryMap:
+    s = MemoryMap(data_dir=tmp_path, clock=ManualClock(1_700_000_000.0))
+    yield s
+    s.close()
+
+
+def _execution(execution_id: str, opened_at: float = 1.0, agent_id: str = "a1") -> ExecutionRecord:
+    return ExecutionRecord(
+        execution_id=execution_id,
+        agent_id=agent_id,
+        strategy_id="S1",
+        direction=1,
+        entry_price=100.0,
+        opened_at=opened_at,
+        hash_triggers=("T1", "T2"),
+        context={"thermal_state": "normal", "profit_zone": "surging"},
+        confidence=0.8,
+    )
+
+
+def test_sqlite_file_is_durable_and_wal(store: MemoryMap, tmp_path: Path) -> None:
+    assert store.path == tmp_path / "tengri.db"
+    with store.engine.connect() as conn:
+        pragmas = {p: conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in ("journal_mode", "synchronous")}
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2}  # 2 = FULL
+    assert store.integrity_check().ok
+
+
+def test_key_value_round_trip_and_namespaces(store: MemoryMap) -> None:
+    store.set("agent", "k1", {"a": [1, 2.5, None], "b": "x"})
+    store.set("agent", "k0", 3)
+    store.set("other", "k1", True)
+    assert store.get("agent", "k1") == {"a": [1, 2.5, None], "b": "x"}
+    assert store.get("agent", "missing", default="d") == "d"
+    assert store.items("agent") == {"k0": 3, "k1": {"a": [1, 2.5, None], "b": "x"}}
+    assert store.namespaces() == ["agent", "other"]
+    assert store.delete("agent", "k0") is True
+    assert store.delete("agent", "k0") is False
+    store.set("agent", "none", None)
+    assert store.items("agent")["none"] is None
+
+
+def test_non_json_values_are_rejected_without_writing(store: MemoryMap) -> None:
+    with pytest.raises(InvalidInputError):
+        store.set("ns", "k", float("nan"))
+    with pytest.raises(InvalidInputError):
+        store.set("ns", "k", {"x": object()})
+    assert store.get("ns", "k") is None
+
+
+def test_update_is_atomic_across_threads(store: MemoryMap) -> None:
+    def work() -> None:
+        for _ in range(50):
+            store.update("counters", "n", lambda v: v + 1, default=0)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("counters", "n") == 200
+
+
+def test_update_that_raises_writes_nothing(store: MemoryMap) -> None:
+    store.set("ns", "k", 1)
+
+    def boom(value: int) -> int:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        store.update("ns", "k", boom)
+    assert store.get("ns", "k") == 1
+
+
+def test_executions_insert_query_close(store: MemoryMap) -> None:
+    store.insert_execution(_execution("e1", 1.0))
+    store.insert_execution(_execution("e2", 2.0, agent_id="a2"))
+    with pytest.raises(ConflictError):
+        store.insert_execution(_execution("e1"))
+    assert [e.execution_id for e in store.open_executions()] == ["e1", "e2"]
+    assert [e.execution_id for e in store.open_executions("a2")] == ["e2"]
+    closed = store.close_execution("e1", exit_price=101.0, profit=1.0, closed_at=5.0)
+    assert (closed.status, closed.success, closed.exit_price, closed.closed_at) == (
+        "closed",
+        True,
+        101.0,
+        5.0,
+    )
+    assert closed.hash_triggers == ("T1", "T2")
+    assert closed.context["profit_zone"] == "surging"
+    with pytest.raises(ExecutionAlreadyCompletedError):
+        store.close_execution("e1", exit_price=102.0, profit=2.0)
+    with pytest.raises(ExecutionNotFoundError):
+        store.close_execution("nope", exit_price=1.0, profit=0.0)
+    expired = store.close_execution("e2", exit_price=99.0, profit=-1.0, status="expired")
+    assert (expired.status, expired.success) == ("expired", False)
+    assert store.executions(status="closed")[0].execution_id == "e1"
+    assert [e.execution_id for e in store.executions(limit=1)] == ["e2"]
+    assert store.get_execution("e1").profit == 1.0
+
+
+def test_concurrent_closes_have_one_winner(store: MemoryMap) -> None:
+    store.insert_execution(_execution("e1"))
+    results: list[str] = []
+
+    def close() -> None:
+        try:
+            store.close_execution("e1", exit_price=101.0, profit=1.0)
+            results.append("ok")
+        except ExecutionAlreadyCompletedError:
+            results.append("already")
+
+    threads = [threading.Thread(target=close) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["already"] * 7 + ["ok"]
+
+
+def test_invalid_execution_is_rejected(store: MemoryMap) -> None:
+    with pytest.raises(InvalidInputError):
+        store.insert_execution(ExecutionRecord("x", "a", "s", 0, 1.0, 1.0))
+    with pytest.raises(InvalidInputError):
+        store.insert_execution(ExecutionRecord("x", "a", "s", 1, float("inf"), 1.0))
+    assert store.executions() == []
+
+
+def test_triggers_upsert_keeps_last_state(store: MemoryMap) -> None:
+    store.upsert_trigger(TriggerRecord("T1", 0x1234, 0x00FF, "S1", 1, stats={"n": 1}))
+    store.upsert_trigger(TriggerRecord("T1", 0x1234, 0x00FF, "S1", 1, state="dormant", state_until=500.0))
+    store.upsert_trigger(TriggerRecord("T2", 0x0001, 0xFFFF, "S2", -1))
+    t1 = store.get_trigger("T1")
+    assert (t1.state, t1.state_until, t1.stats) == ("dormant", 500.0, {})
+    assert [t.trigger_id for t in store.triggers(state="active")] == ["T2"]
+    with pytest.raises(TriggerNotFoundError):
+        store.get_trigger("T9")
+
+
+def test_profit_points_and_budget(store: MemoryMap) -> None:
+    store.append_profit_points("p", [(float(i), i * 2.0) for i in range(10)])
+    store.append_profit_point("q", 1.0, 5.0)
+    assert store.profit_points("p", limit=3) == [(7.0, 14.0), (8.0, 16.0), (9.0, 18.0)]
+    assert len(store.profit_points("p")) == 10
+    assert store.profit_points("q") == [(1.0, 5.0)]
+    with pytest.raises(InvalidInputError):
+        store.append_profit_points("p", [(11.0, 1.0), (12.0, float("nan"))])
+    assert len(store.profit_points("p")) == 10
+    assert store.get_budget() is None
+    store.set_budget(BudgetRecord("thermal", "2024-01-01", 12.5, 99.0, {"burst_id": "b"}))
+    got = store.get_budget()
+    assert got is not None
+    assert (got.day, got.used_seconds, got.cooldown_until, got.active_burst) == (
+        "2024-01-01",
+        12.5,
+        99.0,
+        {"burst_id": "b"},
+    )
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    with MemoryMap(data_dir=tmp_path) as first:
+        first.set("ns", "k", [1, 2])
+        first.insert_execution(_execution("e1"))
+    with MemoryMap(data_dir=tmp_path) as second:
+        assert second.get("ns", "k") == [1, 2]
+        assert [e.execution_id for e in second.open_executions()] == ["e1"]
+        assert second.integrity_check().schema_version == 1
+
+
+def test_from_config_and_in_memory(tmp_path: Path) -> None:
+    config = TengriConfig.load(data_dir=tmp_path / "d", store={"backup_keep": 2})
+    with MemoryMap.from_config(config) as store:
+        assert store.path == tmp_path / "d" / "tengri.db"
+        assert store.backups_dir == tmp_path / "d" / "backups"
+        assert store.backup_keep == 2
+    with MemoryMap.in_memory() as mem:
+        mem.set("a", "b", 1)
+        assert mem.get("a", "b") == 1
+        assert mem.path is None
+
+
+def test_backup_rotation_and_restore(store: MemoryMap) -> None:
+    clock = store.clock
+    assert isinstance(clock, ManualClock)
+    store.set("ns", "k", "v1")
+    first = store.backup()
+    for _ in range(6):
+        clock.advance(1)
+        store.backup()
+    backups = store.backups()
+    assert len(backups) == store.backup_keep == 5
+    assert first not in backups
+    keep = backups[0]
+    store.set("ns", "k", "v2")
+    store.insert_execution(_execution("late"))
+    before = store.restore(keep)
+    assert store.get("ns", "k") == "v1"
+    assert store.executions() == []
+    assert store.integrity_check().ok
+    # The pre-restore backup holds what was replaced, and the restored backup was not rotated away.
+    assert before is not None
+    assert before.exists()
+    assert keep.exists()
+    store.restore(before)
+    assert store.get("ns", "k") == "v2"
+
+
+def test_restore_refuses_bad_backups(store: MemoryMap, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not found"):
+        store.restore(tmp_path / "nope.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    store.set("ns", "k", 1)
+    with pytest.raises(StoreError):
+        store.restore(junk)
+    assert store.get("ns", "k") == 1
+
+
+def test_backup_of_non_sqlite_store_names_pg_dump(store: MemoryMap, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "is_sqlite", False)
+    with pytest.raises(StoreError, match="pg_dump"):
+        store.backup()
+
+
+def test_cleanup_removes_only_expendable_rows_and_shrinks_the_file(tmp_path: Path) -> None:
+    clock = ManualClock(1_700_000_000.0)
+    store = MemoryMap(data_dir=tmp_path, clock=clock, protect_profit_points=100, retention_days=1.0)
+    day = 86_400.0
+    store.insert_execution(_execution("open-old", opened_at=clock.now() - 10 * day))
+    for i in range(300):
+        store.insert_execution(_execution(f"closed-{i:03d}", opened_at=clock.now() - 10 * day))
+        closed_at = clock.now() - (5 * day if i < 200 else 0.5 * day)
+        store.close_execution(f"closed-{i:03d}", exit_price=101.0, profit=1.0, closed_at=closed_at)
+    store.upsert_trigger(TriggerRecord("T1", 1, 1, "S1", 1, state="collapsed"))
+    store.append_profit_points("profit", [(float(i), float(i)) for i in range(60_000)])
+    size_before = store.size_bytes()
+    assert size_before is not None
+    assert store.cleanup(limit_mb=size_before * 10 / 2**20).ran is False  # under the limit: nothing
+    report = store.cleanup(limit_mb=0.25)
+    assert report.ran
+    assert report.profit_points_deleted > 0
+    # The newest protected points, the open execution, recent closed ones and the trigger remain.
+    points = store.profit_points("profit")
+    assert len(points) >= 100
+    assert points[-1] == (59_999.0, 59_999.0)
+    assert store.get_execution("open-old").status == "open"
+    assert len(store.executions(since=None, status="closed")) >= 100
+    assert all(e.closed_at is not None for e in store.executions(status="closed"))
+    assert store.get_trigger("T1").state == "collapsed"
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert store.path is not None
+    assert store.path.stat().st_size < size_before
+    assert store.integrity_check().ok
+    store.close()
+
+
+def test_cleanup_reaches_old_closed_executions(tmp_path: Path) -> None:
+    clock = ManualClock(1_700_000_000.0)
+    store = MemoryMap(data_dir=tmp_path, clock=clock, protect_profit_points=0, retention_days=1.0)
+    for i in range(400):
+        store.insert_execution(
+            ExecutionRecord(f"e{i}", "a", "S", 1, 1.0, 0.0, context={"pad": "x" * 2000}, status="open")
+        )
+        store.close_execution(f"e{i}", exit_price=1.0, profit=0.0, closed_at=clock.now() - 2 * 86_400.0)
+    store.insert_execution(_execution("open"))
+    report = store.cleanup(limit_mb=0.2)
+    assert report.executions_deleted > 0
+    assert store.get_execution("open").status == "open"
+    store.close()
+
+
+def test_closed_store_refuses(tmp_path: Path) -> None:
+    store = MemoryMap(data_dir=tmp_path)
+    store.close()
+    with pytest.raises(StoreError):
+        store.get("a", "b")

@@ -1,0 +1,309 @@
+"""Thermal zones, D_thermal, sensors and the burst budget, with a manual clock and scripted sensors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from pathlib import Path
+
+import pytest
+
+from tengri.engine.clock import ManualClock
+from tengri.engine.profit import ProfitTrajectoryCoprocessor
+from tengri.engine.store import MemoryMap
+from tengri.engine.thermal import (
+    BurstRefusal,
+    ScriptedLoad,
+    ScriptedSensor,
+    SysfsThermalSensor,
+    ThermalModel,
+    ThermalZoneManager,
+)
+from tengri.errors import BurstRefusedError, ConflictError, NotFoundError
+
+MIDDAY = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC).timestamp()
+
+
+def _manager(
+    celsius: float = 50.0, clock: ManualClock | None = None, store: MemoryMap | None = None
+) -> tuple[ThermalZoneManager, ScriptedSensor, ManualClock]:
+    sensor = ScriptedSensor({"gpu0": celsius})
+    clock = clock or ManualClock(MIDDAY)
+    manager = ThermalZoneManager(sensors=[sensor], clock=clock, store=store, cuda_available=lambda: True)
+    return manager, sensor, clock
+
+
+def test_seed_direct_component_usage_on_this_machine() -> None:
+    profit_coprocessor = ProfitTrajectoryCoprocessor()
+    thermal_manager = ThermalZoneManager(profit_coprocessor)
+    profit_coprocessor.update(profit=150.0)
+    thermal_manager.update_thermal_state()
+    assert isinstance(thermal_manager.should_reduce_gpu_load(), bool)
+    assert thermal_manager.zone in {"cool", "normal", "warm", "hot", "critical"}
+
+
+@pytest.mark.parametrize(
+    ("celsius", "zone", "allocation"),
+    [
+        (-10.0, "cool", 0.7),
+        (59.99, "cool", 0.7),
+        (60.0, "normal", 0.6),
+        (69.99, "normal", 0.6),
+        (70.0, "warm", 0.4),
+        (79.99, "warm", 0.4),
+        (80.0, "hot", 0.2),
+        (89.99, "hot", 0.2),
+        (90.0, "critical", 0.1),
+        (140.0, "critical", 0.1),
+    ],
+)
+def test_zone_boundaries(celsius: float, zone: str, allocation: float) -> None:
+    manager, _, _ = _manager(celsius)
+    manager.update_thermal_state()
+    assert (manager.zone, manager.gpu_allocation) == (zone, allocation)
+    assert manager.should_reduce_gpu_load() is (zone in ("hot", "critical") or celsius >= 70.0)
+    assert manager.inference_device() == ("cuda" if allocation >= 0.3 else "cpu")
+
+
+def test_hottest_device_sets_the_zone() -> None:
+    manager, sensor, _ = _manager(50.0)
+    sensor.set("cpu", 85.0)
+    manager.update_thermal_state()
+    assert manager.zone == "hot"
+    assert {d: r.source for d, r in manager.temperatures.items()} == {"gpu0": "scripted", "cpu": "scripted"}
+
+
+@pytest.mark.parametrize(
+    ("celsius", "profit_avg", "expected"),
+    [
+        (70.0, 0.0, 0.5),
+        (71.0, 0.0, 1 / (1 + math.exp(-1))),
+        (65.0, 0.0, 1 / (1 + math.exp(5))),
+        (75.0, 10.0, 0.5),  # 10 units of profit buy 5 °C of headroom
+        (72.0, -4.0, 1 / (1 + math.exp(-4))),
+        (20.0, 0.0, 1 / (1 + math.exp(50))),
+    ],
+)
+def test_drift_coefficient_formula(celsius: float, profit_avg: float, expected: float) -> None:
+    profit = ProfitTrajectoryCoprocessor()
+    profit.update(profit_avg, MIDDAY - 10)
+    manager = ThermalZoneManager(
+        profit, sensors=[ScriptedSensor({"gpu0": celsius})], clock=ManualClock(MIDDAY)
+    )
+    manager.update_thermal_state()
+    assert manager.drift_coefficient == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert profit.drift_coefficient(celsius) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert manager.should_reduce_gpu_load() is (expected >= 0.5)
+
+
+def test_failing_sensor_is_logged_once_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    broken = ScriptedSensor(name="broken", error=OSError("i2c bus gone"))
+    good = ScriptedSensor({"cpu": 65.0})
+    manager = ThermalZoneManager(sensors=[broken, good], clock=ManualClock(MIDDAY))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            manager.update_thermal_state()
+    assert manager.zone == "normal"
+    assert broken.calls == 3
+    assert sum("broken" in r.getMessage() for r in caplog.records) == 1
+    assert "broken" in manager.status()["failing_sensors"]
+    broken.fail(None)
+    manager.update_thermal_state()
+    assert manager.status()["failing_sensors"] == {}
+
+
+def test_garbage_readings_are_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    sensor = ScriptedSensor({"a": float("nan"), "b": -60.0, "c": 151.0, "d": 62.0})
+    manager = ThermalZoneManager(sensors=[sensor], clock=ManualClock(MIDDAY))
+    with caplog.at_level(logging.WARNING):
+        manager.update_thermal_state()
+    assert list(manager.temperatures) == ["d"]
+    assert manager.zone == "normal"
+    assert sum("implausible" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_estimated_when_no_sensor_reads() -> None:
+    clock = ManualClock(MIDDAY)
+    load = ScriptedLoad(cpu=0.0, gpu=None)
+    manager = ThermalZoneManager(sensors=[ScriptedSensor({})], clock=clock, load_probe=load)
+    manager.update_thermal_state()
+    assert manager.estimated
+    assert manager.status()["source"] == "estimated"
+    assert manager.temperatures["cpu"].celsius == pytest.approx(manager.config.ambient_celsius)
+    ambient, rise, tau = (
+        manager.config.ambient_celsius,
+        manager.config.model_celsius_per_load,
+        manager.config.model_time_constant,
+    )
+    load.cpu = 1.0
+    clock.advance(tau)  # one time constant: 1 − 1/e of the way to ambient + rise
+    manager.update_thermal_state()
+    assert manager.temperatures["cpu"].celsius == pytest.approx(ambient + rise - rise / math.e)
+    clock.advance(10 * tau)
+    manager.update_thermal_state()
+    assert manager.temperatures["cpu"].celsius == pytest.approx(ambient + rise, abs=0.01)
+    load.cpu = 0.0
+    clock.advance(1.0)
+    manager.update_thermal_state()
+    assert manager.temperatures["cpu"].celsius < ambient + rise
+    assert manager.temperatures["cpu"].source == "estimated"
+
+
+def test_thermal_model_and_sysfs_sensor(tmp_path: Path) -> None:
+    model = ThermalModel(ambient=30.0, celsius_per_load=50.0, time_constant=10.0)
+    assert model.step(0.0, {"cpu": 0.5})[0].celsius == 55.0
+    assert model.step(-5.0, {"cpu": 1.0})[0].celsius == 55.0  # a clock going back does not integrate
+    zone = tmp_path / "thermal_zone0"
+    zone.mkdir()
+    (zone / "temp").write_text("47500\n")
+    (zone / "type").write_text("x86_pkg_temp\n")
+    readings = SysfsThermalSensor(tmp_path).read()
+    assert [(r.device, r.celsius, r.source) for r in readings] == [
+        ("thermal_zone0/x86_pkg_temp", 47.5, "sysfs")
+    ]
+    assert SysfsThermalSensor(tmp_path / "none").read() == []
+
+
+# -- bursts -------------------------------------------------------------------------------------
+
+
+def test_burst_refused_in_hot_and_critical() -> None:
+    for celsius in (80.0, 95.0):
+        manager, _, _ = _manager(celsius)
+        with pytest.raises(BurstRefusedError) as info:
+            manager.start_burst()
+        assert info.value.reason == "zone"
+    manager, _, _ = _manager(79.0)
+    assert manager.start_burst().max_seconds == 300.0
+
+
+def test_burst_capped_and_ended_automatically_then_cooldown() -> None:
+    manager, _, clock = _manager()
+    burst = manager.start_burst(requested_s=1_000.0)
+    assert burst.max_seconds == 300.0
+    refusal = manager.try_start_burst()
+    assert isinstance(refusal, BurstRefusal)
+    assert refusal.reason == "active"
+    clock.advance(301.0)
+    status = manager.budget_status()
+    assert status["active_burst"] is None
+    assert status["used_s"] == 300.0
+    assert status["last_burst"]["automatic"] is True
+    assert status["cooldown_until"] == burst.deadline + 600.0
+    refusal = manager.try_start_burst()
+    assert isinstance(refusal, BurstRefusal)
+    assert refusal.reason == "cooldown"
+    assert refusal.retry_after_s == pytest.approx(599.0)
+    # Ending the auto-ended burst by id returns its end unchanged.
+    assert manager.end_burst(burst.burst_id).automatic is True
+    clock.advance(599.0)
+    assert not isinstance(manager.try_start_burst(), BurstRefusal)
+
+
+def test_end_burst_with_duration_sets_cooldown() -> None:
+    manager, _, clock = _manager()
+    manager.start_burst()
+    clock.advance(40.0)
+    ended = manager.end_burst(duration=30.5)
+    assert (ended.length_s, ended.automatic) == (30.5, False)
+    assert ended.cooldown_until == clock.now() + 61.0
+    assert manager.budget_status()["used_s"] == 30.5
+    with pytest.raises(ConflictError):
+        manager.end_burst()
+    clock.advance(61.0)
+    manager.start_burst()
+    with pytest.raises(NotFoundError):
+        manager.end_burst("burst_unknown")
+
+
+def test_daily_budget_and_midnight_reset() -> None:
+    manager, _, clock = _manager()
+    midnight = dt.datetime(2024, 3, 2, tzinfo=dt.UTC).timestamp()
+    for _ in range(28):  # 28 × 300 s = 8,400 s of the 8,640 s budget
+        manager.start_burst()
+        clock.advance(300.0)  # ends automatically at its deadline
+        clock.advance(600.0)
+    last = manager.start_burst()
+    assert last.max_seconds == pytest.approx(240.0)  # capped by the budget left
+    clock.advance(240.0)
+    clock.advance(480.0)
+    refusal = manager.try_start_burst()
+    assert isinstance(refusal, BurstRefusal)
+    assert refusal.reason == "budget"
+    assert clock.now() < midnight
+    assert refusal.retry_after_s == pytest.approx(midnight - clock.now())
+    with pytest.raises(BurstRefusedError) as info:
+        manager.start_burst()
+    assert info.value.reason == "budget"
+    clock.set(midnight)
+    status = manager.budget_status()
+    assert (status["day"], status["used_s"]) == ("2024-03-02", 0.0)
+    assert not isinstance(manager.try_start_burst(), BurstRefusal)
+
+
+def test_budget_and_cooldown_survive_restart(tmp_path: Path) -> None:
+    clock = ManualClock(MIDDAY)
+    with MemoryMap(data_dir=tmp_path, clock=clock) as store:
+        manager, _, _ = _manager(clock=clock, store=store)
+        manager.start_burst()
+        clock.advance(100.0)
+        manager.end_burst()
+        clock.advance(200.0)  # the cooldown
+        manager.start_burst()
+        clock.advance(50.0)
+        # The process dies here, with a burst running.
+    clock.advance(10.0)
+    with MemoryMap(data_dir=tmp_path, clock=clock) as store:
+        restarted, _, _ = _manager(clock=clock, store=store)
+        status = restarted.budget_status()
+        assert status["used_s"] == pytest.approx(160.0)  # 100 s + the interrupted 60 s
+        assert status["active_burst"] is None
+        assert status["cooldown_until"] == pytest.approx(clock.now() + 120.0)
+        refusal = restarted.try_start_burst()
+        assert isinstance(refusal, BurstRefusal)
+        assert refusal.reason == "cooldown"
+    clock.set(dt.datetime(2024, 3, 2, 0, 0, 1, tzinfo=dt.UTC).timestamp())
+    with MemoryMap(data_dir=tmp_path, clock=clock) as store:
+        next_day, _, _ = _manager(clock=clock, store=store)
+        assert next_day.budget_status()["used_s"] == 0.0
+
+
+def test_burst_gate_runs_and_pauses_when_the_zone_worsens() -> None:
+    manager, sensor, clock = _manager(65.0)
+    steps = 0
+    with manager.burst("training", check_every_s=1.0) as gate:
+        assert gate.device == "cuda"
+        while not gate.should_pause():
+            steps += 1
+            clock.advance(1.0)
+            if steps == 5:
+                sensor.set("gpu0", 85.0)
+    assert steps == 5
+    assert gate.ended is not None
+    assert gate.ended.length_s == 5.0
+    clock.advance(10.0)
+    with pytest.raises(BurstRefusedError) as info, manager.burst("training"):
+        pass
+    assert info.value.reason == "zone"
+
+
+def test_burst_gate_pauses_when_its_time_is_up() -> None:
+    manager, _, clock = _manager(50.0)
+    with manager.burst("quantum", requested_s=10.0) as gate:
+        assert not gate.should_pause()
+        clock.advance(10.0)
+        assert gate.should_pause()
+        assert gate.remaining_s == 0.0
+    assert gate.ended is not None
+    assert gate.ended.automatic is True
+
+
+def test_status_is_json_ready() -> None:
+    import json
+
+    manager, _, _ = _manager(72.0)
+    status = json.loads(json.dumps(manager.status()))
+    assert status["zone"] == "warm"
+    assert status["source"] == "scripted"
+    assert status["budget"]["budget_s"] == 8640.0

@@ -1,0 +1,145 @@
+"""Hash triggers: matching under masks, pattern mapping, auto-registration, dormancy, collapse."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tengri.config import TriggerConfig
+from tengri.engine.pattern_hash import CursorState
+from tengri.engine.triggers import HashTriggerEngine, Trigger, TriggerState
+from tengri.errors import InvalidInputError, TriggerNotFoundError
+
+
+def _cursor(price: float, prev: float = 100.0) -> CursorState:
+    return CursorState(triplet=(prev, prev, price), delta_idx=1, braid_angle=0.0, timestamp=0.0)
+
+
+def test_fires_when_masked_bits_match() -> None:
+    engine = HashTriggerEngine(auto_register=False)
+    full = engine.register(pattern=0x1234, strategy_id="S1", trigger_id="FULL")
+    low = engine.register(pattern=0x0034, mask=0x00FF, strategy_id="S2", direction=-1, trigger_id="LOW")
+    assert engine.process_hash(0x1234, _cursor(100.0)) == ["FULL", "LOW"]
+    assert engine.process_hash(0xAB34, _cursor(100.0)) == ["LOW"]
+    assert engine.process_hash(0x1235, _cursor(100.0)) == []
+    assert full.fired == 1
+    assert low.fired == 2
+    assert {t.trigger_id for t in engine.active()} == {"FULL", "LOW"}
+
+
+def test_register_rejects_bad_triggers() -> None:
+    engine = HashTriggerEngine(auto_register=False)
+    engine.register(pattern=1, strategy_id="S", trigger_id="A")
+    with pytest.raises(InvalidInputError, match="already registered"):
+        engine.register(pattern=2, strategy_id="S", trigger_id="A")
+    with pytest.raises(InvalidInputError, match="pattern"):
+        engine.register(pattern=0x10000, strategy_id="S")
+    with pytest.raises(InvalidInputError, match="direction"):
+        engine.register(Trigger("B", 1, 0xFFFF, "S", direction=0))
+    with pytest.raises(InvalidInputError, match="needs a pattern"):
+        engine.register(strategy_id="S")
+    with pytest.raises(InvalidInputError, match="16-bit"):
+        engine.process_hash(70_000, _cursor(100.0))
+    with pytest.raises(TriggerNotFoundError):
+        engine.record_outcome("nope", True)
+
+
+def test_pattern_mapping_learns_the_next_move() -> None:
+    engine = HashTriggerEngine(auto_register=False)
+    prices = [100.0, 101.0, 100.0, 102.0]
+    codes = [7, 9, 7, 9]
+    for code, price in zip(codes, prices, strict=True):
+        engine.process_hash(code, _cursor(price))
+    stats = engine.pattern_mapping(7)
+    moves = [math.log(101.0 / 100.0), math.log(102.0 / 100.0)]
+    assert stats.count == 2
+    assert stats.mean == pytest.approx(sum(moves) / 2)
+    assert stats.variance == pytest.approx((moves[0] - moves[1]) ** 2 / 2)
+    assert engine.pattern_mapping(9).count == 1  # the last 9 still waits for its next move
+
+
+def test_auto_registration_follows_a_significant_code() -> None:
+    config = TriggerConfig(auto_register_min_count=20, auto_register_mask=0x000F)
+    engine = HashTriggerEngine(config)
+    price = 100.0
+    # Code 0x3 is always followed by a rise of 0.5% ± a little; code 0x5 by noise around zero.
+    for i in range(60):
+        engine.process_hash(0x0003, _cursor(price))
+        price *= 1.005 + (0.001 if i % 2 else -0.001)
+        engine.process_hash(0x0005, _cursor(price))
+        price *= 1.0 + (0.002 if i % 2 else -0.002)
+    auto = [t for t in engine.triggers() if t.source == "auto"]
+    assert [t.pattern for t in auto] == [0x3]
+    assert auto[0].direction == 1
+    assert auto[0].mask == 0x000F
+
+
+def _scripted(config: TriggerConfig) -> tuple[HashTriggerEngine, Trigger]:
+    engine = HashTriggerEngine(config, auto_register=False)
+    return engine, engine.register(pattern=1, strategy_id="S", trigger_id="T")
+
+
+def test_dormant_then_probation_then_active() -> None:
+    config = TriggerConfig(
+        dormant_threshold=0.4, dormant_min_samples=4, dormant_ticks=10, collapse_min_samples=100
+    )
+    engine, trigger = _scripted(config)
+    for _ in range(4):
+        engine.record_outcome("T", False)  # confidence (1+0)/(2+4) = 0.167 < 0.4
+    assert trigger.state is TriggerState.DORMANT
+    assert engine.process_hash(1, _cursor(100.0)) == []  # asleep: does not fire
+    for _ in range(9):
+        engine.process_hash(2, _cursor(100.0))
+    assert trigger.state is TriggerState.PROBATION  # woke after 10 ticks
+    assert engine.process_hash(1, _cursor(100.0)) == ["T"]
+    for outcome in (True, True, True, False):  # (1+3)/(2+4) = 0.667 ≥ 0.4
+        engine.record_outcome("T", outcome)
+    assert trigger.state is TriggerState.ACTIVE
+
+
+def test_probation_failure_sleeps_again() -> None:
+    config = TriggerConfig(
+        dormant_threshold=0.4, dormant_min_samples=3, dormant_ticks=2, collapse_min_samples=100
+    )
+    engine, trigger = _scripted(config)
+    for _ in range(3):
+        engine.record_outcome("T", False)
+    engine.process_hash(0, _cursor(100.0))
+    engine.process_hash(0, _cursor(100.0))
+    assert trigger.state is TriggerState.PROBATION
+    for _ in range(3):
+        engine.record_outcome("T", False)
+    assert trigger.state is TriggerState.DORMANT
+
+
+def test_collapse_is_final() -> None:
+    config = TriggerConfig(dormant_threshold=0.0, dormant_min_samples=1, collapse_min_samples=10)
+    engine, trigger = _scripted(config)
+    outcomes = [True] + [False] * 9  # Beta(2, 10): 95% upper bound ≈ 0.38 < 0.5
+    for outcome in outcomes:
+        engine.record_outcome("T", outcome)
+    assert trigger.state is TriggerState.COLLAPSED
+    engine.record_outcome("T", True)
+    assert trigger.state is TriggerState.COLLAPSED
+    assert trigger.outcomes == 10  # nothing more is counted after retirement
+    assert engine.process_hash(1, _cursor(100.0)) == []
+    assert engine.statistics()["by_state"]["collapsed"] == 1
+
+
+def test_collapse_needs_evidence() -> None:
+    config = TriggerConfig(dormant_threshold=0.0, dormant_min_samples=1, collapse_min_samples=10)
+    engine, trigger = _scripted(config)
+    for outcome in [True, True, False, False, True, False, False, True, False, True]:
+        engine.record_outcome("T", outcome)  # 5 of 10: upper bound well above 0.5
+    assert trigger.state is TriggerState.ACTIVE
+
+
+def test_snapshot_restores_learnt_state() -> None:
+    engine = HashTriggerEngine(auto_register=False)
+    for code, price in [(1, 100.0), (2, 101.0), (1, 99.0), (3, 100.0)]:
+        engine.process_hash(code, _cursor(price))
+    clone = HashTriggerEngine(auto_register=False)
+    clone.restore(engine.snapshot())
+    assert clone.snapshot() == engine.snapshot()
+    assert clone.pattern_mapping(1) == engine.pattern_mapping(1)
