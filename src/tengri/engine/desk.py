@@ -10,7 +10,7 @@ Costs (DESIGN.md, Strategy execution): a buy fills at ``p·(1 + slippage)``, a s
 ``direction·(exit − entry)·size − costs`` on the slipped prices. Size is
 ``position_fraction · equity / (fill · (1 + commission))`` over at most ``max_open_executions``
 slots, in whole units when ``whole_units`` is set; equity is the initial cash plus realised
-profit plus the open executions' marked profit.
+profit plus the open executions' marked profit net of their entry costs (as backtesting.py counts it).
 """
 
 from __future__ import annotations
@@ -75,10 +75,11 @@ class OpenPosition:
     opened_at: float
     symbol: str
     hash_triggers: tuple[str, ...]
+    entry_costs: float = 0.0
 
     def marked(self, price: float) -> float:
-        """Profit of the position at ``price`` before exit costs."""
-        return self.direction * (price - self.entry_price) * self.size
+        """Profit of the position at ``price``, net of the entry's costs, before the exit's."""
+        return self.direction * (price - self.entry_price) * self.size - self.entry_costs
 
 
 class ExecutionDesk:
@@ -111,10 +112,11 @@ class ExecutionDesk:
                 opened_at=row.opened_at,
                 symbol=str(ctx.get("symbol", "")),
                 hash_triggers=row.hash_triggers,
+                entry_costs=row.costs,
             )
 
     def equity(self, price: float | None = None, symbol: str | None = None) -> float:
-        """Initial cash + realised profit + open positions marked at ``price`` (their symbol's)."""
+        """Initial cash + realised profit + open positions marked at ``price``, net of entry costs."""
         marked = 0.0
         if price is not None:
             marked = sum(
@@ -162,6 +164,7 @@ class ExecutionDesk:
             "opened_index": tick.index,
             "source": decision.source,
         }
+        entry_costs = self.config.commission * fill * size
         execution_id = self.agent.start_strategy(
             decision.strategy_id,
             decision.hash_triggers,
@@ -170,7 +173,7 @@ class ExecutionDesk:
             decision.direction,
             context,
             size=size,
-            costs=self.config.commission * fill * size,
+            costs=entry_costs,
             opened_at=tick.timestamp,
         )
         self.positions[execution_id] = OpenPosition(
@@ -183,6 +186,7 @@ class ExecutionDesk:
             opened_at=tick.timestamp,
             symbol=tick.symbol,
             hash_triggers=decision.hash_triggers,
+            entry_costs=entry_costs,
         )
         return execution_id
 

@@ -1,0 +1,209 @@
+"""The QLSTM's variational circuit: an exact batched state vector in PyTorch, and as a PennyLane QNode.
+
+Circuit (Chen, Yoo & Fang, "Quantum Long Short-Term Memory", ICASSP 2022, Fig. 3, as in the first
+author's code), on ``n`` qubits with input ``v ∈ ℝⁿ`` and weights ``w ∈ ℝ^{L×n×3}``::
+
+    H on every qubit
+    RY(arctan vᵢ) on qubit i,   RZ(arctan vᵢ²) on qubit i          (encoding)
+    for each layer l:
+        CNOT(i, i+1 mod n) for i = 0 … n−1                          (ring of distance 1)
+        CNOT(i, i+2 mod n) for i = 0 … n−1, skipping i+2 ≡ i        (ring of distance 2)
+        Rot(w[l,i,0], w[l,i,1], w[l,i,2]) on qubit i                (Rot(φ,θ,ω) = RZ(ω)·RY(θ)·RZ(φ))
+    read out ⟨Zᵢ⟩ for every qubit
+
+Wire 0 is the most significant bit of a basis index, as in PennyLane.
+
+Why a hand-written simulator: the encoding is a product state and the variational part does not
+depend on the input, so a circuit is ``⟨Z⟩ = Zᵀ |U·ψ(v)|²`` with ``U = U_L ⋯ U_1`` a fixed
+2ⁿ × 2ⁿ unitary per circuit, built once per forward pass. A time step then costs one Kronecker
+product and one matrix product for the whole batch and every circuit that shares an input,
+instead of one simulator call per circuit and sample. For ``n = 2`` the distance-2 ring would be
+``CNOT(i, i)``, which is not a gate; it is skipped (the first author's code assumes ``n ≥ 3``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from tengri.errors import ModelError
+
+__all__ = [
+    "circuit_unitaries",
+    "encode_state",
+    "entangler_permutation",
+    "expectation_z",
+    "pennylane_circuit",
+    "z_signs",
+]
+
+
+def entangler_permutation(n_qubits: int) -> Tensor:
+    """Return the basis permutation ``f`` of both CNOT rings: ``|b⟩ ↦ |f(b)⟩``.
+
+    Parameters
+    ----------
+    n_qubits
+        Number of qubits ``n ≥ 2``.
+
+    Returns
+    -------
+    Tensor
+        ``int64`` tensor of length ``2ⁿ``.
+    """
+    if n_qubits < 2:
+        raise ModelError(f"a QLSTM circuit needs at least 2 qubits, got {n_qubits}")
+    pairs = [(i, (i + 1) % n_qubits) for i in range(n_qubits)]
+    pairs += [(i, (i + 2) % n_qubits) for i in range(n_qubits) if (i + 2) % n_qubits != i]
+    basis = torch.arange(2**n_qubits)
+    for control, target in pairs:
+        control_bit = (basis >> (n_qubits - 1 - control)) & 1
+        basis = basis ^ (control_bit << (n_qubits - 1 - target))
+    return basis
+
+
+def z_signs(n_qubits: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Return ``S`` of shape ``(2ⁿ, n)`` with ``S[b, i] = 1 − 2·bitᵢ(b)``, so that ``⟨Z⟩ = |ψ|² @ S``."""
+    basis = torch.arange(2**n_qubits)[:, None]
+    bits = (basis >> (n_qubits - 1 - torch.arange(n_qubits))[None, :]) & 1
+    return (1 - 2 * bits).to(dtype)
+
+
+def _kron_last(factors: Tensor) -> Tensor:
+    """Kronecker product over dimension −3 of ``(..., n, a, b)`` matrices → ``(..., aⁿ, bⁿ)``."""
+    result = factors[..., 0, :, :]
+    for i in range(1, factors.shape[-3]):
+        factor = factors[..., i, :, :]
+        rows = result.shape[-2] * factor.shape[-2]
+        cols = result.shape[-1] * factor.shape[-1]
+        result = (result[..., :, None, :, None] * factor[..., None, :, None, :]).reshape(
+            *result.shape[:-2], rows, cols
+        )
+    return result
+
+
+def _signed_polar(magnitude: Tensor, angle: Tensor) -> Tensor:
+    """Return ``magnitude · e^{i·angle}`` for a magnitude of either sign.
+
+    ``torch.polar``'s backward pass recovers the magnitude as ``|result|``, which flips the
+    gradient's sign where the magnitude is negative (``cos θ/2`` for ``|θ| > π``).
+    """
+    return torch.complex(magnitude * torch.cos(angle), magnitude * torch.sin(angle))
+
+
+def circuit_unitaries(weights: Tensor, permutation: Tensor) -> Tensor:
+    """Return the variational unitary ``U = U_L ⋯ U_1`` of every circuit.
+
+    ``U_l = (⊗ᵢ Rot(w[l, i])) · P``, with ``P`` the permutation matrix of the CNOT rings, so
+    ``U_l[:, b] = K_l[:, f(b)]``.
+
+    Parameters
+    ----------
+    weights
+        Real tensor of shape ``(C, L, n, 3)``: ``C`` circuits, ``L`` layers, angles ``(φ, θ, ω)``.
+    permutation
+        Output of :func:`entangler_permutation` for ``n`` qubits.
+
+    Returns
+    -------
+    Tensor
+        Complex tensor of shape ``(C, 2ⁿ, 2ⁿ)``.
+    """
+    phi, theta, omega = weights.unbind(-1)
+    cos = torch.cos(theta / 2)
+    sin = torch.sin(theta / 2)
+    plus = (phi + omega) / 2
+    minus = (phi - omega) / 2
+    # Rot(φ, θ, ω) = [[e^{−i(φ+ω)/2} cos θ/2, −e^{i(φ−ω)/2} sin θ/2],
+    #                 [e^{−i(φ−ω)/2} sin θ/2,  e^{i(φ+ω)/2} cos θ/2]]
+    rot = torch.stack(
+        [
+            _signed_polar(cos, -plus),
+            -_signed_polar(sin, minus),
+            _signed_polar(sin, -minus),
+            _signed_polar(cos, plus),
+        ],
+        dim=-1,
+    ).reshape(*weights.shape[:-1], 2, 2)
+    layers = _kron_last(rot)[..., permutation]  # (C, L, D, D), columns gathered by f
+    unitary = layers[:, 0]
+    for layer in range(1, layers.shape[1]):
+        unitary = layers[:, layer] @ unitary
+    return unitary
+
+
+def encode_state(inputs: Tensor) -> Tensor:
+    """Return the encoded product state ``⊗ᵢ RZ(arctan vᵢ²) RY(arctan vᵢ) H |0⟩``.
+
+    Per qubit, with ``a = arctan vᵢ`` and ``β = arctan vᵢ²``:
+    ``(cos(a/2 + π/4) e^{−iβ/2},  sin(a/2 + π/4) e^{iβ/2})``.
+
+    Parameters
+    ----------
+    inputs
+        Real tensor ``(..., n)``.
+
+    Returns
+    -------
+    Tensor
+        Complex tensor ``(..., 2ⁿ)``.
+    """
+    half_angle = torch.arctan(inputs) / 2 + math.pi / 4
+    half_phase = torch.arctan(inputs * inputs) / 2
+    magnitude = torch.stack([torch.cos(half_angle), torch.sin(half_angle)], dim=-1)
+    phase = torch.stack([-half_phase, half_phase], dim=-1)
+    # a/2 + π/4 ∈ (0, π/2): both magnitudes are positive, so torch.polar's gradient is right.
+    qubits = torch.polar(magnitude, phase)[..., None]  # (..., n, 2, 1)
+    return _kron_last(qubits)[..., 0]
+
+
+def expectation_z(state: Tensor, signs: Tensor) -> Tensor:
+    """Return ``⟨Zᵢ⟩ = Σ_b |ψ_b|² (1 − 2·bitᵢ(b))`` for a complex state ``(..., 2ⁿ)``."""
+    probabilities = state.real.square() + state.imag.square()
+    return probabilities @ signs
+
+
+def pennylane_circuit(n_qubits: int, n_layers: int, device_name: str = "default.qubit") -> Any:
+    """Return the same circuit as a PennyLane QNode ``qnode(inputs, weights) -> list of ⟨Zᵢ⟩``.
+
+    The gates are written out rather than taken from ``BasicEntanglerLayers`` or
+    ``StronglyEntanglingLayers``, whose gate order differs from the paper's. ``inputs`` may carry
+    a leading batch dimension (parameter broadcasting).
+
+    Parameters
+    ----------
+    n_qubits, n_layers
+        Circuit size.
+    device_name
+        Any installed PennyLane device (``default.qubit``, ``lightning.qubit``, ``lightning.kokkos``).
+    """
+    import pennylane as qml
+
+    try:
+        device = qml.device(device_name, wires=n_qubits)
+    except Exception as error:  # PennyLane raises several unrelated types for unknown devices
+        raise ModelError(f"PennyLane device {device_name!r} is not available: {error}") from error
+    pairs = [(i, (i + 1) % n_qubits) for i in range(n_qubits)]
+    pairs += [(i, (i + 2) % n_qubits) for i in range(n_qubits) if (i + 2) % n_qubits != i]
+
+    diff_method = "backprop" if device_name == "default.qubit" else "best"
+
+    @qml.qnode(device, interface="torch", diff_method=diff_method)  # type: ignore[untyped-decorator]
+    def circuit(inputs: Tensor, weights: Tensor) -> list[Any]:
+        for wire in range(n_qubits):
+            qml.Hadamard(wires=wire)
+        for wire in range(n_qubits):
+            qml.RY(torch.arctan(inputs[..., wire]), wires=wire)
+        for wire in range(n_qubits):
+            qml.RZ(torch.arctan(inputs[..., wire] ** 2), wires=wire)
+        for layer in range(n_layers):
+            for control, target in pairs:
+                qml.CNOT(wires=[control, target])
+            for wire in range(n_qubits):
+                qml.Rot(weights[layer, wire, 0], weights[layer, wire, 1], weights[layer, wire, 2], wires=wire)
+        return [qml.expval(qml.PauliZ(wire)) for wire in range(n_qubits)]
+
+    return circuit
