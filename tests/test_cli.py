@@ -39,7 +39,7 @@ def test_python_dash_m_works() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["train"], ["evaluate"], ["tune"], ["backtest"], ["serve"], ["status"], ["check-lookahead"]],
+    [["train"], ["evaluate"], ["tune"], ["serve"], ["check-lookahead"]],
 )
 def test_unbuilt_commands_say_so(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == EXIT_NOT_IMPLEMENTED
@@ -82,9 +82,11 @@ def test_bad_data_is_one_line_with_row(tmp_path: Path, capsys: pytest.CaptureFix
     assert "row 2" in err
 
 
-def test_run_summarises_the_default_sample(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--model", "none"]) == 0
-    assert "5000" in capsys.readouterr().out
+def test_status_reads_the_store(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["integrity"] is True
+    assert payload["open_executions"] == []
 
 
 def test_run_rejects_unknown_model(capsys: pytest.CaptureFixture[str]) -> None:

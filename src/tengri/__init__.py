@@ -25,12 +25,19 @@ if TYPE_CHECKING:
         SystemOrchestrator,
         ThermalZoneManager,
     )
+    from tengri.features import FeaturePipeline, check_lookahead, compute_features
+    from tengri.models import EnhancedLSTMConfig, create_enhanced_lstm
 
 __version__ = "0.1.0"
 
 # Public name -> module that defines it. A name is listed here once it exists.
 _LAZY: dict[str, str] = {
     "CursorState": "tengri.engine",
+    "EnhancedLSTMConfig": "tengri.models",
+    "FeaturePipeline": "tengri.features",
+    "check_lookahead": "tengri.features",
+    "compute_features": "tengri.features",
+    "create_enhanced_lstm": "tengri.models",
     "HashTriggerEngine": "tengri.engine",
     "ManualClock": "tengri.engine",
     "MemoryAgent": "tengri.engine",
@@ -45,6 +52,8 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "CursorState",
+    "EnhancedLSTMConfig",
+    "FeaturePipeline",
     "HashTriggerEngine",
     "ManualClock",
     "MemoryAgent",
@@ -56,6 +65,9 @@ __all__ = [
     "TengriError",
     "ThermalZoneManager",
     "__version__",
+    "check_lookahead",
+    "compute_features",
+    "create_enhanced_lstm",
     "load_ohlcv",
     "read_ohlcv",
 ]

@@ -88,26 +88,121 @@ def _print_summary(payload: dict[str, Any], title: str) -> None:
     Console().print(table)
 
 
+def _progress_printer(label: str) -> tuple[Any, Any]:
+    """Return (callback, context manager): a live bar on a terminal, log lines otherwise."""
+    import contextlib
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        state = {"next": 0}
+
+        def plain(event: Any) -> None:
+            if event.bar >= state["next"] or event.bar == event.total:
+                state["next"] = event.bar + max(1, event.total // 10)
+                typer.echo(
+                    f"{label}: bar {event.bar}/{event.total} equity {event.equity:,.2f} "
+                    f"open {event.open_executions} thermal {event.thermal_zone}",
+                    err=True,
+                )
+
+        return plain, contextlib.nullcontext()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} bars"),
+        TextColumn("equity {task.fields[equity]}"),
+        TextColumn("open {task.fields[open]}"),
+        TextColumn("thermal {task.fields[zone]}"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task = progress.add_task(label, total=None, equity="-", open=0, zone="-")
+
+    def live(event: Any) -> None:
+        progress.update(
+            task,
+            total=event.total,
+            completed=event.bar,
+            equity=f"{event.equity:,.2f}",
+            open=event.open_executions,
+            zone=event.thermal_zone,
+        )
+
+    return live, progress
+
+
+_SUMMARY_KEYS = (
+    "data",
+    "model",
+    "strategy",
+    "bars",
+    "start",
+    "end",
+    "return_pct",
+    "buy_and_hold_return_pct",
+    "annualised_return_pct",
+    "annualised_volatility_pct",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "max_drawdown_pct",
+    "max_drawdown_duration",
+    "num_trades",
+    "win_rate_pct",
+    "profit_factor",
+    "expectancy",
+    "exposure_pct",
+    "equity_final",
+    "system_health",
+)
+
+
+def _replay_command(
+    data: str, model: str, config: Path | None, resume: bool, strategy: str | None, label: str
+) -> None:
+    from tengri.services.replay import run_replay
+
+    settings = _load_config(config)
+    if strategy is not None:
+        settings = settings.with_overrides(
+            trading={"trade_patterns": False, "min_confidence": 0.0}, engine={"defensive_margin": 0.0}
+        )
+    callback, display = _progress_printer(label)
+    try:
+        with display:
+            outcome = run_replay(
+                settings, data, model=model, strategy=strategy, resume=resume, on_progress=callback
+            )
+    except KeyboardInterrupt:
+        _fail("interrupted: the run is saved; continue it with --resume", 130)
+    shown = {k: outcome.summary.get(k) for k in _SUMMARY_KEYS if k in outcome.summary}
+    for key, value in shown.items():
+        if isinstance(value, float):
+            shown[key] = round(value, 4)
+    _print_summary(shown, title=f"tengri {label}: {outcome.run_id}")
+    typer.echo(f"report: {outcome.report_path or outcome.run_dir}")
+
+
 @app.command()
 def run(
     data: DataArgument = "sample:eurusd_h1",
     model: ModelOption = "enhanced",
     config: ConfigOption = None,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from the store.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its store.")] = False,
 ) -> None:
     """Replay DATA through the whole system: predictor, triggers, agent, profit and thermal steering.
 
-    Until the replay lands (issue 7) this validates the data and prints its summary.
+    Fits the predictor on the first part of the data inside a thermal burst, streams the rest bar
+    by bar through the orchestrator, trades on paper with commission and slippage, and writes a
+    report folder under the data directory (summary.json, trades.csv, executions.csv, report.html).
     """
-    from tengri.data import describe_ohlcv, read_ohlcv
-
-    _load_config(config)
     if model not in {"enhanced", "lstm", "qlstm", "none"}:
         _fail(f"--model must be one of enhanced, lstm, qlstm, none (got {model!r})")
-    if resume:
-        _not_implemented("run --resume", 7)
-    _print_summary(describe_ohlcv(read_ohlcv(data)), title=f"tengri run: {data}")
-    typer.echo("The replay through the orchestrator is not built yet (issue 7); the data above is valid.")
+    _replay_command(data, model, config, resume, None, "run")
 
 
 @app.command()
@@ -148,12 +243,18 @@ def tune(
 @app.command()
 def backtest(
     data: DataArgument = "sample:goog_d1",
-    strategy: Annotated[str, typer.Option(help="A user strategy as module:Class.")] = "",
+    strategy: Annotated[
+        str, typer.Option(help="Your strategy as module:Class or path/to/file.py:Class (a tengri.Strategy).")
+    ] = "tengri.strategies:SmaCross",
     config: ConfigOption = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted backtest from its store.")] = False,
 ) -> None:
-    """Run a user's strategy through the same replay as `run`, without a model."""
-    _load_config(config)
-    _not_implemented("backtest", 7)
+    """Run a user's strategy through the same replay as `run`, without a model.
+
+    The strategy's signals are taken as they come: pattern triggers do not trade and the agent's
+    confidence gate is off (the agent still learns each strategy's confidence from its outcomes).
+    """
+    _replay_command(data, "none", config, resume, strategy, "backtest")
 
 
 @app.command()
@@ -168,10 +269,18 @@ def serve(
 
 
 @app.command()
-def status(config: ConfigOption = None) -> None:
-    """Show the store's state: health, thermal budget, profit zone, open executions."""
-    _load_config(config)
-    _not_implemented("status", 4)
+def status(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the store's state: integrity, burst budget, profit zone, open executions, triggers."""
+    from tengri.services.status import store_status
+
+    payload = store_status(_load_config(config))
+    if as_json:
+        _print_json(payload)
+    else:
+        _print_summary(payload, title="tengri status")
 
 
 @app.command("check-lookahead")

@@ -159,6 +159,11 @@ class SystemOrchestrator:
         self._slow_ticks = 0
         self._add_duties()
 
+    @property
+    def tick_index(self) -> int:
+        """Ticks processed by this engine over its life (restored on restart)."""
+        return self._index
+
     # -- life cycle ---------------------------------------------------------------------------
     def get_agent(self, agent_id: str) -> MemoryAgent:
         """Return the agent with this id, creating it (on the shared store) if new."""

@@ -183,6 +183,9 @@ class StrategySource:
         self._target = target
         return (Signal(strategy_id=self.name, direction=target, source="strategy"),)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Return the adapter's state (the strategy's history is rebuilt by replaying ticks)."""
-        return {"target": self._target}
+    def warm(self, tick: Tick) -> None:
+        """Feed a tick seen before a restart: the strategy's state advances, no signal is sent."""
+        self.strategy._append(tick)
+        target = self.strategy.next()
+        if target in (-1, 0, 1):
+            self._target = target

@@ -1,0 +1,246 @@
+"""The report's time-series charts: price and trades, equity and drawdown, confidence, zones, bursts.
+
+Each function takes frames of a :class:`~tengri.report.run_folder.RunFolder` and returns a PNG
+data URI. They draw what the run recorded; the only figures they derive are for display
+(buy-and-hold equity, drawdown, runs of equal zones, burst seconds per day).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.dates as mdates
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Patch
+
+from tengri.report.figures import (
+    PALETTE,
+    PROFIT_ZONE_COLOURS,
+    THERMAL_ZONE_COLOURS,
+    as_datetimes,
+    new_figure,
+    render,
+    styled,
+)
+from tengri.report.statistics import drawdown
+
+__all__ = ["bursts_chart", "confidence_chart", "equity_chart", "price_chart", "zones_chart"]
+
+#: Thermal zone boundaries in °C (DESIGN.md, Thermal zones), drawn on the temperature panel.
+_THERMAL_BOUNDS = (60.0, 70.0, 80.0, 90.0)
+
+
+# matplotlib.dates ships without annotations on these callables; they are the only untyped calls.
+def _date_axis(ax: Any) -> None:
+    """Give ``ax`` concise date ticks (year once, then months, days or hours)."""
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
+def _date_numbers(times: npt.NDArray[np.datetime64]) -> npt.NDArray[np.float64]:
+    """Return ``times`` in matplotlib date units (days since matplotlib's epoch)."""
+    return np.asarray(mdates.date2num(times), dtype=np.float64)  # type: ignore[no-untyped-call]
+
+
+def price_chart(timeline: pd.DataFrame, trades: pd.DataFrame) -> str:
+    """Draw the close with each trade's entry (▲ long, ▼ short) and exit (●), joined by a line."""
+    with styled():
+        figure, (ax,) = new_figure(4.2)
+        times = as_datetimes(timeline["timestamp"])
+        ax.plot(times, timeline["close"], color=PALETTE["price"], linewidth=1.0, label="close")
+        if len(trades):
+            entry_x = _date_numbers(as_datetimes(trades["entry_time"]))
+            exit_x = _date_numbers(as_datetimes(trades["exit_time"]))
+            segments = np.stack(
+                [np.c_[entry_x, trades["entry_price"]], np.c_[exit_x, trades["exit_price"]]], axis=1
+            )
+            winning = trades["profit"].to_numpy(dtype=float) > 0
+            colours = np.where(winning, PALETTE["long"], PALETTE["short"])
+            ax.add_collection(LineCollection(list(segments), colors=colours, linewidths=1.2, alpha=0.55))
+            long = trades["direction"].to_numpy(dtype=float) > 0
+            marker_size = 42 if len(trades) < 200 else 16
+            for mask, marker, colour, label in (
+                (long, "^", PALETTE["long"], "long entry"),
+                (~long, "v", PALETTE["short"], "short entry"),
+            ):
+                ax.scatter(
+                    entry_x[mask],
+                    trades["entry_price"][mask],
+                    marker=marker,
+                    s=marker_size,
+                    color=colour,
+                    edgecolors="white",
+                    linewidths=0.5,
+                    zorder=3,
+                    label=f"{label} ({int(mask.sum())})",
+                )
+            ax.scatter(
+                exit_x,
+                trades["exit_price"],
+                marker="o",
+                s=marker_size * 0.45,
+                facecolors="white",
+                edgecolors=PALETTE["exit"],
+                linewidths=0.8,
+                zorder=3,
+                label="exit (line: green win, red loss)",
+            )
+        ax.set(ylabel="price")
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4)
+        _date_axis(ax)
+        return render(figure)
+
+
+def equity_chart(timeline: pd.DataFrame) -> str:
+    """Draw equity against buy-and-hold equity ``E_0 · C_t / C_0``, and the drawdown below."""
+    with styled():
+        figure, (top, bottom) = new_figure(5.0, 2, height_ratios=[3, 1.2])
+        times = as_datetimes(timeline["timestamp"])
+        equity = timeline["equity"].to_numpy(dtype=np.float64)
+        close = timeline["close"].to_numpy(dtype=np.float64)
+        hold = equity[0] * close / close[0] if close[0] else np.full_like(close, np.nan)
+        top.plot(times, hold, color=PALETTE["hold"], linewidth=1.0, label="buy and hold")
+        top.plot(times, equity, color=PALETTE["equity"], linewidth=1.4, label="equity")
+        peak = int(np.argmax(equity))
+        top.scatter([times[peak]], [equity[peak]], color=PALETTE["equity"], s=30, zorder=3)
+        top.annotate(
+            f"peak {equity[peak]:,.0f}",
+            (times[peak], equity[peak]),
+            xytext=(4, 6),
+            textcoords="offset points",
+        )
+        top.set(ylabel="equity")
+        top.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2)
+        underwater = -drawdown(equity) * 100
+        bottom.fill_between(times, underwater, 0, color=PALETTE["drawdown"], alpha=0.35, linewidth=0)
+        bottom.plot(times, underwater, color=PALETTE["drawdown"], linewidth=0.8)
+        bottom.set(ylabel="drawdown [%]")
+        _date_axis(bottom)
+        return render(figure)
+
+
+def confidence_chart(confidences: pd.DataFrame, trades: pd.DataFrame, top: int = 8) -> tuple[str, list[str]]:
+    """Draw the agent confidence of the ``top`` strategies with the most trades over time.
+
+    Strategies without trades are ranked by their number of confidence samples. Returns the
+    PNG data URI and the strategies drawn, in rank order.
+    """
+    samples = confidences["strategy_id"].astype(str).value_counts()
+    traded = trades["strategy_id"].astype(str).value_counts()
+    rank = pd.DataFrame({"trades": traded, "samples": samples}).fillna(0)
+    chosen = list(rank.sort_values(["trades", "samples"], ascending=False).index[:top])
+    with styled():
+        figure, (ax,) = new_figure(3.8)
+        colours = [f"C{i}" for i in range(10)]
+        for i, strategy in enumerate(chosen):
+            rows = confidences[confidences["strategy_id"].astype(str) == strategy]
+            ax.plot(
+                as_datetimes(rows["timestamp"]),
+                rows["confidence"].astype(float),
+                color=colours[i % len(colours)],
+                linewidth=1.2,
+                label=f"{strategy} ({int(rank.loc[strategy, 'trades'])} trades)",
+            )
+        ax.axhline(0.5, color=PALETTE["muted"], linestyle=":", linewidth=1)
+        ax.set(ylim=(0, 1), ylabel="agent confidence")
+        if chosen:
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+        _date_axis(ax)
+        return render(figure), chosen
+
+
+def _runs(labels: npt.NDArray[Any]) -> list[tuple[int, int, str]]:
+    """Return the runs ``(first, last_exclusive, label)`` of equal consecutive labels."""
+    if len(labels) == 0:
+        return []
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, len(labels)]
+    return [(int(s), int(e), str(labels[s])) for s, e in zip(starts, ends, strict=True)]
+
+
+def _bands(ax: Any, edges: npt.NDArray[np.float64], labels: pd.Series, colours: dict[str, str]) -> None:
+    """Fill each run of equal labels as one coloured band (one ``broken_barh`` per label)."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for first, last, label in _runs(labels.astype(str).to_numpy()):
+        spans.setdefault(label, []).append((edges[first], edges[last] - edges[first]))
+    for label, ranges in spans.items():
+        ax.broken_barh(ranges, (0, 1), facecolors=colours.get(label, "#adb5bd"), linewidth=0)
+    order = [name for name in colours if name in spans] + [n for n in spans if n not in colours]
+    handles = [Patch(color=colours.get(name, "#adb5bd"), label=name) for name in order]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    ax.set(ylim=(0, 1), yticks=[])
+    ax.grid(False)
+
+
+def _bar_edges(times: npt.NDArray[np.datetime64]) -> npt.NDArray[np.float64]:
+    """Return ``n + 1`` band edges in matplotlib date units, the last one a median bar later."""
+    x = _date_numbers(times)
+    step = float(np.median(np.diff(x))) if len(x) > 1 else 1.0
+    return np.append(x, x[-1] + step)
+
+
+def zones_chart(timeline: pd.DataFrame) -> str:
+    """Draw profit and thermal zones as coloured bands, and the temperature with burst shading."""
+    with styled():
+        figure, (profit, thermal, heat) = new_figure(4.6, 3, height_ratios=[0.6, 0.6, 2])
+        times = as_datetimes(timeline["timestamp"])
+        edges = _bar_edges(times)
+        _bands(profit, edges, timeline["profit_zone"], PROFIT_ZONE_COLOURS)
+        profit.set_ylabel("profit zone", rotation=0, ha="right", va="center")
+        profit.set_xlim(edges[0], edges[-1])
+        _bands(thermal, edges, timeline["thermal_zone"], THERMAL_ZONE_COLOURS)
+        thermal.set_ylabel("thermal zone", rotation=0, ha="right", va="center")
+        temperature = timeline["temperature"].astype(float)
+        in_burst = timeline["in_burst"].fillna(0).astype(int).to_numpy()
+        burst_ranges = [
+            (edges[first], edges[last] - edges[first])
+            for first, last, label in _runs(in_burst)
+            if label == "1"
+        ]
+        if burst_ranges:
+            low, high = float(np.nanmin(temperature)), float(np.nanmax(temperature))
+            heat.broken_barh(
+                burst_ranges, (low - 1, high - low + 2), facecolors="#ffe8cc", linewidth=0, label="in burst"
+            )
+        heat.plot(times, temperature, color=PALETTE["short"], linewidth=1.0, label="temperature")
+        for bound in _THERMAL_BOUNDS:
+            if float(np.nanmin(temperature)) - 5 <= bound <= float(np.nanmax(temperature)) + 5:
+                heat.axhline(bound, color=PALETTE["muted"], linestyle=":", linewidth=0.8)
+        heat.set(ylabel="temperature [°C]")
+        heat.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+        _date_axis(heat)
+        return render(figure)
+
+
+def bursts_chart(bursts: pd.DataFrame, daily_budget_seconds: float | None) -> str:
+    """Draw burst seconds used per UTC day, stacked by label, against the daily budget."""
+    frame = bursts.assign(
+        day=pd.DatetimeIndex(bursts["start"]).tz_convert("UTC").normalize().tz_localize(None),
+        seconds=bursts["seconds"].astype(float),
+        label=bursts["label"].fillna("burst").astype(str),
+    )
+    per_day = frame.pivot_table(index="day", columns="label", values="seconds", aggfunc="sum").fillna(0.0)
+    with styled():
+        figure, (ax,) = new_figure(3.4)
+        days = np.asarray(per_day.index.to_numpy(dtype="datetime64[ns]"))
+        bottom = np.zeros(len(per_day))
+        for i, label in enumerate(per_day.columns):
+            values = per_day[label].to_numpy(dtype=float)
+            ax.bar(days, values, bottom=bottom, width=0.8, color=f"C{i}", label=str(label))
+            bottom += values
+        if daily_budget_seconds is not None:
+            ax.axhline(
+                daily_budget_seconds,
+                color=PALETTE["budget"],
+                linestyle="--",
+                label=f"daily budget ({daily_budget_seconds:,.0f} s)",
+            )
+        ax.set(ylabel="burst seconds per UTC day")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+        _date_axis(ax)
+        return render(figure)

@@ -1,0 +1,398 @@
+"""The main job: replay market data bar by bar through the whole system and write the run's report.
+
+One code path with live trading: every bar is a tick through
+:meth:`~tengri.engine.orchestrator.SystemOrchestrator.process_tick` (decisions fill at the next
+bar's open). Entries come from the pattern triggers, the predictor (when a model is chosen; it is
+fitted on the first ``model.train_fraction`` of the bars inside a thermal burst, and the replay
+streams the rest) and a user's :class:`~tengri.engine.signals.Strategy`.
+
+Each run lives in ``<data_dir>/runs/<run_id>/``: its own store (``store.db``), the journal CSVs,
+``summary.json``, ``executions.csv``, ``run.json`` and ``report.html``. ``resume=True`` continues
+an interrupted run from its store's checkpoint and ends with the same files as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import logging
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from tengri.config import TengriConfig
+from tengri.data import read_ohlcv
+from tengri.engine import ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
+from tengri.engine.signals import SignalSource, Tick
+from tengri.errors import InvalidInputError
+from tengri.services.journal import RunJournal, iso
+
+__all__ = ["ModelKind", "ProgressEvent", "RunOutcome", "load_strategy", "run_replay"]
+
+log = logging.getLogger(__name__)
+
+ModelKind = Literal["enhanced", "lstm", "qlstm", "none"]
+MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a progress display shows after a bar."""
+
+    bar: int
+    total: int
+    equity: float
+    open_executions: int
+    thermal_zone: str
+    profit_zone: str
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run's files are and what it measured."""
+
+    run_id: str
+    run_dir: Path
+    report_path: Path | None
+    summary: dict[str, Any]
+
+
+def load_strategy(spec: str) -> Strategy:
+    """Instantiate a user's strategy from ``module:Class`` or ``path/to/file.py:Class``.
+
+    Raises
+    ------
+    InvalidInputError
+        If the spec is malformed, the module or class cannot be found, or it is not a Strategy.
+    """
+    module_name, sep, class_name = spec.rpartition(":")
+    if not sep or not module_name or not class_name:
+        raise InvalidInputError(f"--strategy takes module:Class or file.py:Class, got {spec!r}")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise InvalidInputError(f"strategy file not found: {path}")
+            loader_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise InvalidInputError(f"cannot load strategy file {path}")
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[path.stem] = module
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInputError(f"cannot import strategy module {module_name!r}: {exc}") from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise InvalidInputError(f"{spec!r} is not a subclass of tengri.Strategy")
+    return cls()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text.removeprefix("sample:")).strip("-").lower() or "data"
+
+
+def _run_id(source: str, model: str, strategy: Strategy | None, config: TengriConfig) -> str:
+    digest = hashlib.sha256(config.model_dump_json(exclude={"data_dir", "api"}).encode()).hexdigest()[:8]
+    parts = [_slug(Path(source).stem if not source.startswith("sample:") else source), model]
+    if strategy is not None:
+        parts.append(_slug(strategy.name))
+    return "-".join([*parts, digest])
+
+
+def _bars_per_year(index: pd.DatetimeIndex) -> float:
+    years = (index[-1] - index[0]).total_seconds() / (365.25 * 86_400)
+    return float(len(index) / years) if years > 0 else float(len(index))
+
+
+class _Replay:
+    """The state of one replay: orchestrator, journal, and the bars' bookkeeping."""
+
+    def __init__(
+        self,
+        config: TengriConfig,
+        frame: pd.DataFrame,
+        run_dir: Path,
+        symbol: str,
+        strategy: Strategy | None,
+        model_source: SignalSource | None,
+        offset: int,
+    ) -> None:
+        self.frame = frame
+        self.run_dir = run_dir
+        self.symbol = symbol
+        self.offset = offset
+        self.clock = ManualClock(frame.index[0].timestamp())
+        self.store = MemoryMap(
+            f"sqlite:///{(run_dir / 'store.db').as_posix()}",
+            backups_dir=run_dir / "backups",
+            memory_limit_mb=config.store.memory_limit_mb,
+            protect_profit_points=config.engine.profit_window_size,
+            clock=self.clock,
+        )
+        self.strategy_source = StrategySource(strategy) if strategy is not None else None
+        self.orchestrator = SystemOrchestrator(
+            config,
+            store=self.store,
+            clock=self.clock,
+            predictor=model_source,
+            signal_sources=[self.strategy_source] if self.strategy_source else [],
+            mode="replay",
+        )
+        self.journal = RunJournal(run_dir)
+        self.config = config
+        self.sample_every = max(1, len(frame) // 250)
+
+    def tick(self, bar: int) -> Tick:
+        row = self.frame.iloc[bar]
+        return Tick(
+            symbol=self.symbol,
+            timestamp=self.frame.index[bar].timestamp(),
+            price=float(row["Close"]),
+            index=bar - self.offset,
+            volume=float(row["Volume"]),
+            open=float(row["Open"]),
+            high=float(row["High"]),
+            low=float(row["Low"]),
+        )
+
+    def step(self, bar: int) -> dict[str, Any]:
+        t = self.tick(bar)
+        self.clock.set(t.timestamp)
+        result = self.orchestrator.process_tick(
+            t.price, t.timestamp, t.volume, self.symbol, open=t.open, high=t.high, low=t.low
+        )
+        for outcome in result["closed"]:
+            self._trade(outcome, bar)
+        desk = self.orchestrator.desk
+        thermal = self.orchestrator.thermal_manager
+        snapshot = thermal.snapshot
+        self.journal.add(
+            "timeline",
+            bar=bar,
+            timestamp=iso(t.timestamp),
+            open=t.open,
+            high=t.high,
+            low=t.low,
+            close=t.price,
+            equity=result["equity"],
+            cash=desk.config.cash + desk.realised,
+            position=sum(p.direction * p.size for p in desk.positions.values()),
+            open_executions=len(desk.positions),
+            profit_zone=result["profit_zone"],
+            thermal_zone=snapshot.zone,
+            temperature=snapshot.max_celsius,
+            in_burst=int(thermal.ledger.active is not None),
+        )
+        if bar % self.sample_every == 0:
+            self._sample_confidences(bar, t.timestamp)
+        return result
+
+    def _trade(self, outcome: dict[str, Any], bar: int) -> None:
+        row = self.store.get_execution(outcome["execution_id"])
+        entry_bar = int(row.context.get("opened_index", 0)) + self.offset
+        notional = row.entry_price * row.size
+        self.journal.add(
+            "trades",
+            execution_id=row.execution_id,
+            strategy_id=row.strategy_id,
+            source=row.context.get("source", ""),
+            direction=row.direction,
+            size=row.size,
+            entry_time=iso(row.opened_at),
+            entry_price=row.entry_price,
+            exit_time=iso(outcome["closed_at"]),
+            exit_price=outcome["exit_price"],
+            entry_bar=entry_bar,
+            exit_bar=bar,
+            profit=outcome["profit"],
+            return_pct=100.0 * outcome["profit"] / notional if notional else None,
+            costs=outcome["costs"],
+            reason=outcome["reason"],
+            confidence=row.confidence,
+        )
+
+    def _sample_confidences(self, bar: int, t: float) -> None:
+        agent = self.orchestrator.agent
+        context = agent.current_context()
+        for strategy_id in sorted(agent.statistics()["strategies"]):
+            confidence = agent.get_confidence_coefficient(strategy_id, (), context, now=t)
+            self.journal.add(
+                "confidences", bar=bar, timestamp=iso(t), strategy_id=strategy_id, confidence=confidence
+            )
+
+    def checkpoint(self) -> None:
+        self.orchestrator.checkpoint()
+        self.journal.flush()
+
+
+def _executions_frame(store: MemoryMap, trades: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    reasons = dict(zip(trades["execution_id"], trades["reason"], strict=True)) if len(trades) else {}
+    for e in store.executions():
+        rows.append(
+            {
+                "execution_id": e.execution_id,
+                "strategy_id": e.strategy_id,
+                "source": e.context.get("source", ""),
+                "status": e.status,
+                "direction": e.direction,
+                "size": e.size,
+                "entry_time": iso(e.opened_at),
+                "entry_price": e.entry_price,
+                "exit_time": iso(e.closed_at) if e.closed_at is not None else None,
+                "exit_price": e.exit_price,
+                "profit": e.profit,
+                "costs": e.costs,
+                "reason": reasons.get(e.execution_id),
+                "confidence": e.confidence,
+                "hash_triggers": " ".join(e.hash_triggers),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_replay(
+    config: TengriConfig,
+    data: str = "sample:eurusd_h1",
+    *,
+    model: str = "none",
+    strategy: Strategy | str | None = None,
+    resume: bool = False,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    build_html: bool = True,
+) -> RunOutcome:
+    """Replay ``data`` through the system and write the run folder; return where it is and its summary.
+
+    Raises
+    ------
+    InvalidInputError
+        For an unknown model kind, a strategy that cannot be loaded, or ``resume`` with no run.
+    DataValidationError
+        For bad market data.
+    """
+    if model not in MODEL_KINDS:
+        raise InvalidInputError(f"model must be one of {', '.join(MODEL_KINDS)}, got {model!r}")
+    user_strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
+    loaded = read_ohlcv(data)
+    frame = loaded.frame
+    # A replay's trading context leaves out the machine's temperature, which says nothing about
+    # the market and would make two runs of the same data differ.
+    config = config.with_overrides(agent={"context_fields": ("profit_zone",)})
+    run_id = _run_id(loaded.source, model, user_strategy, config)
+    run_dir = config.data_dir / "runs" / run_id
+    if resume and not (run_dir / "store.db").is_file():
+        raise InvalidInputError(f"nothing to resume: no run {run_id} under {config.data_dir / 'runs'}")
+    if not resume and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model_source: SignalSource | None = None
+    offset = 0
+    if model != "none":
+        from tengri.services.model_source import fit_model_source
+
+        model_source, offset = fit_model_source(config, frame, model, run_dir)
+    symbol = _slug(loaded.source)
+    replay = _Replay(config, frame, run_dir, symbol, user_strategy, model_source, offset)
+    started = time.time()
+    replay.orchestrator.start()
+    first = offset + replay.orchestrator.tick_index
+    if first > offset:
+        replay.journal.load(first)
+        for bar in range(offset, first):
+            if replay.strategy_source is not None:
+                replay.strategy_source.warm(replay.tick(bar))
+            if model_source is not None and hasattr(model_source, "warm"):
+                model_source.warm(replay.tick(bar))
+        log.info("resuming run %s at bar %d of %d", run_id, first, len(frame))
+    checkpoint_every = config.engine.checkpoint_interval
+    try:
+        for bar in range(first, len(frame)):
+            result = replay.step(bar)
+            if (bar + 1 - offset) % checkpoint_every == 0:
+                replay.checkpoint()
+            if on_progress is not None:
+                on_progress(
+                    ProgressEvent(
+                        bar + 1,
+                        len(frame),
+                        result["equity"],
+                        result["open_executions"],
+                        result["thermal_zone"],
+                        result["profit_zone"],
+                    )
+                )
+    except BaseException:
+        replay.orchestrator.shutdown()
+        replay.journal.flush()
+        replay.store.close()
+        raise
+    replay.orchestrator.shutdown()
+    if model_source is not None and hasattr(model_source, "signal_rows"):
+        for row in model_source.signal_rows(frame):
+            replay.journal.add("signals", **row)
+    replay.journal.flush()
+    outcome = _finish(config, replay, loaded.source, model, user_strategy, run_id, started, build_html)
+    replay.store.close()
+    return outcome
+
+
+def _finish(
+    config: TengriConfig,
+    replay: _Replay,
+    source: str,
+    model: str,
+    strategy: Strategy | None,
+    run_id: str,
+    started: float,
+    build_html: bool,
+) -> RunOutcome:
+    from tengri.report import build_report, compute_statistics, write_summary
+
+    run_dir = replay.run_dir
+    timeline = replay.journal.frame("timeline")
+    trades = replay.journal.frame("trades")
+    _executions_frame(replay.store, trades).to_csv(
+        run_dir / "executions.csv", index=False, lineterminator="\n"
+    )
+    bars_per_year = _bars_per_year(replay.frame.index)
+    statistics = compute_statistics(timeline, trades, bars_per_year=bars_per_year)
+    orchestrator_stats = replay.orchestrator.get_statistics()
+    summary = {
+        **statistics,
+        "run_id": run_id,
+        "data": source,
+        "model": model,
+        "strategy": strategy.name if strategy is not None else None,
+        "bars": len(replay.frame),
+        "bars_replayed": len(timeline),
+        "executions_completed": orchestrator_stats["executions"]["completed"],
+        "executions_open": orchestrator_stats["executions"]["open"],
+        "triggers": orchestrator_stats["triggers"]["triggers"],
+        "system_health": orchestrator_stats["system_state"]["system_health"],
+    }
+    write_summary(run_dir, summary)
+    run_info = {
+        "run_id": run_id,
+        "data": source,
+        "model": model,
+        "strategy": summary["strategy"],
+        "bars": len(replay.frame),
+        "started_at": iso(started),
+        "finished_at": iso(time.time()),
+        "bars_per_year": bars_per_year,
+        "config": json.loads(config.model_dump_json(exclude={"api"})),
+    }
+    (run_dir / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
+    report = build_report(run_dir) if build_html else None
+    return RunOutcome(run_id=run_id, run_dir=run_dir, report_path=report, summary=summary)

@@ -1,0 +1,91 @@
+"""The replay service: deterministic runs, interrupt and resume, a user's strategy, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tengri.config import TengriConfig
+from tengri.errors import DataValidationError, InvalidInputError
+from tengri.services.replay import ProgressEvent, load_strategy, run_replay
+
+
+def _config(data_dir: Path) -> TengriConfig:
+    # Pattern trading with more (less certain) triggers than the defaults, so that the replay trades.
+    return TengriConfig.load(data_dir=data_dir).with_overrides(
+        triggers={"auto_register_t_stat": 1.5, "auto_register_min_count": 20},
+        trading={"holding_bars": 6, "max_open_executions": 4},
+        engine={"checkpoint_interval": 500},
+    )
+
+
+@pytest.mark.slow
+def test_replay_is_deterministic(tmp_path: Path) -> None:
+    first = run_replay(_config(tmp_path / "a"), "sample:eurusd_h1", model="none", build_html=False)
+    second = run_replay(_config(tmp_path / "b"), "sample:eurusd_h1", model="none", build_html=False)
+    a = (first.run_dir / "trades.csv").read_bytes()
+    b = (second.run_dir / "trades.csv").read_bytes()
+    assert a == b
+    assert len(pd.read_csv(first.run_dir / "trades.csv")) > 50
+    assert first.summary["num_trades"] == second.summary["num_trades"]
+    for name in ("summary.json", "executions.csv", "timeline.csv", "run.json"):
+        assert (first.run_dir / name).is_file()
+
+
+@pytest.mark.slow
+def test_interrupt_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    whole = run_replay(_config(tmp_path / "whole"), "sample:eurusd_h1", model="none", build_html=False)
+
+    def interrupt(event: ProgressEvent) -> None:
+        if event.bar == 2_345:
+            raise KeyboardInterrupt
+
+    config = _config(tmp_path / "split")
+    with pytest.raises(KeyboardInterrupt):
+        run_replay(config, "sample:eurusd_h1", model="none", on_progress=interrupt, build_html=False)
+    resumed = run_replay(config, "sample:eurusd_h1", model="none", resume=True, build_html=False)
+    assert (resumed.run_dir / "trades.csv").read_bytes() == (whole.run_dir / "trades.csv").read_bytes()
+    timeline_whole = pd.read_csv(whole.run_dir / "timeline.csv")
+    timeline_resumed = pd.read_csv(resumed.run_dir / "timeline.csv")
+    assert timeline_resumed["bar"].tolist() == list(range(5_000))
+    pd.testing.assert_series_equal(timeline_resumed["equity"], timeline_whole["equity"])
+    keep = {k: v for k, v in whole.summary.items() if k not in ("run_id",)}
+    assert {k: resumed.summary[k] for k in keep} == keep
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="nothing to resume"):
+        run_replay(_config(tmp_path), "sample:goog_d1", model="none", resume=True)
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="model"):
+        run_replay(_config(tmp_path), "sample:goog_d1", model="gpt")
+    with pytest.raises(DataValidationError):
+        run_replay(_config(tmp_path), "sample:nope", model="none")
+    with pytest.raises(InvalidInputError, match="module:Class"):
+        load_strategy("no_colon")
+    with pytest.raises(InvalidInputError, match="cannot import"):
+        load_strategy("no.such.module:Thing")
+    with pytest.raises(InvalidInputError, match="not a subclass"):
+        load_strategy("json:JSONDecoder")
+
+
+def test_strategy_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "my_rule.py"
+    path.write_text(
+        "from tengri import Strategy\n\nclass AlwaysLong(Strategy):\n    def next(self):\n        return 1\n"
+    )
+    strategy = load_strategy(f"{path}:AlwaysLong")
+    assert strategy.name == "AlwaysLong"
+    config = TengriConfig.load(data_dir=tmp_path / "d").with_overrides(
+        trading={"trade_patterns": False, "min_confidence": 0.0, "holding_bars": None}
+    )
+    outcome = run_replay(config, "sample:goog_d1", model="none", strategy=strategy, build_html=False)
+    executions = pd.read_csv(outcome.run_dir / "executions.csv")
+    assert executions["status"].tolist() == ["open"]  # bought at bar 1's open and held
+    summary = json.loads((outcome.run_dir / "summary.json").read_text())
+    assert summary["exposure_pct"] > 99
