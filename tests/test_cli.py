@@ -39,7 +39,7 @@ def test_python_dash_m_works() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["train"], ["evaluate"], ["tune"], ["serve"], ["check-lookahead"]],
+    [["train"], ["evaluate"], ["tune"], ["check-lookahead"]],
 )
 def test_unbuilt_commands_say_so(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == EXIT_NOT_IMPLEMENTED

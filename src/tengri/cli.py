@@ -169,7 +169,8 @@ def _replay_command(
     settings = _load_config(config)
     if strategy is not None:
         settings = settings.with_overrides(
-            trading={"trade_patterns": False, "min_confidence": 0.0}, engine={"defensive_margin": 0.0}
+            trading={"trade_patterns": False, "min_confidence": 0.0, "holding_bars": None},
+            engine={"defensive_margin": 0.0},
         )
     callback, display = _progress_printer(label)
     try:
@@ -251,8 +252,9 @@ def backtest(
 ) -> None:
     """Run a user's strategy through the same replay as `run`, without a model.
 
-    The strategy's signals are taken as they come: pattern triggers do not trade and the agent's
-    confidence gate is off (the agent still learns each strategy's confidence from its outcomes).
+    The strategy's signals are taken as they come: pattern triggers do not trade, positions are
+    held until the strategy changes its mind (no holding period) and the agent's confidence gate
+    is off (the agent still learns each strategy's confidence from its outcomes).
     """
     _replay_command(data, "none", config, resume, strategy, "backtest")
 
@@ -263,9 +265,15 @@ def serve(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 5000).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve the REST gateway and status page under a production WSGI server."""
-    _load_config(config)
-    _not_implemented("serve", 8)
+    """Serve the REST gateway and status page under a production WSGI server (waitress).
+
+    Binds 127.0.0.1 unless --host says otherwise; a non-loopback address needs an API token
+    (TENGRI_API_TOKEN or api.token). SIGINT/SIGTERM shut down gracefully.
+    """
+    from tengri.api import make_server
+    from tengri.services.serve import serve as serve_api
+
+    serve_api(_load_config(config), host=host, port=port, server_factory=make_server)
 
 
 @app.command()

@@ -13,6 +13,7 @@ names; the ``thermal`` section the seed's thermal thresholds; the ``model`` sect
 from __future__ import annotations
 
 import contextvars
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -232,8 +233,22 @@ class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5000, ge=1, le=65535)
     threads: int = Field(8, ge=1, le=256)
-    token: SecretStr | None = Field(None, description="Bearer token for mutating endpoints.")
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token for mutating endpoints (also TENGRI_API_TOKEN); never logged or shown.",
+    )
     max_content_length: int = Field(64 * 1024, ge=1024)
+
+
+class _TokenAlias(PydanticBaseSettingsSource):
+    """``TENGRI_API_TOKEN``, the documented name of the API token, under ``TENGRI_API__TOKEN``."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        token = os.environ.get("TENGRI_API_TOKEN")
+        return {"api": {"token": token}} if token else {}
 
 
 class TengriConfig(BaseSettings):
@@ -271,7 +286,7 @@ class TengriConfig(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Order the sources: arguments, environment, TOML file (no dotenv, no secrets dir)."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, _TokenAlias(settings_cls)]
         toml_path = _TOML_PATH.get()
         if toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
@@ -304,11 +319,15 @@ class TengriConfig(BaseSettings):
             _TOML_PATH.reset(token)
 
     def with_overrides(self, **sections: Mapping[str, Any] | Any) -> TengriConfig:
-        """Return a copy with whole sections or top-level values replaced and re-validated."""
-        data = self.model_dump()
+        """Return a copy with whole sections or top-level values replaced and re-validated.
+
+        Only values set explicitly (arguments, file, environment, overrides) are carried over as
+        set; the rest stay defaults, so ``model_fields_set`` still tells the two apart.
+        """
+        data = self.model_dump(exclude_unset=True)
         for key, value in sections.items():
-            if isinstance(value, Mapping) and isinstance(data.get(key), dict):
-                data[key] = {**data[key], **value}
+            if isinstance(value, Mapping):
+                data[key] = {**data.get(key, {}), **value}
             else:
                 data[key] = value
         try:

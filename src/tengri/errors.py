@@ -8,6 +8,7 @@ HTTP status that fits it, so that the edges never have to guess.
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "BurstRefusedError",
     "ConfigError",
     "ConflictError",
@@ -16,8 +17,11 @@ __all__ = [
     "ExecutionNotFoundError",
     "ForeignExecutionError",
     "InvalidInputError",
+    "MalformedRequestError",
     "ModelError",
     "NotFoundError",
+    "OutOfOrderError",
+    "PayloadTooLargeError",
     "StoreError",
     "TengriError",
     "TriggerNotFoundError",
@@ -64,6 +68,16 @@ class InvalidInputError(TengriError):
 
     code = "invalid_input"
     http_status = 422
+
+
+class OutOfOrderError(InvalidInputError):
+    """A timestamp does not move forward (a tick or profit point older than the last one).
+
+    Answered with 409: the input is valid in itself and conflicts with the state it meets.
+    """
+
+    code = "out_of_order"
+    http_status = 409
 
 
 class NotFoundError(TengriError):
@@ -132,3 +146,24 @@ class ModelError(TengriError):
 
     code = "model_error"
     http_status = 500
+
+
+class MalformedRequestError(TengriError):
+    """A request is not well-formed: JSON that does not parse, a missing field, a wrong type."""
+
+    code = "malformed_request"
+    http_status = 400
+
+
+class AuthenticationError(TengriError):
+    """A mutating request lacks the configured bearer token, or carries a wrong one."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class PayloadTooLargeError(TengriError):
+    """A request body is larger than ``api.max_content_length``."""
+
+    code = "payload_too_large"
+    http_status = 413

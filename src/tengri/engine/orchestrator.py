@@ -40,7 +40,7 @@ from tengri.engine.signals import Signal, SignalSource, Tick
 from tengri.engine.store import MemoryMap
 from tengri.engine.thermal import Sensor, ThermalZoneManager
 from tengri.engine.triggers import HashTriggerEngine
-from tengri.errors import InvalidInputError, TengriError
+from tengri.errors import InvalidInputError, OutOfOrderError, TengriError
 
 __all__ = ["SystemOrchestrator"]
 
@@ -140,6 +140,7 @@ class SystemOrchestrator:
             self.config.triggers, store=self.store, auto_register=cfg.auto_register_triggers
         )
         self.agents: dict[str, MemoryAgent] = {}
+        self._agents_lock = threading.Lock()
         self.agent = self.get_agent(cfg.default_agent_id)
         self.desk = ExecutionDesk(self.agent, self.config.trading)
         self.predictor = predictor
@@ -166,7 +167,11 @@ class SystemOrchestrator:
 
     # -- life cycle ---------------------------------------------------------------------------
     def get_agent(self, agent_id: str) -> MemoryAgent:
-        """Return the agent with this id, creating it (on the shared store) if new."""
+        """Return the agent with this id, creating it (on the shared store) if new; thread-safe."""
+        with self._agents_lock:
+            return self._get_agent(agent_id)
+
+    def _get_agent(self, agent_id: str) -> MemoryAgent:
         agent = self.agents.get(agent_id)
         if agent is None:
             agent = MemoryAgent(
@@ -312,7 +317,7 @@ class SystemOrchestrator:
         t = _timestamp(timestamp, self.clock.now())
         last = self._last_time.get(sym)
         if last is not None and t < last:
-            raise InvalidInputError(f"timestamp {t} goes backwards (last tick of {sym!r} at {last})")
+            raise OutOfOrderError(f"timestamp {t} goes backwards (last tick of {sym!r} at {last})")
         if volume is not None and (
             isinstance(volume, bool)
             or not isinstance(volume, int | float)
@@ -342,13 +347,18 @@ class SystemOrchestrator:
             symbol, or a bad volume or bar price; nothing changes.
         """
         started = time.perf_counter()
-        sym, px, t, vol = self._validate(price, timestamp, volume, symbol)
-        for name, value in (("open", open), ("high", high), ("low", low)):
-            if value is not None and (not math.isfinite(value) or value <= 0):
-                raise InvalidInputError(f"{name} must be a finite positive number, got {value!r}")
         if not self._started:
             self.start()
-        with self._lock:
+        with self._lock:  # validate under the lock: the default timestamp and the last one must not race
+            sym, px, t, vol = self._validate(price, timestamp, volume, symbol)
+            for name, value in (("open", open), ("high", high), ("low", low)):
+                if value is not None and (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not math.isfinite(value)
+                    or value <= 0
+                ):
+                    raise InvalidInputError(f"{name} must be a finite positive number, got {value!r}")
             tick = Tick(
                 symbol=sym,
                 timestamp=t,

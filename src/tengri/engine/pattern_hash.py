@@ -81,7 +81,8 @@ def _cursor(prices: Sequence[float], sigma: float, timestamp: float) -> CursorSt
     p0, p1, p2 = prices[-3], prices[-2], prices[-1]
     delta_idx = 0 if abs(p1 - p0) > abs(p2 - p1) else 1
     sigma_price = max(sigma, _SIGMA_FLOOR) * p2
-    angle = math.degrees(math.atan2((p2 - p1) / sigma_price, 1.0))
+    # For prices near the float minimum σ·p underflows to 0: a flat angle, not a division error.
+    angle = math.degrees(math.atan2((p2 - p1) / sigma_price, 1.0)) if sigma_price > 0 else 0.0
     return CursorState(triplet=(p0, p1, p2), delta_idx=delta_idx, braid_angle=angle, timestamp=timestamp)
 
 

@@ -34,7 +34,7 @@ from tengri.data import read_ohlcv
 from tengri.engine import ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
 from tengri.engine.signals import SignalSource, Tick
 from tengri.errors import InvalidInputError
-from tengri.services.journal import RunJournal, iso
+from tengri.services.journal import FILES, RunJournal, iso
 
 __all__ = ["ModelKind", "ProgressEvent", "RunOutcome", "load_strategy", "run_replay"]
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ModelKind = Literal["enhanced", "lstm", "qlstm", "none"]
 MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
+DECAY_BARS = 168
 
 
 @dataclass(frozen=True)
@@ -236,10 +237,13 @@ class _Replay:
         self.journal.flush()
 
 
-def _executions_frame(store: MemoryMap, trades: pd.DataFrame) -> pd.DataFrame:
+def _executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.DataFrame:
+    """Every execution, open ones included, with the trade columns (bars, reason) where closed."""
+    closed = {row["execution_id"]: row for row in trades.to_dict("records")}
     rows = []
-    reasons = dict(zip(trades["execution_id"], trades["reason"], strict=True)) if len(trades) else {}
     for e in store.executions():
+        trade = closed.get(e.execution_id, {})
+        notional = e.entry_price * e.size
         rows.append(
             {
                 "execution_id": e.execution_id,
@@ -252,14 +256,17 @@ def _executions_frame(store: MemoryMap, trades: pd.DataFrame) -> pd.DataFrame:
                 "entry_price": e.entry_price,
                 "exit_time": iso(e.closed_at) if e.closed_at is not None else None,
                 "exit_price": e.exit_price,
+                "entry_bar": int(e.context.get("opened_index", 0)) + offset,
+                "exit_bar": trade.get("exit_bar"),
                 "profit": e.profit,
+                "return_pct": 100.0 * e.profit / notional if e.profit is not None and notional else None,
                 "costs": e.costs,
-                "reason": reasons.get(e.execution_id),
+                "reason": trade.get("reason"),
                 "confidence": e.confidence,
                 "hash_triggers": " ".join(e.hash_triggers),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
 
 
 def run_replay(
@@ -287,8 +294,13 @@ def run_replay(
     loaded = read_ohlcv(data)
     frame = loaded.frame
     # A replay's trading context leaves out the machine's temperature, which says nothing about
-    # the market and would make two runs of the same data differ.
-    config = config.with_overrides(agent={"context_fields": ("profit_zone",)})
+    # the market and would make two runs of the same data differ. Unless set, the evidence decays
+    # over 168 bars (a week of hourly bars) rather than 7 calendar days, whatever the bar size.
+    agent: dict[str, Any] = {"context_fields": ("profit_zone",)}
+    if "decay_tau" not in config.agent.model_fields_set and len(frame) > 1:
+        spacing = float(pd.Series(frame.index).diff().median().total_seconds())
+        agent["decay_tau"] = DECAY_BARS * spacing
+    config = config.with_overrides(agent=agent)
     run_id = _run_id(loaded.source, model, user_strategy, config)
     run_dir = config.data_dir / "runs" / run_id
     if resume and not (run_dir / "store.db").is_file():
@@ -362,9 +374,8 @@ def _finish(
     run_dir = replay.run_dir
     timeline = replay.journal.frame("timeline")
     trades = replay.journal.frame("trades")
-    _executions_frame(replay.store, trades).to_csv(
-        run_dir / "executions.csv", index=False, lineterminator="\n"
-    )
+    executions = _executions_frame(replay.store, trades, replay.offset)
+    executions.to_csv(run_dir / "executions.csv", index=False, lineterminator="\n")
     bars_per_year = _bars_per_year(replay.frame.index)
     statistics = compute_statistics(timeline, trades, bars_per_year=bars_per_year)
     orchestrator_stats = replay.orchestrator.get_statistics()

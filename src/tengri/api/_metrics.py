@@ -1,0 +1,92 @@
+"""Prometheus metrics of one app: request-side instruments plus the engine's state read at scrape time.
+
+Each app has its own :class:`CollectorRegistry` (never the global one), so tests and benchmarks
+can build several apps in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tengri.engine import SystemOrchestrator
+
+__all__ = ["ApiMetrics"]
+
+_LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+
+class _EngineCollector(Collector):
+    """Reads ticks, executions, profit, temperatures and the burst budget when scraped."""
+
+    def __init__(self, orchestrator: SystemOrchestrator) -> None:
+        self.orchestrator = orchestrator
+
+    def collect(self) -> Iterator[Metric]:
+        orch = self.orchestrator
+        stats = orch.get_statistics()
+        ticks = CounterMetricFamily("tengri_ticks_processed", "Ticks processed by the orchestrator.")
+        ticks.add_metric([], float(stats["ticks_processed"]))
+        yield ticks
+
+        executions = GaugeMetricFamily(
+            "tengri_executions", "Strategy executions by agent and outcome.", labels=["agent", "outcome"]
+        )
+        profit = GaugeMetricFamily(
+            "tengri_realised_profit", "Realised profit of closed executions, by agent.", labels=["agent"]
+        )
+        for agent_id, agent in sorted(dict(orch.agents).items()):
+            agent_stats = agent.statistics()
+            completed, successes = int(agent_stats["completed"]), int(agent_stats["successes"])
+            executions.add_metric([agent_id, "success"], successes)
+            executions.add_metric([agent_id, "failure"], completed - successes)
+            executions.add_metric([agent_id, "open"], int(agent_stats["open"]))
+            profit.add_metric([agent_id], float(agent_stats["total_profit"]))
+        yield executions
+        yield profit
+
+        thermal = orch.thermal_manager
+        temperatures = GaugeMetricFamily(
+            "tengri_temperature_celsius", "Latest temperature by device.", labels=["device", "source"]
+        )
+        for device, reading in sorted(thermal.temperatures.items()):
+            temperatures.add_metric([device, reading.source], reading.celsius)
+        yield temperatures
+        zone = GaugeMetricFamily("tengri_thermal_zone", "1 for the current thermal zone.", labels=["zone"])
+        zone.add_metric([thermal.zone], 1.0)
+        yield zone
+
+        budget = stats["burst_utilisation"]
+        used = GaugeMetricFamily("tengri_burst_seconds_used", "Burst seconds used today (UTC).")
+        used.add_metric([], float(budget["used_s"]))
+        yield used
+        total = GaugeMetricFamily("tengri_burst_budget_seconds", "Daily burst budget in seconds.")
+        total.add_metric([], float(budget["budget_s"]))
+        yield total
+
+
+class ApiMetrics:
+    """The app's registry and the instruments the views and error handlers update."""
+
+    def __init__(self, orchestrator: SystemOrchestrator) -> None:
+        self.registry = CollectorRegistry()
+        self.tick_latency = Histogram(
+            "tengri_tick_latency_seconds",
+            "Engine time per tick received over REST.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "tengri_api_errors",
+            "Error answers by endpoint and error code.",
+            labelnames=["endpoint", "code"],
+            registry=self.registry,
+        )
+        self.registry.register(_EngineCollector(orchestrator))
+
+    def render(self) -> bytes:
+        """Return the Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
