@@ -299,3 +299,69 @@ def test_closed_store_refuses(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError):
         store.get("a", "b")
+
+
+def test_synchronous_normal_is_opt_in_and_checked(tmp_path: Path) -> None:
+    with MemoryMap(data_dir=tmp_path, synchronous="normal") as store:
+        store.set("ns", "k", 1)
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # 1 = NORMAL
+    with pytest.raises(InvalidInputError):
+        MemoryMap(data_dir=tmp_path, synchronous="off")
+
+
+def test_close_keeps_or_replaces_costs_and_values_round_trip(store: MemoryMap) -> None:
+    store.insert_execution(
+        ExecutionRecord("e1", "a", "S", -1, 10.0, 1.0, costs=0.5, context={"x": [1, None]})
+    )
+    store.insert_execution(ExecutionRecord("e2", "a", "S", 1, 10.0, 2.0, costs=0.5))
+    kept = store.close_execution("e1", exit_price=9.0, profit=0.5)
+    replaced = store.close_execution("e2", exit_price=9.0, profit=-1.5, costs=0.75, success=True)
+    assert (kept.costs, kept.success, kept.context) == (0.5, True, {"x": [1, None]})
+    assert (replaced.costs, replaced.success) == (0.75, True)
+    assert store.get_execution("e1") == kept
+    assert store.get_execution("e2") == replaced
+    store.set_budget(BudgetRecord("thermal", "2024-01-01", 1.0, 2.0, None))
+    budget = store.get_budget()
+    assert budget is not None
+    assert budget.active_burst is None
+    assert store.update("ns", "n", lambda v: v + 1, default=41) == 42
+    assert store.get("ns", "n") == 42
+
+
+@pytest.mark.parametrize("returning", [True, False])
+def test_sqlalchemy_write_path_as_for_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool
+) -> None:
+    # Databases other than SQLite run the prepared writes through SQLAlchemy; without a PostgreSQL
+    # server at hand, drive that path on SQLite by dropping the store's SQLite writer.
+    store = MemoryMap(data_dir=tmp_path)
+    assert store._writer is not None
+    store._writer.close()
+    monkeypatch.setattr(store, "_writer", None)
+    monkeypatch.setattr(store.engine.dialect, "update_returning", returning)
+    store.set("ns", "k", {"a": [1, None]})
+    store.set("ns", "k", None)
+    assert store.items("ns") == {"k": None}
+    assert store.update("ns", "n", lambda v: v + 1, default=0) == 1
+    store.insert_execution(_execution("e1"))
+    with pytest.raises(ConflictError):
+        store.insert_execution(_execution("e1"))
+    closed = store.close_execution("e1", exit_price=101.0, profit=1.0, costs=0.25)
+    assert (closed.status, closed.costs, closed.hash_triggers, closed.success) == (
+        "closed",
+        0.25,
+        ("T1", "T2"),
+        True,
+    )
+    with pytest.raises(ExecutionAlreadyCompletedError):
+        store.close_execution("e1", exit_price=101.0, profit=1.0)
+    with pytest.raises(ExecutionNotFoundError):
+        store.close_execution("nope", exit_price=101.0, profit=1.0)
+    store.upsert_trigger(TriggerRecord("T1", 1, 1, "S1", 1))
+    store.upsert_trigger(TriggerRecord("T1", 1, 1, "S1", 1, state="dormant"))
+    assert [t.state for t in store.triggers()] == ["dormant"]
+    store.set_budget(BudgetRecord("thermal", "2024-01-01", 1.0, 2.0, {"burst_id": "b"}))
+    store.append_profit_points("p", [(1.0, 2.0), (2.0, 3.0)])
+    assert store.profit_points("p") == [(1.0, 2.0), (2.0, 3.0)]
+    store.close()

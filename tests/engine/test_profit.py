@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -10,7 +11,7 @@ import pytest
 
 from tengri.config import TengriConfig
 from tengri.engine.clock import ManualClock
-from tengri.engine.profit import ProfitTrajectoryCoprocessor, ZoneState
+from tengri.engine.profit import ProfitTrajectoryCoprocessor, ProfitVector, ZoneState
 from tengri.engine.profit_fit import IncrementalCubicFit
 from tengri.engine.store import MemoryMap
 from tengri.errors import InvalidInputError, StoreError
@@ -198,3 +199,12 @@ def test_store_failure_leaves_state_unchanged() -> None:
     with pytest.raises(StoreError):
         coprocessor.update(2.0, T0 + 1)
     assert coprocessor.n_points == 1
+
+
+def test_vector_is_a_plain_profit_vector() -> None:
+    # update() fills the frozen dataclass's __dict__ directly: it must equal one built normally.
+    vector = ProfitTrajectoryCoprocessor().update(3.0, T0)
+    fields = {f.name: getattr(vector, f.name) for f in dataclasses.fields(ProfitVector)}
+    assert vars(vector) == fields
+    assert vector == ProfitVector(**fields)
+    assert hash(vector) == hash(ProfitVector(**fields))

@@ -24,6 +24,7 @@ import math
 import threading
 from dataclasses import asdict, dataclass
 from enum import Enum
+from math import isfinite
 from typing import Any
 
 from tengri.config import EngineConfig, ProfitConfig, TengriConfig, ThermalConfig
@@ -44,6 +45,16 @@ class ZoneState(Enum):
     DRAWDOWN = "drawdown"
     VOLATILE = "volatile"
     UNKNOWN = "unknown"
+
+
+# Enum members looked up once: a class attribute access on an Enum costs as much as a float division.
+_SURGING, _STABLE, _DRAWDOWN, _VOLATILE, _UNKNOWN = (
+    ZoneState.SURGING,
+    ZoneState.STABLE,
+    ZoneState.DRAWDOWN,
+    ZoneState.VOLATILE,
+    ZoneState.UNKNOWN,
+)
 
 
 @dataclass(frozen=True)
@@ -179,28 +190,36 @@ class ProfitTrajectoryCoprocessor:
         StoreError
             If the point could not be persisted. The state is unchanged.
         """
-        if isinstance(profit, bool) or not isinstance(profit, int | float) or not math.isfinite(profit):
+        # The common case (a float profit at a float time) takes the shortest path through here.
+        if profit.__class__ is not float and (
+            isinstance(profit, bool) or not isinstance(profit, int | float)
+        ):
+            raise InvalidInputError(f"profit must be a finite number, got {profit!r}")
+        if not isfinite(profit):
             raise InvalidInputError(f"profit must be a finite number, got {profit!r}")
         with self._lock:
-            newest = self._fit.newest
+            fit = self._fit
+            newest = fit.newest_time
             if timestamp is None:
                 t = self.clock.now()
-                if newest is not None and t == newest[0]:
+                if t == newest:
                     t = math.nextafter(t, math.inf)
+            elif timestamp.__class__ is float:
+                t = timestamp
             else:
                 t = _as_seconds(timestamp)
-            if not math.isfinite(t):
+            if not isfinite(t):
                 raise InvalidInputError(f"timestamp must be finite, got {timestamp!r}")
-            if newest is not None and t <= newest[0]:
+            if newest is not None and t <= newest:
                 raise InvalidInputError(
-                    f"timestamps must increase: {t!r} is not after the last point's {newest[0]!r}"
+                    f"timestamps must increase: {t!r} is not after the last point's {newest!r}"
                 )
             value = float(profit)
             if self.store is not None:
                 self.store.append_profit_point(self.stream, t, value)
-            self._fit.push(t, value)
-            self._last = self._vector(self._fit.solve(), t)
-            return self._last
+            fit.push(t, value)
+            self._last = vector = self._vector(fit.solve(), t)
+            return vector
 
     def reset(self) -> None:
         """Empty the window (and its stored points)."""
@@ -213,34 +232,37 @@ class ProfitTrajectoryCoprocessor:
     # -- internals ----------------------------------------------------------------------------
 
     def _timestamp(self) -> float | None:
-        newest = self._fit.newest
-        return None if newest is None else newest[0]
+        return self._fit.newest_time
 
     def _vector(self, fit: CubicFit, timestamp: float | None) -> ProfitVector:
-        slope = fit.coefficients[1]
-        s = fit.std
+        coefficients, n, _, s, residual_std, _, _ = fit
+        slope = coefficients[1]
         if s > 0.0:
             strength = logistic(slope / s)
-            volatility = fit.residual_std / s
+            volatility = residual_std / s
         else:
             strength, volatility = 0.5, 0.0
         settings = self.settings
-        if fit.n < settings.min_points:
-            zone = ZoneState.UNKNOWN
+        if n < settings.min_points:
+            zone = _UNKNOWN
         elif volatility > settings.volatility_threshold:
-            zone = ZoneState.VOLATILE
+            zone = _VOLATILE
         elif strength > settings.surging_above:
-            zone = ZoneState.SURGING
+            zone = _SURGING
         elif strength < settings.drawdown_below:
-            zone = ZoneState.DRAWDOWN
+            zone = _DRAWDOWN
         else:
-            zone = ZoneState.STABLE
-        return ProfitVector(
+            zone = _STABLE
+        # A frozen dataclass's __init__ sets each field through object.__setattr__; filling the new
+        # instance's __dict__ directly gives the same object in a third of the time (every update).
+        vector = object.__new__(ProfitVector)
+        vector.__dict__.update(
             zone_state=zone,
             vector_strength=strength,
             slope=slope,
-            coefficients=fit.coefficients,
+            coefficients=coefficients,
             volatility=volatility,
-            n_points=fit.n,
+            n_points=n,
             timestamp=timestamp,
         )
+        return vector

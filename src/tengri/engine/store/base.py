@@ -4,15 +4,20 @@ Writers in this process are serialised by one re-entrant lock and, on SQLite, ta
 write lock up front (``BEGIN IMMEDIATE``), so a read-modify-write inside :meth:`StoreBase._write`
 is atomic across threads and processes. Readers get a consistent snapshot and, on a file, run
 beside the writers (WAL).
+
+On SQLite every write runs on one long-lived connection of the store's (the lock serialises its
+use), so that a write pays neither a pool checkout nor a connection reset; the frequent writes
+run on its driver connection directly (see :mod:`.statements`). Other databases keep a
+pre-pinged pool, where a connection per transaction survives the server dropping idle ones.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self
@@ -21,20 +26,33 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tengri.engine.clock import Clock, SystemClock
-from tengri.engine.store.connection import BEGIN_OPTION, create_store_engine, is_memory_sqlite, sqlite_path
+from tengri.engine.store.connection import (
+    BEGIN_OPTION,
+    SYNCHRONOUS_MODES,
+    create_store_engine,
+    dump_json,
+    is_memory_sqlite,
+    sqlite_path,
+)
 from tengri.engine.store.schema import migrate
+from tengri.engine.store.statements import CoreTransaction, SqliteTransaction, Transaction
 from tengri.errors import InvalidInputError, StoreError, TengriError
 
-__all__ = ["StoreBase", "check_finite", "check_json"]
+__all__ = ["StoreBase", "check_finite", "check_json", "json_text"]
 
 log = logging.getLogger(__name__)
 
 
-def check_json(value: Any, what: str) -> None:
+def json_text(value: Any, what: str) -> str:
+    """Return ``value`` as the store's JSON text; raise :class:`InvalidInputError` if it is not JSON."""
     try:
-        json.dumps(value, allow_nan=False)
+        return dump_json(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{what} is not plain JSON (no NaN or infinity): {exc}") from None
+
+
+def check_json(value: Any, what: str) -> None:
+    json_text(value, what)
 
 
 def check_finite(what: str, *values: float | None) -> None:
@@ -57,6 +75,7 @@ class StoreBase:
         retention_days: float = 30.0,
         protect_profit_points: int = 10_000,
         clock: Clock | None = None,
+        synchronous: str = "full",
     ) -> None:
         if url is None:
             url = f"sqlite:///{(Path(data_dir or 'data') / 'tengri.db').as_posix()}"
@@ -64,6 +83,8 @@ class StoreBase:
             raise InvalidInputError(
                 "memory_limit_mb must be > 0, backup_keep >= 1, retention_days and protect_profit_points >= 0"
             )
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise InvalidInputError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
         try:
             self._url = sa.make_url(url)
         except sa.exc.ArgumentError as exc:
@@ -82,9 +103,12 @@ class StoreBase:
             self.backups_dir = self.path.parent / "backups"
         else:
             self.backups_dir = Path(data_dir or "data") / "backups"
+        self.synchronous = synchronous
         self._lock = threading.RLock()
         self._closed = False
-        self.engine = create_store_engine(self._url)
+        self.engine = create_store_engine(self._url, synchronous)
+        self._writer: Connection | None = None
+        self._open_writer()
         with self._guard("migrate the schema"), self._write() as conn:
             applied = migrate(conn, self.clock.now())
         if applied:
@@ -99,6 +123,9 @@ class StoreBase:
         """Release every connection; the store cannot be used afterwards."""
         with self._lock:
             self._closed = True
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
             self.engine.dispose()
 
     def __enter__(self) -> Self:
@@ -112,17 +139,57 @@ class StoreBase:
 
     # -- transactions -------------------------------------------------------------------------
 
+    def _open_writer(self) -> None:
+        """(Re)open the long-lived SQLite write connection; a no-op for other databases."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            if self.is_sqlite:
+                self._writer = self.engine.connect().execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction: this process's writers serialised, SQLite's write lock taken up front."""
         with self._lock:
             if self._closed:
                 raise StoreError("the memory map is closed")
-            with self.engine.connect() as conn:
-                if self.is_sqlite:
-                    conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-                with conn.begin():
-                    yield conn
+            if self._writer is not None:
+                with self._writer.begin():
+                    yield self._writer
+                return
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
+        """A write transaction for the prepared statements of :mod:`.statements`.
+
+        The same guarantees as :meth:`_write`. On SQLite it runs on the writer's driver connection:
+        ``BEGIN IMMEDIATE`` and ``COMMIT`` (fsynced as ``synchronous`` says) are the driver's.
+        """
+        with self._lock:
+            if self._closed:
+                raise StoreError("the memory map is closed")
+            if self._writer is None:
+                with self.engine.connect() as conn, conn.begin():
+                    yield CoreTransaction(conn)
+                return
+            driver = self._writer.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            driver.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTransaction(driver)
+                driver.execute("COMMIT")
+            except BaseException:
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK")
+                raise
+
+    def _json_param(self, value: Any, what: str) -> Any:
+        """Check that ``value`` is JSON; return it as :meth:`_transaction` takes it (text on SQLite)."""
+        text = json_text(value, what)
+        return text if self._writer is not None else value
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -141,14 +208,6 @@ class StoreBase:
             yield
         except TengriError:
             raise
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            # sqlite3's own errors come from the statements run on the driver (see _transaction).
             raise StoreError(f"could not {action}: {exc.__class__.__name__}: {exc}") from exc
-
-    def _upsert(
-        self, conn: Connection, table: sa.Table, values: Mapping[str, Any], keys: tuple[str, ...]
-    ) -> None:
-        where = [table.c[k] == values[k] for k in keys]
-        changes = {k: v for k, v in values.items() if k not in keys}
-        if conn.execute(sa.update(table).where(*where).values(changes)).rowcount == 0:
-            # Inside the (on SQLite: immediate) transaction no other writer can insert in between.
-            conn.execute(sa.insert(table).values(dict(values)))

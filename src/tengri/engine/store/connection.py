@@ -1,10 +1,12 @@
 """How the memory map connects: one SQLAlchemy engine per store, SQLite tuned for durability.
 
-SQLite runs in WAL mode with ``synchronous=FULL`` (a commit that returned survives kill -9 and power
-loss), a busy timeout, ``check_same_thread=False`` and incremental auto-vacuum (so that cleanup can
-return pages to the file system). pysqlite's own transaction handling is switched off and Tengri
-emits ``BEGIN`` itself, as SQLAlchemy's documentation recommends, so that writers can take the
-write lock up front with ``BEGIN IMMEDIATE``: a read-modify-write is then atomic across processes.
+SQLite runs in WAL mode with ``synchronous=FULL`` by default (a commit that returned survives kill -9
+and power loss; ``NORMAL`` skips the fsync per commit and survives kill -9 but may lose the last
+commits to a power cut), a busy timeout, ``check_same_thread=False`` and incremental auto-vacuum
+(so that cleanup can return pages to the file system). pysqlite's own transaction handling is
+switched off and Tengri emits ``BEGIN`` itself, as SQLAlchemy's documentation recommends, so that
+writers can take the write lock up front with ``BEGIN IMMEDIATE``: a read-modify-write is then
+atomic across processes.
 """
 
 from __future__ import annotations
@@ -19,13 +21,26 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["BEGIN_OPTION", "BUSY_TIMEOUT_MS", "create_store_engine", "is_memory_sqlite", "sqlite_path"]
+__all__ = [
+    "BEGIN_OPTION",
+    "BUSY_TIMEOUT_MS",
+    "SYNCHRONOUS_MODES",
+    "create_store_engine",
+    "dump_json",
+    "is_memory_sqlite",
+    "sqlite_path",
+]
 
 BUSY_TIMEOUT_MS = 30_000
 #: Execution option naming the SQLite ``BEGIN`` mode of a transaction (``DEFERRED`` or ``IMMEDIATE``).
 BEGIN_OPTION = "tengri_sqlite_begin"
 
-_dump_json = functools.partial(json.dumps, allow_nan=False, separators=(",", ":"))
+#: SQLite ``synchronous`` settings a store accepts.
+SYNCHRONOUS_MODES = ("full", "normal")
+
+#: The store's JSON text: compact, no NaN or infinity (raises ``ValueError``). One encoder, built
+#: once: ``json.dumps`` with options builds a new one per call.
+dump_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
 
 def is_memory_sqlite(url: URL) -> bool:
@@ -43,7 +58,7 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(str(url.database))
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _on_connect(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     # Tengri emits BEGIN itself (see _on_begin); pysqlite must not open transactions on its own.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -52,7 +67,7 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Takes effect only on a database without tables, i.e. the first time the file is created.
         cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
@@ -63,25 +78,28 @@ def _on_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
-def create_store_engine(url: URL) -> Engine:
+def create_store_engine(url: URL, synchronous: str = "full") -> Engine:
     """Create the one engine of a memory map for ``url``.
 
     An in-memory SQLite database lives in a single connection shared by every thread
     (``StaticPool``); the store serialises access to it. A file-backed one gets its directory
-    created. Other databases (PostgreSQL) get a pre-pinged connection pool.
+    created, and ``synchronous`` (one of :data:`SYNCHRONOUS_MODES`) on every connection. Other
+    databases (PostgreSQL) get a pre-pinged connection pool.
     """
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, json_serializer=_dump_json, pool_pre_ping=True)
+        return sa.create_engine(url, json_serializer=dump_json, pool_pre_ping=True)
     connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
     if is_memory_sqlite(url):
         engine = sa.create_engine(
-            url, connect_args=connect_args, poolclass=StaticPool, json_serializer=_dump_json
+            url, connect_args=connect_args, poolclass=StaticPool, json_serializer=dump_json
         )
     else:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args=connect_args, json_serializer=_dump_json)
-    event.listen(engine, "connect", _on_connect)
+        engine = sa.create_engine(url, connect_args=connect_args, json_serializer=dump_json)
+    event.listen(engine, "connect", functools.partial(_on_connect, synchronous))
     event.listen(engine, "begin", _on_begin)
     return engine

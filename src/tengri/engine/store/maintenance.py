@@ -142,6 +142,7 @@ def restore(store: MemoryMap, path: Path) -> Path | None:
         if not store._in_memory:
             # Pooled connections may cache the old schema; new ones re-apply the pragmas.
             store.engine.dispose()
+            store._open_writer()
         with store._write() as conn:
             migrate(conn, store.clock.now())
     return before

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any, Self
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from tengri.config import TengriConfig
 from tengri.engine.clock import Clock
 from tengri.engine.store import maintenance
-from tengri.engine.store.base import check_json
 from tengri.engine.store.records import CleanupReport, IntegrityReport
 from tengri.engine.store.schema import executions, kv, profit_points, thermal_budget, triggers
+from tengri.engine.store.statements import SELECT_KV_FOR_UPDATE, UPSERT_KV, Transaction
 from tengri.engine.store.tables import StoreTables
 
 __all__ = ["MemoryMap"]
@@ -54,6 +53,11 @@ class MemoryMap(StoreTables):
         Newest profit points per stream that cleanup never removes (the profit window).
     clock
         Source of every time the store records (default :class:`SystemClock`).
+    synchronous
+        SQLite's ``synchronous`` setting: ``"full"`` (default) fsyncs every commit, so a write
+        that returned survives a power cut; ``"normal"`` fsyncs only at WAL checkpoints: a write
+        that returned still survives kill -9 of the process, but the last ones may be lost to a
+        power cut or an OS crash.
     """
 
     # -- construction -------------------------------------------------------------------------
@@ -89,9 +93,9 @@ class MemoryMap(StoreTables):
 
     def set(self, namespace: str, key: str, value: Any) -> None:
         """Store ``value`` (plain JSON: tuples come back as lists) at ``namespace``/``key``."""
-        check_json(value, f"value of {namespace}/{key}")
-        with self._guard("write a key"), self._write() as conn:
-            self._put_kv(conn, namespace, key, value)
+        stored = self._json_param(value, f"value of {namespace}/{key}")
+        with self._guard("write a key"), self._transaction() as txn:
+            self._put_kv(txn, namespace, key, stored)
 
     def update(self, namespace: str, key: str, fn: Callable[[Any], Any], default: Any = None) -> Any:
         """Replace the value at ``namespace``/``key`` by ``fn(value)`` atomically and return it.
@@ -100,13 +104,10 @@ class MemoryMap(StoreTables):
         store's write lock is held, so concurrent updates from threads or processes never lose one
         another's change. If ``fn`` raises, nothing is written and the exception propagates.
         """
-        with self._guard("update a key"), self._write() as conn:
-            row = conn.execute(
-                sa.select(kv.c.value).where(kv.c.namespace == namespace, kv.c.key == key).with_for_update()
-            ).first()
-            new = fn(copy.deepcopy(default) if row is None else row[0])
-            check_json(new, f"value of {namespace}/{key}")
-            self._put_kv(conn, namespace, key, new)
+        with self._guard("update a key"), self._transaction() as txn:
+            row = txn.first(SELECT_KV_FOR_UPDATE, {"namespace": namespace, "key": key})
+            new = fn(copy.deepcopy(default) if row is None else row["value"])
+            self._put_kv(txn, namespace, key, self._json_param(new, f"value of {namespace}/{key}"))
         return new
 
     def delete(self, namespace: str, key: str) -> bool:
@@ -128,12 +129,10 @@ class MemoryMap(StoreTables):
         with self._guard("list namespaces"), self._read() as conn:
             return list(conn.execute(sa.select(kv.c.namespace).distinct().order_by(kv.c.namespace)).scalars())
 
-    def _put_kv(self, conn: Connection, namespace: str, key: str, value: Any) -> None:
-        self._upsert(
-            conn,
-            kv,
-            {"namespace": namespace, "key": key, "value": value, "updated_at": self.clock.now()},
-            ("namespace", "key"),
+    def _put_kv(self, txn: Transaction, namespace: str, key: str, stored: Any) -> None:
+        """Write ``stored`` (as :meth:`_json_param` returned it) at ``namespace``/``key``."""
+        txn.upsert(
+            UPSERT_KV, {"namespace": namespace, "key": key, "value": stored, "updated_at": self.clock.now()}
         )
 
     # -- maintenance --------------------------------------------------------------------------

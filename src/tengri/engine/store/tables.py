@@ -1,20 +1,30 @@
 """The memory map's typed tables: executions, triggers, profit points and the thermal budget.
 
-Every method is parameterised SQLAlchemy Core and runs in one transaction; see :mod:`.schema` for
-the columns and :mod:`.records` for the dataclasses they map to.
+Every method is parameterised SQLAlchemy Core and runs in one transaction; the writes use the
+statements built once in :mod:`.statements`. See :mod:`.schema` for the columns and
+:mod:`.records` for the dataclasses they map to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 
-from tengri.engine.store.base import StoreBase, check_finite, check_json
+from tengri.engine.store.base import StoreBase, check_finite
 from tengri.engine.store.records import BudgetRecord, ExecutionRecord, ExecutionStatus, TriggerRecord
 from tengri.engine.store.schema import executions, profit_points, thermal_budget, triggers
+from tengri.engine.store.statements import (
+    CLOSE_EXECUTION,
+    CLOSE_EXECUTION_RETURNING,
+    INSERT_EXECUTION,
+    INSERT_PROFIT_POINT,
+    SELECT_EXECUTION,
+    UPSERT_BUDGET,
+    UPSERT_TRIGGER,
+)
 from tengri.errors import (
     ConflictError,
     ExecutionAlreadyCompletedError,
@@ -53,12 +63,11 @@ class StoreTables(StoreBase):
             execution.exit_price,
             execution.profit,
         )
-        check_json(execution.context, "execution context")
         values = {
             "execution_id": execution.execution_id,
             "agent_id": execution.agent_id,
             "strategy_id": execution.strategy_id,
-            "hash_triggers": list(execution.hash_triggers),
+            "hash_triggers": self._json_param(list(execution.hash_triggers), "execution hash triggers"),
             "direction": execution.direction,
             "entry_price": execution.entry_price,
             "exit_price": execution.exit_price,
@@ -67,16 +76,16 @@ class StoreTables(StoreBase):
             "profit": execution.profit,
             "success": execution.success,
             "status": execution.status,
-            "context": execution.context,
+            "context": self._json_param(execution.context, "execution context"),
             "confidence": execution.confidence,
             "opened_at": execution.opened_at,
             "closed_at": execution.closed_at,
         }
         try:
-            with self._guard("insert an execution"), self._write() as conn:
-                conn.execute(sa.insert(executions).values(values))
+            with self._guard("insert an execution"), self._transaction() as txn:
+                txn.execute(INSERT_EXECUTION, values)
         except StoreError as exc:
-            if isinstance(exc.__cause__, sa.exc.IntegrityError):
+            if isinstance(exc.__cause__, sa.exc.IntegrityError | sqlite3.IntegrityError):
                 raise ConflictError(f"execution {execution.execution_id!r} already exists") from None
             raise
 
@@ -107,24 +116,29 @@ class StoreTables(StoreBase):
         if status not in ("closed", "expired"):
             raise InvalidInputError(f"an execution closes as 'closed' or 'expired', not {status!r}")
         check_finite("exit price, profit and costs", exit_price, profit, costs)
-        changes: dict[str, Any] = {
+        params = {
+            "closing_id": execution_id,
             "exit_price": exit_price,
             "profit": profit,
             "success": profit > 0 if success is None else success,
             "status": status,
             "closed_at": self.clock.now() if closed_at is None else closed_at,
+            "new_costs": costs,
         }
-        if costs is not None:
-            changes["costs"] = costs
-        where_id = executions.c.execution_id == execution_id
-        with self._guard("close an execution"), self._write() as conn:
-            updated = conn.execute(
-                sa.update(executions).where(where_id, executions.c.status == "open").values(changes)
-            ).rowcount
-            row = conn.execute(sa.select(executions).where(where_id)).mappings().first()
+        with self._guard("close an execution"), self._transaction() as txn:
+            # With RETURNING the update hands back the row; the row is read separately only where
+            # the database cannot, or to tell a missing execution from a completed one.
+            if txn.returning:
+                row = txn.first(CLOSE_EXECUTION_RETURNING, params)
+                updated = row is not None
+            else:
+                updated = txn.execute(CLOSE_EXECUTION, params) > 0
+                row = None
+            if row is None:
+                row = txn.first(SELECT_EXECUTION, {"execution_id": execution_id})
         if row is None:
             raise ExecutionNotFoundError(f"no execution {execution_id!r}")
-        if updated == 0:
+        if not updated:
             raise ExecutionAlreadyCompletedError(f"execution {execution_id!r} is already {row['status']}")
         return _execution(row)
 
@@ -180,7 +194,7 @@ class StoreTables(StoreBase):
 
     def upsert_trigger(self, trigger: TriggerRecord) -> None:
         """Insert or replace the last state of a trigger (``updated_at`` 0 means now)."""
-        check_json(trigger.stats, "trigger stats")
+        stats = self._json_param(trigger.stats, "trigger stats")
         check_finite("state_until", trigger.state_until)
         values = {
             "trigger_id": trigger.trigger_id,
@@ -190,11 +204,11 @@ class StoreTables(StoreBase):
             "direction": trigger.direction,
             "state": trigger.state,
             "state_until": trigger.state_until,
-            "stats": trigger.stats,
+            "stats": stats,
             "updated_at": trigger.updated_at or self.clock.now(),
         }
-        with self._guard("write a trigger"), self._write() as conn:
-            self._upsert(conn, triggers, values, ("trigger_id",))
+        with self._guard("write a trigger"), self._transaction() as txn:
+            txn.upsert(UPSERT_TRIGGER, values)
 
     def get_trigger(self, trigger_id: str) -> TriggerRecord:
         """Return one trigger; raise :class:`TriggerNotFoundError` if there is none."""
@@ -232,8 +246,11 @@ class StoreTables(StoreBase):
         rows = [{"stream": stream, "t": t, "value": v} for t, v in pairs]
         if not rows:
             return
-        with self._guard("append profit points"), self._write() as conn:
-            conn.execute(sa.insert(profit_points), rows)
+        with self._guard("append profit points"), self._transaction() as txn:
+            if len(rows) == 1:
+                txn.execute(INSERT_PROFIT_POINT, rows[0])
+            else:
+                txn.execute_many(INSERT_PROFIT_POINT, rows)
 
     def profit_points(self, stream: str, limit: int | None = None) -> list[tuple[float, float]]:
         """Return the newest ``limit`` points of ``stream`` (all when ``None``), oldest first."""
@@ -279,20 +296,21 @@ class StoreTables(StoreBase):
     def set_budget(self, record: BudgetRecord) -> None:
         """Store the budget ``record.name`` (``updated_at`` set to now)."""
         check_finite("budget", record.used_seconds, record.cooldown_until)
-        check_json(record.active_burst, "active burst")
+        burst = record.active_burst
         values = {
             "name": record.name,
             "day": record.day,
             "used_seconds": record.used_seconds,
             "cooldown_until": record.cooldown_until,
-            "active_burst": record.active_burst,
+            # The column keeps no burst as SQL NULL, not as JSON null.
+            "active_burst": None if burst is None else self._json_param(burst, "active burst"),
             "updated_at": self.clock.now(),
         }
-        with self._guard("write the budget"), self._write() as conn:
-            self._upsert(conn, thermal_budget, values, ("name",))
+        with self._guard("write the budget"), self._transaction() as txn:
+            txn.upsert(UPSERT_BUDGET, values)
 
 
-def _execution(row: RowMapping) -> ExecutionRecord:
+def _execution(row: Mapping[Any, Any]) -> ExecutionRecord:
     return ExecutionRecord(
         execution_id=row["execution_id"],
         agent_id=row["agent_id"],
@@ -313,7 +331,7 @@ def _execution(row: RowMapping) -> ExecutionRecord:
     )
 
 
-def _trigger(row: RowMapping) -> TriggerRecord:
+def _trigger(row: Mapping[Any, Any]) -> TriggerRecord:
     return TriggerRecord(
         trigger_id=row["trigger_id"],
         pattern=int(row["pattern"]),
