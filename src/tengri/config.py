@@ -225,6 +225,13 @@ class StoreConfig(_Section):
     memory_limit_mb: float = Field(100.0, gt=0)
     backup_keep: int = Field(5, ge=1)
     retention_days: float = Field(30.0, gt=0, description="Closed-execution detail kept at least this long.")
+    synchronous: Literal["full", "normal"] = Field(
+        "full",
+        description="SQLite fsync per commit (full), or per WAL checkpoint (normal: kill -9 safe only).",
+    )
+    replay_synchronous: Literal["full", "normal"] = Field(
+        "normal", description="The same for a replay's own store: a replay can be run again from its data."
+    )
 
 
 class ApiConfig(_Section):

@@ -59,11 +59,14 @@ class ExecutionOutcome:
     opened_at: float = 0.0
     closed_at: float = 0.0
     costs: float = 0.0
+    confidence: float | None = None
+    context: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         data = {name: getattr(self, name) for name in self.__slots__}
         data["hash_triggers"] = list(self.hash_triggers)
+        data["context"] = dict(self.context)
         return data
 
 
@@ -151,6 +154,7 @@ class MemoryAgent:
         self.config = config or AgentConfig()
         self._lock = threading.RLock()
         self._evidence: dict[str, _StrategyEvidence] = {}
+        self._open: dict[str, ExecutionRecord] = {}  # this agent's open executions, as stored
         self._sequence = 0
         self.refresh()
 
@@ -160,6 +164,7 @@ class MemoryAgent:
         rows = self.store.executions(agent_id=self.agent_id)
         with self._lock:
             self._evidence = {}
+            self._open = {row.execution_id: row for row in rows if row.status == "open"}
             self._sequence = len(rows)
             for row in rows:
                 if row.status != "open" and row.success is not None:
@@ -258,6 +263,7 @@ class MemoryAgent:
                     if execution_id is not None:
                         raise
                     continue  # another writer took this sequence number: take the next
+                self._open[new_id] = record
                 return new_id
         raise ConflictError("could not allocate an execution id")  # pragma: no cover
 
@@ -294,7 +300,12 @@ class MemoryAgent:
             raise InvalidInputError(f"costs must be finite and non-negative, got {costs!r}")
         if execution_time is not None and (not math.isfinite(execution_time) or execution_time < 0):
             raise InvalidInputError(f"execution_time must be finite and non-negative, got {execution_time!r}")
-        opened = self.store.get_execution(execution_id)
+        # An execution this agent opened needs no read; the conditional close below still refuses
+        # one that another process completed meanwhile.
+        with self._lock:
+            opened = self._open.get(execution_id)
+        if opened is None:
+            opened = self.store.get_execution(execution_id)
         if opened.agent_id != self.agent_id:
             raise ForeignExecutionError(f"execution {execution_id!r} belongs to agent {opened.agent_id!r}")
         profit = opened.direction * (exit_price - opened.entry_price) * opened.size - (opened.costs + costs)
@@ -308,6 +319,7 @@ class MemoryAgent:
             status="expired" if status == "expired" else "closed",
         )
         with self._lock:
+            self._open.pop(execution_id, None)
             self._learn(closed)
         elapsed = execution_time if execution_time is not None else max(0.0, now - opened.opened_at)
         return ExecutionOutcome(
@@ -326,6 +338,8 @@ class MemoryAgent:
             opened_at=closed.opened_at,
             closed_at=now,
             costs=closed.costs,
+            confidence=closed.confidence,
+            context=dict(closed.context),
         )
 
     # -- confidence ---------------------------------------------------------------------------

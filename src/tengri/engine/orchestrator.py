@@ -158,6 +158,8 @@ class SystemOrchestrator:
         self._ticks_processed = 0
         self._latencies: list[float] = []
         self._slow_ticks = 0
+        self._processing: dict[str, Any] = {}
+        self._refresh_processing()
         self._add_duties()
 
     @property
@@ -195,6 +197,17 @@ class SystemOrchestrator:
 
     def _update_thermal(self) -> None:
         self.thermal_manager.update_thermal_state()
+        self._refresh_processing()
+
+    def _refresh_processing(self) -> None:
+        """Cache the thermal part of the processing decision; it changes when the duty reads sensors."""
+        thermal = self.thermal_manager
+        self._processing = {
+            "thermal_zone": thermal.zone,
+            "device": thermal.inference_device(),
+            "gpu_allocation": thermal.gpu_allocation,
+            "reduce_gpu_load": thermal.should_reduce_gpu_load(),
+        }
 
     def _cleanup(self) -> None:
         self.store.cleanup()
@@ -392,7 +405,6 @@ class SystemOrchestrator:
                 self._slow_ticks += 1
                 self.health.fail("ticks", f"a tick took {latency:.3f} s")
             vector = self.profit_coprocessor.last_vector
-            thermal = self.thermal_manager
             return {
                 "tick": tick.index,
                 "symbol": sym,
@@ -406,11 +418,9 @@ class SystemOrchestrator:
                 "opened": opened,
                 "closed": [o.to_dict() for o in closed],
                 "profit_zone": vector.zone_state.value,
-                "thermal_zone": thermal.zone,
+                "thermal_zone": self._processing["thermal_zone"],
                 "processing_decision": {
-                    "device": thermal.inference_device(),
-                    "gpu_allocation": thermal.gpu_allocation,
-                    "reduce_gpu_load": thermal.should_reduce_gpu_load(),
+                    **self._processing,
                     "min_confidence": self._min_confidence(vector.zone_state.value),
                 },
                 "open_executions": len(self.desk.positions),

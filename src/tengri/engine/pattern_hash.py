@@ -138,9 +138,11 @@ class PatternEncoder:
                 f"a pattern hash needs {HASH_RETURNS + 1} prices, have {len(self._prices)}"
             )
         sigma = self.sigma
+        s = max(sigma, _SIGMA_FLOOR)
         value = 0
-        for r in self._codes:  # oldest first: each newer code shifts the older ones up
-            value = ((value << 2) | quantise(r, sigma)) & 0xFFFF
+        for r in self._codes:  # oldest first: each newer code shifts the older ones up (quantise, inlined)
+            code = (0b00 if r <= -s else 0b01) if r <= 0.0 else (0b10 if r < s else 0b11)
+            value = ((value << 2) | code) & 0xFFFF
         return value, _cursor(self._prices, sigma, timestamp)
 
     def snapshot(self) -> dict[str, Any]:

@@ -139,6 +139,7 @@ class _Replay:
             backups_dir=run_dir / "backups",
             memory_limit_mb=config.store.memory_limit_mb,
             protect_profit_points=config.engine.profit_window_size,
+            synchronous=config.store.replay_synchronous,
             clock=self.clock,
         )
         self.strategy_source = StrategySource(strategy) if strategy is not None else None
@@ -200,18 +201,18 @@ class _Replay:
         return result
 
     def _trade(self, outcome: dict[str, Any], bar: int) -> None:
-        row = self.store.get_execution(outcome["execution_id"])
-        entry_bar = int(row.context.get("opened_index", 0)) + self.offset
-        notional = row.entry_price * row.size
+        context = outcome["context"]
+        entry_bar = int(context.get("opened_index", 0)) + self.offset
+        notional = outcome["entry_price"] * outcome["size"]
         self.journal.add(
             "trades",
-            execution_id=row.execution_id,
-            strategy_id=row.strategy_id,
-            source=row.context.get("source", ""),
-            direction=row.direction,
-            size=row.size,
-            entry_time=iso(row.opened_at),
-            entry_price=row.entry_price,
+            execution_id=outcome["execution_id"],
+            strategy_id=outcome["strategy_id"],
+            source=context.get("source", ""),
+            direction=outcome["direction"],
+            size=outcome["size"],
+            entry_time=iso(outcome["opened_at"]),
+            entry_price=outcome["entry_price"],
             exit_time=iso(outcome["closed_at"]),
             exit_price=outcome["exit_price"],
             entry_bar=entry_bar,
@@ -220,7 +221,7 @@ class _Replay:
             return_pct=100.0 * outcome["profit"] / notional if notional else None,
             costs=outcome["costs"],
             reason=outcome["reason"],
-            confidence=row.confidence,
+            confidence=outcome["confidence"],
         )
 
     def _sample_confidences(self, bar: int, t: float) -> None:

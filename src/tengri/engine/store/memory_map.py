@@ -73,6 +73,7 @@ class MemoryMap(StoreTables):
             backup_keep=config.store.backup_keep,
             retention_days=config.store.retention_days,
             protect_profit_points=config.engine.profit_window_size,
+            synchronous=config.store.synchronous,
             clock=clock,
         )
 
