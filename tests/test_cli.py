@@ -102,3 +102,14 @@ def test_console_script_exit_status(tmp_path: Path) -> None:
     assert result.returncode == EXIT_ERROR
     assert result.stderr.startswith("error:")
     assert "Traceback" not in result.stderr
+
+
+def test_config_prints_a_loadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config"]) == 0
+    text = capsys.readouterr().out
+    assert "[engine]" in text
+    assert "profit_window_size = 10000" in text
+    path = tmp_path / "printed.toml"
+    path.write_text(text)
+    assert main(["config", "--config", str(path), "--bare"]) == 0
+    assert "#  Points" not in capsys.readouterr().out

@@ -124,3 +124,21 @@ def test_zones_must_ascend(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="thermal"):
         TengriConfig.load(path)
+
+
+def test_toml_round_trip_and_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENGRI_API_TOKEN", "s3cr3t-token")
+    config = TengriConfig.load(seed=9)
+    text = config.to_toml()
+    assert "s3cr3t-token" not in text
+    path = tmp_path / "round.toml"
+    path.write_text(text)
+    assert TengriConfig.load(path) == config  # the token comes back from the environment
+
+
+def test_tengri_api_token_alias_is_below_the_nested_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENGRI_API_TOKEN", "alias")
+    assert TengriConfig.load().api.token is not None
+    assert TengriConfig.load().api.token.get_secret_value() == "alias"  # type: ignore[union-attr]
+    monkeypatch.setenv("TENGRI_API__TOKEN", "nested")
+    assert TengriConfig.load().api.token.get_secret_value() == "nested"  # type: ignore[union-attr]

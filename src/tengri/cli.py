@@ -298,6 +298,18 @@ def check_lookahead(data: DataArgument = "sample:eurusd_h1", config: ConfigOptio
     _not_implemented("check-lookahead", 6)
 
 
+@app.command("config")
+def show_config(
+    config: ConfigOption = None,
+    bare: Annotated[bool, typer.Option("--bare", help="Leave out the descriptions.")] = False,
+) -> None:
+    """Print the effective configuration as TOML (every key; defaults, file and TENGRI_* applied).
+
+    The output is a valid --config file; the API token is never printed.
+    """
+    typer.echo(_load_config(config).to_toml(with_descriptions=not bare), nl=False)
+
+
 @data_app.command("info")
 def data_info(
     data: DataArgument,

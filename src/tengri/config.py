@@ -13,6 +13,7 @@ names; the ``thermal`` section the seed's thermal thresholds; the ``model`` sect
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -96,7 +97,7 @@ class ThermalZoneSpec(_Section):
     """One thermal zone: its name, the temperature it starts being exceeded at, its GPU allocation."""
 
     name: str
-    below_celsius: float | None = Field(description="Upper bound of the zone; None for the last zone.")
+    below_celsius: float | None = Field(None, description="Upper bound of the zone; None for the last zone.")
     gpu_allocation: float = Field(ge=0, le=1)
 
 
@@ -342,6 +343,30 @@ class TengriConfig(BaseSettings):
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc)) from None
 
+    def to_toml(self, *, with_descriptions: bool = True) -> str:
+        """Render the configuration as a TOML file ``--config`` accepts; secrets are left out.
+
+        Keys whose value is ``None`` are written as comments (TOML has no null).
+        """
+        lines: list[str] = []
+        top = self.model_dump(mode="json", exclude={"api": {"token"}})
+        sections = {k: v for k, v in top.items() if isinstance(v, dict)}
+        for key, value in top.items():
+            if key not in sections:
+                lines.append(_toml_line(key, value, _describe(type(self), key) if with_descriptions else ""))
+        for name, values in sections.items():
+            model = type(getattr(self, name))
+            lines.append(f"\n[{name}]")
+            tables = {k: v for k, v in values.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+            for key, value in values.items():
+                if key not in tables:
+                    lines.append(_toml_line(key, value, _describe(model, key) if with_descriptions else ""))
+            for key, rows in tables.items():
+                for row in rows:
+                    lines.append(f"\n[[{name}.{key}]]")
+                    lines.extend(_toml_line(k, v, "") for k, v in row.items())
+        return "\n".join(lines).lstrip() + "\n"
+
     @property
     def store_url(self) -> str:
         """The SQLAlchemy URL of the memory map."""
@@ -363,6 +388,30 @@ class TengriConfig(BaseSettings):
     def reports_dir(self) -> Path:
         """Where run reports go."""
         return self.data_dir / "reports"
+
+
+def _describe(model: type[BaseModel], key: str) -> str:
+    field = model.model_fields.get(key)
+    return field.description or "" if field is not None else ""
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml_line(key: str, value: Any, description: str) -> str:
+    comment = f"  # {description}" if description else ""
+    if value is None:
+        return f"# {key} ={comment or '  # unset'}"
+    return f"{key} = {_toml_value(value)}{comment}"
 
 
 def describe_validation_error(exc: ValidationError, source: Path | None = None) -> str:
