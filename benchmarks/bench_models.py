@@ -1,19 +1,20 @@
 """Benchmark the models against their references, side by side in one run (issue 5).
 
-Run: ``.venv/bin/python benchmarks/bench_models.py [--threads N] [--quick]``
+Run: ``.venv/bin/python benchmarks/bench_models.py [--rounds N] [--quick]``
 
 Shape: batch 4 × 50 bars × 50 features, hidden 64 (the seed's working configuration).
 
 - forward of every EnhancedLSTM variant against a plain ``nn.LSTM`` of the same size (goal: the
-  full variant within 3×);
+  full variant within 3×), at 1 and 2 intra-op threads;
 - one streaming step against recomputing the 60-bar window (goal: at least 10× faster), at 1 and
   2 intra-op threads;
 - the fused QLSTM's forward and forward+backward against the same model on PennyLane
   ``default.qubit`` (goal: at least 50× faster).
 
-Timings are medians over rounds that interleave the candidates, so that load from other
-processes on a shared machine hits reference and candidate alike; read the ratios, not the
-absolute figures.
+Every figure is the median over ``--rounds`` short rounds (15 by default; PennyLane, seconds per
+call, 7) that interleave the candidates, so that load from other processes on a shared machine
+hits reference and candidate alike and a burst spoils few samples; read the ratios, not the
+absolute figures. Each goal line ends in MET or NOT MET.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def interleaved(candidates: dict[str, Callable[[], object]], repeat: int, rounds
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def _verdict(met: bool) -> str:
+    return "MET" if met else "NOT MET"
+
+
 def _row(name: str, seconds: float, reference: float, goal: str = "") -> str:
     return f"  {name:<50} {seconds * 1e3:>10.3f} ms {seconds / reference:>9.2f}×  {goal}"
 
@@ -65,20 +70,29 @@ def bench_forward(repeat: int, rounds: int) -> list[str]:
         "+attention": {"use_biological_activation": False, "use_advanced_attention": True},
         "full (+LIF +attention; seed config)": {},
     }
-    candidates: dict[str, Callable[[], object]] = {"nn.LSTM(50, 64) [reference]": lambda: reference(x)}
+    reference_name = "nn.LSTM(50, 64) [reference]"
+    full_name = "EnhancedLSTM full (+LIF +attention; seed config)"
+    candidates: dict[str, Callable[[], object]] = {reference_name: lambda: reference(x)}
     for name, flags in variants.items():
         model = create_enhanced_lstm(EnhancedLSTMConfig(**flags)).eval()  # type: ignore[arg-type]
         candidates[f"EnhancedLSTM {name}"] = lambda model=model: model(x)
     multi = create_enhanced_lstm(EnhancedLSTMConfig(use_multi_timeframe=True)).eval()
     x_multi = torch.randn(BATCH, 3, BARS, FEATURES)
     candidates["EnhancedLSTM full, 3 timeframes (B·K = 12)"] = lambda: multi(x_multi)
-    with torch.inference_mode():
-        times = interleaved(candidates, repeat, rounds)
-    base = times["nn.LSTM(50, 64) [reference]"]
-    lines = ["Forward, batch 4 × 50 bars × 50 features, hidden 64 (ratio: time / nn.LSTM)"]
-    for name, seconds in times.items():
-        goal = "goal ≤ 3×" if name.startswith("EnhancedLSTM full (") else ""
-        lines.append(_row(name, seconds, base, goal))
+    lines = [
+        "Forward, batch 4 × 50 bars × 50 features, hidden 64 (ratio: time / nn.LSTM at the same threads)"
+    ]
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            times = interleaved(candidates, repeat, rounds)
+        base = times[reference_name]
+        lines.append(f" threads={threads}")
+        for name, seconds in times.items():
+            goal = ""
+            if name == full_name:
+                goal = f"goal ≤ 3×: {_verdict(seconds / base <= 3.0)}"
+            lines.append(_row(name, seconds, base, goal))
     return lines
 
 
@@ -90,6 +104,7 @@ def bench_streaming(repeat: int, rounds: int) -> list[str]:
     lines = [
         f"Streaming, full variant: one new bar vs recomputing the {WINDOW}-bar window (ratio: window / step)"
     ]
+    steps: dict[int, float] = {}
     with torch.inference_mode():
         state = model.init_state(BATCH)
         for t in range(WINDOW):
@@ -102,17 +117,16 @@ def bench_streaming(repeat: int, rounds: int) -> list[str]:
                 rounds,
             )
             step, full = times["one step"], times["recompute window"]
+            steps[threads] = step
             lines.append(
                 f"  threads={threads}: window {full * 1e3:8.3f} ms   step {step * 1e3:8.3f} ms   "
-                f"step is {full / step:6.1f}× faster  (goal ≥ 10×)"
+                f"step is {full / step:6.1f}× faster  (goal ≥ 10×: {_verdict(full / step >= 10.0)})"
             )
-            if threads == 1:
-                step_one_thread = step
-        lines.append(f"  one step at 2 threads / at 1 thread: {step / step_one_thread:.2f}×")
+    lines.append(f"  one step at 2 threads / at 1 thread: {steps[2] / steps[1]:.2f}×")
     return lines
 
 
-def bench_quantum(rounds: int) -> list[str]:
+def bench_quantum(rounds: int, reference_rounds: int) -> list[str]:
     x = torch.randn(BATCH, BARS, FEATURES)
     fused = create_enhanced_lstm(EnhancedLSTMConfig(use_quantum=True))
     pennylane = create_enhanced_lstm(EnhancedLSTMConfig(use_quantum=True, quantum_backend="pennylane"))
@@ -135,42 +149,50 @@ def bench_quantum(rounds: int) -> list[str]:
 
         return run
 
-    fast = interleaved({"f": forward(fused), "fb": forward_backward(fused)}, 10, rounds)
-    slow = interleaved({"f": forward(pennylane), "fb": forward_backward(pennylane)}, 1, 1)
     lines = [
         "QLSTM, 4 qubits, 1 layer, batch 4 × 50 bars: fused state vector vs PennyLane default.qubit",
-        "  (ratio: PennyLane / fused)",
+        (
+            f"  (ratio: PennyLane / fused; fused: median of {rounds} rounds, "
+            f"PennyLane: median of {reference_rounds} calls)"
+        ),
     ]
-    for key, label in (("f", "forward"), ("fb", "forward + backward")):
-        lines.append(
-            f"  {label:<20} fused {fast[key] * 1e3:9.2f} ms   PennyLane {slow[key] * 1e3:9.1f} ms   "
-            f"{slow[key] / fast[key]:7.1f}× faster  (goal ≥ 50×)"
-        )
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        # One PennyLane call takes seconds: time it one call per round, between two fused rounds.
+        fast = interleaved({"f": forward(fused), "fb": forward_backward(fused)}, 4, rounds)
+        slow = interleaved({"f": forward(pennylane), "fb": forward_backward(pennylane)}, 1, reference_rounds)
+        for key, label in (("f", "forward"), ("fb", "forward + backward")):
+            ratio = slow[key] / fast[key]
+            lines.append(
+                f"  threads={threads} {label:<20} fused {fast[key] * 1e3:8.2f} ms   "
+                f"PennyLane {slow[key] * 1e3:8.1f} ms   {ratio:6.1f}× faster  "
+                f"(goal ≥ 50×: {_verdict(ratio >= 50)})"
+            )
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads for the forward table")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per figure (median)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds and fewer calls (a smoke run)")
     args = parser.parse_args()
-    repeat, rounds = (20, 3) if args.quick else (100, 7)
+    rounds = 3 if args.quick else max(1, args.rounds)
+    repeat = 20 if args.quick else 40
     default_threads = torch.get_num_threads()
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
     print(
         f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} logical cores, "
         f"torch {torch.__version__}, default intra-op threads {default_threads}, "
-        f"forward table at {args.threads} thread(s)"
+        f"{rounds} interleaved rounds per figure"
     )
     started = time.perf_counter()
-    torch.set_num_threads(args.threads)
     for line in bench_forward(repeat, rounds):
         print(line)
     for line in bench_streaming(repeat, rounds):
         print(line)
-    torch.set_num_threads(args.threads)
-    for line in bench_quantum(3 if args.quick else 5):
+    for line in bench_quantum(rounds, 3 if args.quick else min(rounds, 7)):
         print(line)
+    torch.set_num_threads(default_threads)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

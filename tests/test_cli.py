@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tengri.cli import EXIT_ERROR, EXIT_NOT_IMPLEMENTED, main
+from tengri.cli import EXIT_ERROR, main
 
 COMMANDS = ["run", "train", "evaluate", "tune", "backtest", "serve", "status", "data", "check-lookahead"]
 
@@ -37,14 +37,9 @@ def test_python_dash_m_works() -> None:
     assert "data" in result.stdout
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [["train"], ["evaluate"], ["tune"], ["check-lookahead"]],
-)
-def test_unbuilt_commands_say_so(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == EXIT_NOT_IMPLEMENTED
-    err = capsys.readouterr().err
-    assert "not implemented yet" in err
+def test_check_lookahead_on_features(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-lookahead", "sample:goog_d1", "--cuts", "5"]) == 0
+    assert "features: ok" in capsys.readouterr().out
 
 
 def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

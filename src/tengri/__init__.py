@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from tengri.features import FeaturePipeline, check_lookahead, compute_features
     from tengri.models import EnhancedLSTMConfig, create_enhanced_lstm
+    from tengri.predict import LSTMTradingPredictor
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,7 @@ _LAZY: dict[str, str] = {
     "compute_features": "tengri.features",
     "create_enhanced_lstm": "tengri.models",
     "HashTriggerEngine": "tengri.engine",
+    "LSTMTradingPredictor": "tengri.predict",
     "ManualClock": "tengri.engine",
     "MemoryAgent": "tengri.engine",
     "MemoryMap": "tengri.engine",
@@ -55,6 +57,7 @@ __all__ = [
     "EnhancedLSTMConfig",
     "FeaturePipeline",
     "HashTriggerEngine",
+    "LSTMTradingPredictor",
     "ManualClock",
     "MemoryAgent",
     "MemoryMap",

@@ -2,7 +2,7 @@
 
 Heavy libraries (torch, pennylane, Flask) are imported inside the commands that need them, so
 ``tengri --help`` stays fast. Every :class:`tengri.errors.TengriError` becomes one line on stderr
-and exit status 2; a command that does not exist yet says so and exits with status 3.
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from tengri.errors import TengriError
 __all__ = ["app", "main"]
 
 EXIT_ERROR = 2
-EXIT_NOT_IMPLEMENTED = 3
 
 app = typer.Typer(
     name="tengri",
@@ -50,9 +49,14 @@ DataArgument = Annotated[
     str,
     typer.Argument(help="OHLCV file (CSV/Parquet) or sample:NAME.", show_default=True),
 ]
+MODELS = ("enhanced", "lstm", "lstm+lif", "lstm+attention", "qlstm")
 ModelOption = Annotated[
     str,
-    typer.Option("--model", "-m", help="Model variant: enhanced, lstm, qlstm or none."),
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model: enhanced (LIF + attention), lstm, lstm+lif, lstm+attention, qlstm, none.",
+    ),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,10 +65,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
-
-
-def _not_implemented(command: str, issue: int) -> NoReturn:
-    _fail(f"'tengri {command}' is not implemented yet (tracked in issue {issue})", EXIT_NOT_IMPLEMENTED)
 
 
 def _load_config(config_file: Path | None) -> TengriConfig:
@@ -201,8 +201,8 @@ def run(
     by bar through the orchestrator, trades on paper with commission and slippage, and writes a
     report folder under the data directory (summary.json, trades.csv, executions.csv, report.html).
     """
-    if model not in {"enhanced", "lstm", "qlstm", "none"}:
-        _fail(f"--model must be one of enhanced, lstm, qlstm, none (got {model!r})")
+    if model not in (*MODELS, "none"):
+        _fail(f"--model must be one of {', '.join(MODELS)}, none (got {model!r})")
     _replay_command(data, model, config, resume, None, "run")
 
 
@@ -212,33 +212,50 @@ def train(
     model: ModelOption = "enhanced",
     config: ConfigOption = None,
 ) -> None:
-    """Fit a predictor on DATA with walk-forward validation and save it under the data directory."""
-    _load_config(config)
-    _not_implemented("train", 6)
+    """Fit a predictor on DATA (walk-forward validation, early stopping) and save it under models/."""
+    from tengri.services.train import train as run_train
+
+    if model not in MODELS:
+        _fail(f"--model must be one of {', '.join(MODELS)} (got {model!r})")
+    result = run_train(_load_config(config), data, model)
+    _print_summary(dict(result.metrics), title=f"tengri train: {result.name}")
+    typer.echo(f"saved: {result.directory}")
 
 
 @app.command()
 def evaluate(
     data: DataArgument = "sample:eurusd_h1",
     config: ConfigOption = None,
-    quick: Annotated[bool, typer.Option(help="A few minutes on 2 CPU cores.")] = False,
+    quick: Annotated[
+        bool, typer.Option(help="A few minutes on 2 CPU cores (fewer folds and epochs).")
+    ] = False,
 ) -> None:
-    """Walk-forward evaluation of every model variant against honest baselines."""
-    _load_config(config)
-    _not_implemented("evaluate", 6)
+    """Walk-forward evaluation of every model variant against honest baselines, with significance tests."""
+    from tengri.services.evaluate import evaluate as run_evaluate
+
+    result = run_evaluate(_load_config(config), data, quick=quick)
+    typer.echo(result.markdown.read_text())
+    typer.echo(f"written: {result.directory}")
 
 
 @app.command()
 def tune(
     data: DataArgument = "sample:eurusd_h1",
-    trials: Annotated[int, typer.Option(min=1, help="Number of trials.")] = 20,
-    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: SQLite file).")] = None,
-    study: Annotated[str, typer.Option(help="Study name.")] = "tengri",
+    trials: Annotated[
+        int, typer.Option(min=1, help="Number of trials (shared by every worker of the study).")
+    ] = 20,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (default: SQLite file under the data directory).")
+    ] = None,
+    study: Annotated[
+        str, typer.Option(help="Study name; workers with the same storage and name cooperate.")
+    ] = "tengri",
     config: ConfigOption = None,
 ) -> None:
     """Particle-swarm hyperparameter search (an Optuna sampler) on walk-forward validation loss."""
-    _load_config(config)
-    _not_implemented("tune", 6)
+    from tengri.services.tune import tune as run_tune
+
+    _print_json(run_tune(_load_config(config), data, trials=trials, storage=storage, study=study))
 
 
 @app.command()
@@ -292,10 +309,24 @@ def status(
 
 
 @app.command("check-lookahead")
-def check_lookahead(data: DataArgument = "sample:eurusd_h1", config: ConfigOption = None) -> None:
-    """Check that features and predictions at bar t use only bars up to t."""
-    _load_config(config)
-    _not_implemented("check-lookahead", 6)
+def check_lookahead(
+    data: DataArgument = "sample:eurusd_h1",
+    config: ConfigOption = None,
+    cuts: Annotated[int, typer.Option(min=1, help="Cut points checked (evenly spread).")] = 20,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Also check a quickly fitted model's predictions.")
+    ] = None,
+) -> None:
+    """Check that features (and predictions) at bar t are the same computed on data[:t+1] and on all of it."""
+    from tengri.services.lookahead import check_data
+
+    reports = check_data(_load_config(config), data, cuts=cuts, model=model)
+    failed = False
+    for name, report in reports.items():
+        typer.echo(f"{name}: {report.message}")
+        failed = failed or not report.ok
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("config")

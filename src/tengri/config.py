@@ -176,7 +176,9 @@ class TradingConfig(_Section):
     commission: float = Field(0.0002, ge=0, lt=0.1, description="Fraction of traded value per fill.")
     slippage: float = Field(0.0001, ge=0, lt=0.1, description="Fraction of price lost per fill.")
     position_fraction: float = Field(1.0, gt=0, le=1, description="Share of equity all positions may use.")
-    max_open_executions: int = Field(1, ge=1, le=1000, description="Open executions at once (equity slots).")
+    max_open_executions: int = Field(
+        4, ge=1, le=1000, description="Open executions at once; each gets an equal share of the equity."
+    )
     whole_units: bool = Field(False, description="Size positions in whole units (shares).")
     fill_policy: Literal["next_tick", "this_tick"] = Field(
         "next_tick", description="Fill decisions at the next tick's open, or at once at this tick's price."

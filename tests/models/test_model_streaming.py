@@ -45,3 +45,40 @@ def test_streaming_equals_forward(variant: str, bars: int) -> None:
         assert state.cache[0].shape[2] == min(bars, WINDOW - 1)
     if model.lif is not None:
         assert model.lif.last_spikes is not None
+
+
+def test_streaming_follows_weight_updates_and_records_gradients() -> None:
+    """The streaming plan (folded input weights, broadcast memory) lives only as long as its weights.
+
+    An in-place update (what an optimiser step or ``load_state_dict`` does) and a dtype
+    conversion must reach the next step, and a step with gradients enabled must reach the input
+    projection.
+    """
+    config = EnhancedLSTMConfig(input_size=6, hidden_size=16, num_heads=4, seq_len=WINDOW, dropout=0.0)
+    model = create_enhanced_lstm(config).eval()
+    assert isinstance(model, EnhancedLSTM)
+    x = torch.randn(2, 5, 6, generator=torch.Generator().manual_seed(0))
+
+    def streamed() -> torch.Tensor:
+        state = model.init_state(2)
+        for t in range(5):
+            out, state = model.step(x[:, t], state)
+        return out.predicted_return
+
+    with torch.inference_mode():
+        before = streamed()
+    with torch.no_grad():
+        model.input_projection.weight.mul_(1.5)
+        model.attention.memory_keys.add_(0.5)  # type: ignore[union-attr]
+        changed, full = streamed(), model(x).predicted_return
+    assert not torch.allclose(changed, before)
+    torch.testing.assert_close(changed, full, atol=1e-5, rtol=0)
+
+    streamed().sum().backward()
+    assert model.input_projection.weight.grad is not None
+    assert model.input_projection.weight.grad.abs().sum() > 0
+
+    model.double()  # a conversion must not leave the step on the float32 weights
+    x = x.double()
+    with torch.inference_mode():
+        torch.testing.assert_close(streamed(), model(x).predicted_return, atol=1e-10, rtol=0)

@@ -7,11 +7,13 @@ import torch
 
 from tengri.models import QLSTM, EnhancedLSTMConfig, create_enhanced_lstm
 from tengri.models.quantum_circuit import (
+    RealEncoding,
     circuit_unitaries,
     encode_state,
     entangler_permutation,
     expectation_z,
     pennylane_circuit,
+    real_unitaries,
     z_signs,
 )
 
@@ -99,3 +101,30 @@ def test_qlstm_streaming_equals_forward() -> None:
             out, state = model.step(x[:, t], state)
     torch.testing.assert_close(out.predicted_return, full.predicted_return, atol=1e-5, rtol=0)
     torch.testing.assert_close(out.prob_up_logit, full.prob_up_logit, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("n_qubits", [2, 4, 6])
+def test_real_form_equals_the_complex_definition(n_qubits: int) -> None:
+    # The QLSTM runs in real arithmetic; it must be the same state and readout as encode_state
+    # and expectation_z, including for inputs large enough to round θ to 0 or π/2 in float32.
+    generator = torch.Generator().manual_seed(n_qubits)
+    inputs = torch.randn(6, n_qubits, dtype=torch.float64, generator=generator) * 3
+    weights = torch.rand(3, 2, n_qubits, 3, dtype=torch.float64, generator=generator) * 6.3
+    encoding = RealEncoding.build(n_qubits, torch.float64)
+    size = 2**n_qubits
+    real = encoding.encode(inputs)
+    complex_state = encode_state(inputs)
+    torch.testing.assert_close(real[:, :size], complex_state.real, atol=1e-12, rtol=0)
+    torch.testing.assert_close(real[:, size:], complex_state.imag, atol=1e-12, rtol=0)
+    unitary = circuit_unitaries(weights, entangler_permutation(n_qubits))
+    ours = encoding.expectation_z((real @ real_unitaries(unitary)).view(6, 3, 2 * size))
+    signs = z_signs(n_qubits, torch.float64)
+    theirs = torch.stack([expectation_z(complex_state @ u.T, signs) for u in unitary], dim=1)
+    torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=0)
+
+    extreme = torch.tensor([[1e6, -1e6] + [0.5] * (n_qubits - 2)], requires_grad=True)
+    state = RealEncoding.build(n_qubits).encode(extreme)
+    state.square().sum().backward()
+    assert extreme.grad is not None
+    assert bool(torch.isfinite(state).all())
+    assert bool(torch.isfinite(extreme.grad).all())

@@ -11,12 +11,17 @@ The ``M`` memory slots are learnable key/value pairs that every position sees: t
 memory; the window of the last ``W`` bars is the short-term memory. No positional encoding is
 needed because the recurrent layer below already encodes order, which also makes the window a
 set: streaming keeps the last ``W − 1`` keys and values (the cache), so a new bar costs one
-projection and one attention row, and equals the full pass over the same bars.
+projection and one attention row, and equals the full pass over the same bars. A step reads its
+weights from :class:`AttentionStepWeights`, plain tensors the caller may keep between steps
+(attribute access on an ``nn.Module`` costs microseconds, a step's budget is a few dozen), with
+the memory slots already broadcast to the batch and contiguous, which halves the cost of the
+concatenation that appends the new position.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +29,7 @@ from torch import Tensor, nn
 
 from tengri.errors import ModelError
 
-__all__ = ["KeyValueCache", "WindowedMemoryAttention"]
+__all__ = ["AttentionStepWeights", "KeyValueCache", "WindowedMemoryAttention", "attend_step"]
 
 KeyValueCache = tuple[Tensor, Tensor]
 """Keys and values of the last ``≤ W − 1`` positions, each ``(N, H, S, d)``."""
@@ -118,20 +123,62 @@ class WindowedMemoryAttention(nn.Module):
         empty = torch.zeros(batch, self.num_heads, 0, self.head_dim, dtype=dtype, device=device)
         return empty, empty.clone()
 
-    def step(self, z_t: Tensor, cache: KeyValueCache) -> tuple[Tensor, KeyValueCache]:
-        """Attend from one new position ``z_t`` ``(N, D)``; return ``(y_t (N, D), the next cache)``.
+    def step_weights(self, batch: int) -> AttentionStepWeights:
+        """Return what :func:`attend_step` needs for ``batch`` streams (in the graph if recording)."""
+        keys, values = (
+            m.expand(batch, -1, -1, -1).contiguous() for m in (self.memory_keys, self.memory_values)
+        )
+        return AttentionStepWeights(
+            self.qkv.weight,
+            self.qkv.bias,
+            self.out.weight,
+            self.out.bias,
+            keys,
+            values,
+            self.num_heads,
+            self.head_dim,
+            self.window,
+            self.dropout.p,
+        )
 
-        The cache holds the ``W − 1`` most recent earlier positions: with the new one they make
-        the window, and a single concatenation with the memory slots serves both this step and,
-        sliced (a view), the next cache.
-        """
-        n = z_t.shape[0]
-        # One position: (N, 3D) → (N, 3, H, 1, d) without the permute of the sequence path.
-        qkv = F.linear(z_t, self.qkv.weight, self.qkv.bias).view(n, 3, self.num_heads, 1, self.head_dim)
-        query, key, value = qkv.unbind(1)
-        keys = torch.cat([self.memory_keys.expand(n, -1, -1, -1), cache[0], key], dim=2)
-        values = torch.cat([self.memory_values.expand(n, -1, -1, -1), cache[1], value], dim=2)
-        attended = F.scaled_dot_product_attention(query, keys, values).view(n, -1)  # (N, H, 1, d) → (N, D)
-        out = F.linear(attended, self.out.weight, self.out.bias)
-        start = max(self.memory_keys.shape[1], keys.shape[2] - (self.window - 1))
-        return z_t + self.dropout(out), (keys[:, :, start:], values[:, :, start:])
+    def step(self, z_t: Tensor, cache: KeyValueCache) -> tuple[Tensor, KeyValueCache]:
+        """Attend from one new position ``z_t`` ``(N, D)``; return ``(y_t (N, D), the next cache)``."""
+        return attend_step(z_t, cache, self.step_weights(z_t.shape[0]), self.training)
+
+
+class AttentionStepWeights(NamedTuple):
+    """The weights of one attention step as plain tensors; memory ``(N, H, M, d)`` each, contiguous."""
+
+    qkv_weight: Tensor
+    qkv_bias: Tensor
+    out_weight: Tensor
+    out_bias: Tensor
+    memory_keys: Tensor
+    memory_values: Tensor
+    num_heads: int
+    head_dim: int
+    window: int
+    dropout: float
+
+
+def attend_step(
+    z_t: Tensor, cache: KeyValueCache, weights: AttentionStepWeights, training: bool = False
+) -> tuple[Tensor, KeyValueCache]:
+    """Attend from one new position ``z_t`` ``(N, D)``; return ``(y_t (N, D), the next cache)``.
+
+    The cache holds the ``W − 1`` most recent earlier positions: with the new one they make the
+    window, and a single concatenation with the memory slots serves both this step and, sliced
+    (a view), the next cache. Dropout applies to the output when ``training``.
+    """
+    n = z_t.shape[0]
+    # One position: (N, 3D) → (N, 3, H, 1, d) without the permute of the sequence path.
+    qkv = F.linear(z_t, weights.qkv_weight, weights.qkv_bias)
+    query, key, value = qkv.view(n, 3, weights.num_heads, 1, weights.head_dim).unbind(1)
+    keys = torch.cat([weights.memory_keys, cache[0], key], dim=2)
+    values = torch.cat([weights.memory_values, cache[1], value], dim=2)
+    attended = F.scaled_dot_product_attention(query, keys, values).view(n, -1)  # (N, H, 1, d) → (N, D)
+    out = F.linear(attended, weights.out_weight, weights.out_bias)
+    if training:
+        out = F.dropout(out, weights.dropout, training=True)
+    start = max(weights.memory_keys.shape[2], keys.shape[2] - (weights.window - 1))
+    return z_t + out, (keys[:, :, start:], values[:, :, start:])

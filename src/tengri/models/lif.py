@@ -8,20 +8,22 @@ Recurrence of ``snntorch.Leaky(beta, threshold, reset_mechanism="subtract")`` (s
     s_t = H(m_t − θ)                     spike; its gradient is the fast-sigmoid surrogate
 
 Stepping ``Leaky`` over a 50-bar window costs 50 × ~6 small PyTorch calls, more than the LSTM
-itself. Because the reset is detached, ``m`` is *linear* in ``u`` for the gradient:
-``m_t = Σ_{s≤t} β^{t−s} (u_s − θ·r_s)``. The sequence path therefore finds the resets with a
-NumPy loop (same float operations in the same order as snnTorch, so bit-identical values), and
-returns ``m`` through an autograd function whose backward pass is that linear filter,
-``∂L/∂u_s = Σ_{t≥s} β^{t−s} ∂L/∂m_t``. Spikes come from ``Leaky.fire`` (the surrogate); they
-are for inspection and are computed on demand, off the prediction path.
+itself, and a NumPy loop over the steps still pays ~4 calls per bar. Because the reset is
+detached, ``m`` is *linear* in ``u`` for the gradient: ``m_t = Σ_{s≤t} β^{t−s} (u_s − θ·r_s)``.
+The sequence path therefore finds the resets in one Numba-compiled loop over every neuron and
+step (same float operations in the same order as snnTorch, so bit-identical values; no fast-math,
+so no fused multiply-add), and returns ``m`` through an autograd function whose backward pass is
+that linear filter, ``∂L/∂u_s = Σ_{t≥s} β^{t−s} ∂L/∂m_t``. Spikes come from ``Leaky.fire`` (the
+surrogate); they are for inspection and are computed on demand, off the prediction path.
 ``tests/models/test_lif.py`` checks values and gradients against stepping ``Leaky``.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import snntorch
 import torch
 from snntorch import surrogate
@@ -32,25 +34,56 @@ from tengri.errors import ModelError
 __all__ = ["LeakyIntegrateAndFire"]
 
 
+def _membrane_loop(current: Any, beta: Any, threshold: Any, out: Any) -> None:  # pragma: no cover
+    """Fill ``out`` ``(N, T, H)`` with the subtract-reset membrane of ``current`` (compiled by Numba).
+
+    ``beta`` and ``threshold`` come as scalars of the arrays' dtype, so float32 input is computed
+    in float32 like snnTorch: ``m = m·β + u``, then ``m − θ`` where ``m_{t−1} > θ``.
+    """
+    batch, steps, width = current.shape
+    for n in range(batch):
+        for j in range(width):
+            out[n, 0, j] = current[n, 0, j]  # β·0 + u − 0·θ
+        for t in range(1, steps):
+            for j in range(width):
+                previous = out[n, t - 1, j]
+                membrane = previous * beta + current[n, t, j]
+                if previous > threshold:
+                    membrane -= threshold
+                out[n, t, j] = membrane
+
+
+@functools.cache
+def _compiled_membrane_loop() -> Callable[[Any, Any, Any, Any], None]:
+    """Compile :func:`_membrane_loop` on first use: importing Numba costs ~0.5 s, off the start-up path."""
+    import numba
+
+    # cache=True keeps the machine code next to this file (or in the user's cache directory), so
+    # a new process loads it instead of compiling again (~1 s per dtype).
+    compiled: Callable[[Any, Any, Any, Any], None] = numba.njit(cache=True, nogil=True)(_membrane_loop)
+    return compiled
+
+
+def _membrane_values(current: Tensor, beta: float, threshold: float) -> Tensor:
+    """Return the membrane ``(N, T, H)`` of a resting subtract-reset LIF layer driven by ``current``.
+
+    Values only: no autograd graph (see :class:`LeakyIntegrateAndFire` for the differentiable call).
+    """
+    values = current.detach().cpu().contiguous()
+    out = torch.empty_like(values)
+    if values.numel():
+        array = values.numpy()
+        dtype = array.dtype.type
+        _compiled_membrane_loop()(array, dtype(beta), dtype(threshold), out.numpy())
+    return out.to(current.device)
+
+
 class _LeakyMembrane(torch.autograd.Function):
     """Membrane potential of a subtract-reset LIF neuron over a sequence (time on dimension 1)."""
 
     @staticmethod
     def forward(current: Tensor, beta: float, threshold: float) -> Tensor:
-        values = current.detach().cpu().numpy()
-        dtype = values.dtype.type
-        beta_, threshold_ = dtype(beta), dtype(threshold)
-        # (T, N·H): one contiguous row per step keeps each NumPy call on a flat vector.
-        steps = np.ascontiguousarray(np.moveaxis(values, 1, 0)).reshape(values.shape[1], -1)
-        out = np.empty_like(steps)
-        previous = np.zeros_like(steps[0])
-        for t in range(steps.shape[0]):
-            membrane = previous * beta_
-            membrane += steps[t]
-            membrane -= (previous > threshold_) * threshold_
-            out[t] = previous = membrane
-        sequence = np.moveaxis(out.reshape(values.shape[1], values.shape[0], *values.shape[2:]), 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(sequence)).to(current.device)
+        return _membrane_values(current, beta, threshold)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -117,7 +150,10 @@ class LeakyIntegrateAndFire(nn.Module):
         Tensor
             Membrane potential ``(N, T, H)``; :meth:`spikes` turns it into spikes.
         """
-        membrane: Tensor = _LeakyMembrane.apply(current, self.beta, self.threshold)  # type: ignore[no-untyped-call]
+        if torch.is_grad_enabled() and current.requires_grad:
+            membrane: Tensor = _LeakyMembrane.apply(current, self.beta, self.threshold)  # type: ignore[no-untyped-call]
+        else:  # inference: skip the autograd function's bookkeeping
+            membrane = _membrane_values(current, self.beta, self.threshold)
         self.last_membrane = membrane.detach()
         return membrane
 
@@ -129,7 +165,7 @@ class LeakyIntegrateAndFire(nn.Module):
         """
         base = self.beta * membrane + current
         membrane = torch.where(membrane > self.threshold, base - self.threshold, base)
-        self.last_membrane = membrane.detach()
+        self.last_membrane = membrane.detach() if membrane.requires_grad else membrane
         return membrane
 
     def spikes(self, membrane: Tensor) -> Tensor:

@@ -11,7 +11,9 @@ Cell, as in the paper (Eq. 5a–5f) and the first author's code, with ``n`` qubi
 
 ``backend="torch"`` simulates the circuits exactly: the four gate circuits share ``v_t`` and the
 two output circuits share ``o_t ⊙ tanh c_t``, so a step is two batched evaluations (the second
-needs the first's result), each one encoding and one matrix product for the whole batch.
+needs the first's result), each one encoding and one matrix product for the whole batch, in
+real arithmetic (:class:`~tengri.models.quantum_circuit.RealEncoding`); the unitaries are built
+once per pass.
 ``backend="pennylane"`` runs the same circuits as PennyLane QNodes on any installed device; it is
 the reference in the tests and is far slower. Streaming is the recurrence itself, one bar per step.
 """
@@ -19,7 +21,7 @@ the reference in the tests and is far slower. Streaming is the recurrence itself
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -27,12 +29,11 @@ from torch import Tensor, nn
 from tengri.errors import ModelError
 from tengri.models.config import ModelOutput
 from tengri.models.quantum_circuit import (
+    RealEncoding,
     circuit_unitaries,
-    encode_state,
     entangler_permutation,
-    expectation_z,
     pennylane_circuit,
-    z_signs,
+    real_unitaries,
 )
 
 __all__ = ["QLSTM", "QLSTMState"]
@@ -41,6 +42,15 @@ QLSTMState = tuple[Tensor, Tensor]
 """``(h, c)``, each ``(B, n_qubits)``."""
 
 _GATE_CIRCUITS = 4
+
+
+class _Prepared(NamedTuple):
+    """What one pass of the ``"torch"`` backend builds once: real unitaries and constants in its dtype."""
+
+    gates: Tensor  # (2D, 4·2D): VQC₁ … VQC₄
+    readout: Tensor  # (2D, 2·2D): VQC₅, VQC₆
+    encoding: RealEncoding
+    hidden_map: Tensor  # A_hᵀ (n, n): v_t = A_x x_t + a + h_{t−1} A_hᵀ
 
 
 class QLSTM(nn.Module):
@@ -80,57 +90,55 @@ class QLSTM(nn.Module):
         self.circuit_weights = nn.Parameter(torch.rand(6, n_layers, n_qubits, 3) * (2 * math.pi))
         self.head = nn.Linear(n_qubits, 2)
         self.permutation: Tensor
-        self.signs: Tensor
         self.register_buffer("permutation", entangler_permutation(n_qubits), persistent=False)
-        self.register_buffer("signs", z_signs(n_qubits), persistent=False)
+        self._encoding = RealEncoding.build(n_qubits, torch.float64)
         self._qnode: Any = (
             pennylane_circuit(n_qubits, n_layers, device_name) if backend == "pennylane" else None
         )
 
     # -- circuits -------------------------------------------------------------------------------
 
-    def _unitaries(self) -> Tensor:
-        """Return the transposed unitaries ``(2ⁿ, 6·2ⁿ)``: ``ψ @ result`` applies all six circuits."""
-        unitary = circuit_unitaries(self.circuit_weights, self.permutation)  # (6, D, D)
-        return unitary.transpose(1, 2).permute(1, 0, 2).reshape(unitary.shape[-1], -1)
-
-    def _circuits(self, inputs: Tensor, first: int, count: int, unitaries: Tensor | None) -> Tensor:
+    def _circuits(self, inputs: Tensor, first: int, count: int, prepared: _Prepared | None) -> Tensor:
         """Evaluate circuits ``first … first+count−1`` on the shared input ``(B, n)`` → ``(count, B, n)``."""
-        if unitaries is None:
+        if prepared is None:
             weights = self.circuit_weights.to(inputs.dtype)
             results = [
                 torch.stack(list(self._qnode(inputs, weights[c])), dim=-1)
                 for c in range(first, first + count)
             ]
             return torch.stack(results).to(inputs.dtype)
-        size = unitaries.shape[0]
-        state = encode_state(inputs)  # (B, D)
-        evolved = state @ unitaries[:, first * size : (first + count) * size]
-        evolved = evolved.view(inputs.shape[0], count, size).transpose(0, 1)
-        return expectation_z(evolved, self.signs.to(inputs.dtype))
+        unitaries = prepared.gates if first == 0 else prepared.readout
+        evolved = prepared.encoding.encode(inputs) @ unitaries  # (B, count·2D)
+        expectation = prepared.encoding.expectation_z(evolved.view(inputs.shape[0], count, -1))
+        return expectation.transpose(0, 1)  # a view: callers unbind it (one backward op, not count)
 
-    def _prepare(self, dtype: torch.dtype) -> Tensor | None:
+    def _prepare(self, dtype: torch.dtype) -> _Prepared | None:
         if self.backend == "pennylane":
             return None
         complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-        return self._unitaries().to(complex_dtype)
+        unitary = circuit_unitaries(self.circuit_weights, self.permutation).to(complex_dtype)
+        device = self.circuit_weights.device
+        return _Prepared(
+            real_unitaries(unitary[:_GATE_CIRCUITS]),
+            real_unitaries(unitary[_GATE_CIRCUITS:]),
+            self._encoding.to(dtype, device),
+            self.input_map.weight[:, self.input_size :].t().to(dtype),
+        )
 
     def _cell(
-        self, projected_x: Tensor, state: QLSTMState, unitaries: Tensor | None
+        self, projected_x: Tensor, state: QLSTMState, prepared: _Prepared | None
     ) -> tuple[Tensor, QLSTMState]:
         """One recurrence step; ``projected_x = A_x x_t + a`` (the input part of ``v_t``)."""
         h, c = state
-        v = projected_x + nn.functional.linear(h, self.input_map.weight[:, self.input_size :])
-        gates = self._circuits(v, 0, _GATE_CIRCUITS, unitaries)
-        forget, input_, candidate, output = (
-            torch.sigmoid(gates[0]),
-            torch.sigmoid(gates[1]),
-            torch.tanh(gates[2]),
-            torch.sigmoid(gates[3]),
-        )
-        c = forget * c + input_ * candidate
-        readout = self._circuits(output * torch.tanh(c), _GATE_CIRCUITS, 2, unitaries)
-        return readout[1], (readout[0], c)
+        if prepared is None:
+            v = projected_x + nn.functional.linear(h, self.input_map.weight[:, self.input_size :])
+        else:
+            v = torch.addmm(projected_x, h, prepared.hidden_map)
+        gates = self._circuits(v, 0, _GATE_CIRCUITS, prepared)
+        forget, input_, _, output = torch.sigmoid(gates).unbind(0)
+        c = forget * c + input_ * torch.tanh(gates[2])
+        h, y = self._circuits(output * torch.tanh(c), _GATE_CIRCUITS, 2, prepared).unbind(0)
+        return y, (h, c)
 
     def _project_input(self, x: Tensor) -> Tensor:
         return nn.functional.linear(x, self.input_map.weight[:, : self.input_size], self.input_map.bias)
@@ -147,13 +155,13 @@ class QLSTM(nn.Module):
     def forward(self, x: Tensor) -> ModelOutput:
         """Run the recurrence over ``x`` ``(B, T, F)`` from a resting state; predict for the last bar."""
         self._check(x, 3)
-        unitaries = self._prepare(x.dtype)
+        prepared = self._prepare(x.dtype)
         projected = self._project_input(x)
         state = self.init_state(x.shape[0])
         state = (state[0].to(x.dtype), state[1].to(x.dtype))
         y = state[0]
-        for t in range(x.shape[1]):
-            y, state = self._cell(projected[:, t], state, unitaries)
+        for projected_t in projected.unbind(1):
+            y, state = self._cell(projected_t, state, prepared)
         out = self.head(y)
         return ModelOutput(out[:, 0], out[:, 1], y)
 

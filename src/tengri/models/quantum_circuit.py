@@ -15,16 +15,25 @@ Wire 0 is the most significant bit of a basis index, as in PennyLane.
 
 Why a hand-written simulator: the encoding is a product state and the variational part does not
 depend on the input, so a circuit is ``⟨Z⟩ = Zᵀ |U·ψ(v)|²`` with ``U = U_L ⋯ U_1`` a fixed
-2ⁿ × 2ⁿ unitary per circuit, built once per forward pass. A time step then costs one Kronecker
-product and one matrix product for the whole batch and every circuit that shares an input,
-instead of one simulator call per circuit and sample. For ``n = 2`` the distance-2 ring would be
+2ⁿ × 2ⁿ unitary per circuit, built once per forward pass. A time step then costs one encoding
+and one matrix product for the whole batch and every circuit that shares an input, instead of
+one simulator call per circuit and sample. For ``n = 2`` the distance-2 ring would be
 ``CNOT(i, i)``, which is not a gate; it is skipped (the first author's code assumes ``n ≥ 3``).
+
+The recurrence runs in real arithmetic (:class:`RealEncoding`, :func:`real_unitaries`): a state
+is ``[Re ψ ; Im ψ]`` and ``U`` the real ``2·2ⁿ``-square block ``[[Re, Im], [−Im, Re]]`` of ``Uᵀ``.
+The product state comes from one matrix product instead of ``n − 1`` Kronecker steps: its
+amplitude on basis state ``b`` is ``exp(Σᵢ log mᵢ(bᵢ)) · exp(i Σᵢ (bᵢ − ½) βᵢ)``, both sums linear
+in per-qubit terms. Complex autograd costs several real operations per complex one, and the
+recurrence's backward pass is most of a training step; the complex functions
+(:func:`encode_state`, :func:`expectation_z`) remain the readable definition the tests check
+against PennyLane.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -32,11 +41,13 @@ from torch import Tensor
 from tengri.errors import ModelError
 
 __all__ = [
+    "RealEncoding",
     "circuit_unitaries",
     "encode_state",
     "entangler_permutation",
     "expectation_z",
     "pennylane_circuit",
+    "real_unitaries",
     "z_signs",
 ]
 
@@ -164,6 +175,92 @@ def expectation_z(state: Tensor, signs: Tensor) -> Tensor:
     """Return ``⟨Zᵢ⟩ = Σ_b |ψ_b|² (1 − 2·bitᵢ(b))`` for a complex state ``(..., 2ⁿ)``."""
     probabilities = state.real.square() + state.imag.square()
     return probabilities @ signs
+
+
+class RealEncoding(NamedTuple):
+    """Constants of :meth:`encode`, the encoded state in real form, for ``n`` qubits and ``D = 2ⁿ``.
+
+    Per qubit ``i``, with ``aᵢ = arctan vᵢ``, ``θᵢ = aᵢ/2 + π/4 ∈ (0, π/2)`` and
+    ``βᵢ = arctan vᵢ²``, the amplitudes are ``(cos θᵢ e^{−iβᵢ/2}, sin θᵢ e^{iβᵢ/2})``
+    (:func:`encode_state`). With ``ℓ = [log cos θᵢ, log sin θᵢ]ᵢ`` and ``β``::
+
+        [log |ψ_b|, φ_b + π/2, φ_b] = [ℓ, β] @ matrix + bias
+        ψ = |ψ| · (cos φ + i sin φ) = exp(log |ψ|) · sin([φ + π/2, φ])
+
+    Attributes
+    ----------
+    matrix
+        ``(3n, 3D)``: ``log |ψ_b| = Σᵢ ℓ_{i, bitᵢ(b)}`` and ``φ_b = Σᵢ (bitᵢ(b) − ½) βᵢ``.
+    bias
+        ``(3D,)``: ``π/2`` on the middle third (``cos φ = sin(φ + π/2)``).
+    offsets, halves
+        ``(2,)`` each: ``[θ + π/2, θ] = offsets + a·halves`` (``cos θ = sin(θ + π/2)``).
+    signs
+        ``(2D, n)``: :func:`z_signs` twice, so that ``⟨Z⟩ = [Re ψ ; Im ψ]² @ signs``.
+    """
+
+    matrix: Tensor
+    bias: Tensor
+    offsets: Tensor
+    halves: Tensor
+    signs: Tensor
+
+    @classmethod
+    def build(cls, n_qubits: int, dtype: torch.dtype = torch.float32) -> RealEncoding:
+        """Return the constants for ``n_qubits`` qubits."""
+        size = 2**n_qubits
+        bits = ((torch.arange(size)[None, :] >> (n_qubits - 1 - torch.arange(n_qubits))[:, None]) & 1).to(
+            dtype
+        )  # (n, D): bits[i, b] = bitᵢ(b)
+        matrix = torch.zeros(3 * n_qubits, 3 * size, dtype=dtype)
+        matrix[0 : 2 * n_qubits : 2, :size] = 1 - bits  # log cos θᵢ where bitᵢ = 0
+        matrix[1 : 2 * n_qubits : 2, :size] = bits  # log sin θᵢ where bitᵢ = 1
+        matrix[2 * n_qubits :, size : 2 * size] = bits - 0.5
+        matrix[2 * n_qubits :, 2 * size :] = bits - 0.5
+        bias = torch.zeros(3 * size, dtype=dtype)
+        bias[size : 2 * size] = math.pi / 2
+        offsets = torch.tensor([3 * math.pi / 4, math.pi / 4], dtype=dtype)
+        halves = torch.full((2,), 0.5, dtype=dtype)
+        signs = z_signs(n_qubits, dtype).repeat(2, 1)
+        return cls(matrix, bias, offsets, halves, signs)
+
+    def to(self, dtype: torch.dtype, device: torch.device) -> RealEncoding:
+        """Return the constants in ``dtype`` on ``device``."""
+        return RealEncoding(*(t.to(dtype=dtype, device=device) for t in self))
+
+    def encode(self, inputs: Tensor) -> Tensor:
+        """Return ``[Re ψ ; Im ψ]`` ``(B, 2·2ⁿ)`` of the encoded state of real ``inputs`` ``(B, n)``.
+
+        The same state as :func:`encode_state`. The magnitudes are floored at the smallest
+        normal number before the logarithm: ``θ`` rounds to 0 or ``π/2`` for ``|v| ≳ 10⁴`` in
+        float32, where the floor changes an amplitude below ``10⁻⁷`` and keeps the gradient finite.
+        """
+        batch, n = inputs.shape
+        angles = torch.addcmul(self.offsets, torch.arctan(inputs)[..., None], self.halves)  # (B, n, 2)
+        trig = torch.sin(angles).clamp_min(torch.finfo(inputs.dtype).tiny)  # cos θᵢ, sin θᵢ
+        terms = torch.cat([torch.log(trig).view(batch, 2 * n), torch.arctan(inputs * inputs)], dim=1)
+        polar = torch.addmm(self.bias, terms, self.matrix)  # (B, 3D): log |ψ|, φ + π/2, φ
+        size = polar.shape[1] // 3
+        # split, not two slices: its backward is one concatenation, not two zero-filled copies
+        log_magnitude, phases = polar.split_with_sizes([size, 2 * size], dim=1)
+        parts = torch.sin(phases).view(batch, 2, size) * torch.exp(log_magnitude)[:, None]
+        return parts.view(batch, 2 * size)
+
+    def expectation_z(self, evolved: Tensor) -> Tensor:
+        """Return ``⟨Zᵢ⟩`` ``(..., n)`` of real-form states ``(..., 2·2ⁿ)``."""
+        return evolved.square() @ self.signs
+
+
+def real_unitaries(unitary: Tensor) -> Tensor:
+    """Return the real form ``(2D, C·2D)`` of complex unitaries ``(C, D, D)``.
+
+    Block ``c`` is ``[[Re A, Im A], [−Im A, Re A]]`` with ``A = U_cᵀ``, so that for a row state
+    ``[Re ψ ; Im ψ]`` the product gives ``[Re U_cψ ; Im U_cψ]`` in columns ``c·2D … (c+1)·2D − 1``.
+    """
+    transposed = unitary.transpose(1, 2)
+    real, imag = transposed.real, transposed.imag
+    blocks = torch.cat([torch.cat([real, imag], dim=2), torch.cat([-imag, real], dim=2)], dim=1)
+    return blocks.permute(1, 0, 2).reshape(blocks.shape[1], -1)
 
 
 def pennylane_circuit(n_qubits: int, n_layers: int, device_name: str = "default.qubit") -> Any:

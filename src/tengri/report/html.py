@@ -9,6 +9,7 @@ and links can address.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,9 @@ def daily_budget_seconds(config: Mapping[str, Any]) -> float | None:
     return None
 
 
+_ISO_DURATION = re.compile(r"-?P(?:\d+(?:\.\d+)?[DW])?(?:T(?:\d+(?:\.\d+)?[HMS])+)?")
+
+
 def _format(value: Any, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "—"
@@ -130,7 +134,7 @@ def _format(value: Any, digits: int = 2) -> str:
         return f"{value:,.{digits}f}"
     if isinstance(value, pd.Timestamp):
         return str(value.strftime("%Y-%m-%d %H:%M"))
-    if isinstance(value, str) and value.startswith("P") and "T" in value:
+    if isinstance(value, str) and _ISO_DURATION.fullmatch(value):
         return str(pd.Timedelta(value))  # ISO 8601 duration → "12 days 11:00:00"
     if isinstance(value, str) and len(value) >= 19 and value[10] == "T":
         return str(pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC"))

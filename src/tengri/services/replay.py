@@ -25,16 +25,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pandas as pd
 
 from tengri.config import TengriConfig
 from tengri.data import read_ohlcv
-from tengri.engine import ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
-from tengri.engine.signals import SignalSource, Tick
+from tengri.engine import Burst, ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
+from tengri.engine.signals import Tick
 from tengri.errors import InvalidInputError
 from tengri.services.journal import FILES, RunJournal, iso
+
+if TYPE_CHECKING:
+    from tengri.services.model_source import PredictorSignalSource
 
 __all__ = ["ModelKind", "ProgressEvent", "RunOutcome", "load_strategy", "run_replay"]
 
@@ -43,6 +46,9 @@ log = logging.getLogger(__name__)
 ModelKind = Literal["enhanced", "lstm", "qlstm", "none"]
 MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
 DECAY_BARS = 168
+_BURST_WAIT_S = 900.0
+_BURST_POLL_S = 5.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,9 +132,10 @@ class _Replay:
         run_dir: Path,
         symbol: str,
         strategy: Strategy | None,
-        model_source: SignalSource | None,
+        model_source: PredictorSignalSource | None,
         offset: int,
     ) -> None:
+        self.model_source = model_source
         self.frame = frame
         self.run_dir = run_dir
         self.symbol = symbol
@@ -237,6 +244,59 @@ class _Replay:
         self.orchestrator.checkpoint()
         self.journal.flush()
 
+    def in_burst(self, label: str, work: Callable[[], T]) -> T:
+        """Run heavy ``work`` inside a thermal burst, waiting (bounded) for one to be allowed.
+
+        A refusal for the zone, a cooldown or a running burst is waited out for up to
+        ``_BURST_WAIT_S`` seconds; an exhausted daily budget is final.
+        """
+        thermal = self.orchestrator.thermal_manager
+        deadline = time.monotonic() + _BURST_WAIT_S
+        while True:
+            attempt = thermal.try_start_burst(label=label)
+            if isinstance(attempt, Burst):
+                break
+            if attempt.reason == "budget" or time.monotonic() > deadline:
+                raise attempt.to_error()
+            log.info("burst for %s refused (%s); waiting", label, attempt.reason)
+            time.sleep(_BURST_POLL_S)
+        try:
+            return work()
+        finally:
+            ended = thermal.end_burst(attempt.burst_id)
+            self.journal.add(
+                "bursts",
+                start=iso(ended.burst.started_at),
+                end=iso(ended.ended_at),
+                seconds=ended.length_s,
+                label=label,
+            )
+
+    def attach_model(self, model: str) -> None:
+        """Fit (or, resuming, reload) the predictor inside a burst and make it a signal source."""
+        from tengri.services.model_source import fit_model_source
+
+        source, offset = self.in_burst(
+            "training", lambda: fit_model_source(self.config, self.frame, model, self.run_dir)
+        )
+        self.model_source = source
+        self.offset = offset
+        self.orchestrator.predictor = source
+
+    def maybe_retrain(self, bar: int) -> None:
+        """Refit the predictor on every bar so far, inside a burst, every ``model.retrain_every`` bars."""
+        every = self.config.model.retrain_every
+        if self.model_source is None or every <= 0 or (bar + 1 - self.offset) % every:
+            return
+        predictor = self.model_source.predictor
+        history = self.frame.iloc[: bar + 1]
+
+        def refit() -> None:
+            predictor.fit(history)
+            predictor.predict(history)  # the stream continues from this bar
+
+        self.in_burst("retraining", refit)
+
 
 def _executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.DataFrame:
     """Every execution, open ones included, with the trade columns (bars, reason) where closed."""
@@ -309,29 +369,29 @@ def run_replay(
     if not resume and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    model_source: SignalSource | None = None
-    offset = 0
-    if model != "none":
-        from tengri.services.model_source import fit_model_source
-
-        model_source, offset = fit_model_source(config, frame, model, run_dir)
     symbol = _slug(loaded.source)
-    replay = _Replay(config, frame, run_dir, symbol, user_strategy, model_source, offset)
+    replay = _Replay(config, frame, run_dir, symbol, user_strategy, None, 0)
     started = time.time()
     replay.orchestrator.start()
+    if model != "none":
+        replay.attach_model(model)
+    offset = replay.offset
+    model_source = replay.model_source
     first = offset + replay.orchestrator.tick_index
     if first > offset:
         replay.journal.load(first)
         for bar in range(offset, first):
             if replay.strategy_source is not None:
                 replay.strategy_source.warm(replay.tick(bar))
-            if model_source is not None and hasattr(model_source, "warm"):
+            if model_source is not None:
                 model_source.warm(replay.tick(bar))
+                replay.maybe_retrain(bar)
         log.info("resuming run %s at bar %d of %d", run_id, first, len(frame))
     checkpoint_every = config.engine.checkpoint_interval
     try:
         for bar in range(first, len(frame)):
             result = replay.step(bar)
+            replay.maybe_retrain(bar)
             if (bar + 1 - offset) % checkpoint_every == 0:
                 replay.checkpoint()
             if on_progress is not None:
@@ -351,7 +411,8 @@ def run_replay(
         replay.store.close()
         raise
     replay.orchestrator.shutdown()
-    if model_source is not None and hasattr(model_source, "signal_rows"):
+    if model_source is not None:
+        replay.journal.rows["signals"] = []  # the source's records cover every streamed bar
         for row in model_source.signal_rows(frame):
             replay.journal.add("signals", **row)
     replay.journal.flush()

@@ -1,0 +1,162 @@
+"""PredictorSignalSource: the predictor as a signal source of the engine, one bar per tick.
+
+Services may import both the engine and the predictor; the predictor itself knows nothing of the
+engine. Each tick is turned into a bar and fed to :meth:`LSTMTradingPredictor.update`; a signal is
+emitted when the action changes (buy → +1, sell → −1, hold → 0), carrying the calibrated
+confidence, and recorded in :attr:`PredictorSignalSource.records` so that a replay can compare
+stated confidence with outcomes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import pandas as pd
+
+from tengri.engine.signals import Signal, Tick
+from tengri.predict import LSTMTradingPredictor, action_for
+
+if TYPE_CHECKING:
+    from tengri.config import TengriConfig
+
+__all__ = ["DIRECTIONS", "PredictorSignalSource", "fit_model_source"]
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS: Final = {"buy": 1, "sell": -1, "hold": 0}
+
+
+class PredictorSignalSource:
+    """Turn ticks into model signals.
+
+    Parameters
+    ----------
+    predictor
+        A fitted predictor (its stream continues from the series it last saw).
+    strategy_id
+        The strategy the signals belong to.
+    threshold
+        Confidence a buy or sell must exceed (:func:`tengri.predict.action_for`).
+    """
+
+    def __init__(
+        self, predictor: LSTMTradingPredictor, *, strategy_id: str = "MODEL", threshold: float | None = None
+    ) -> None:
+        self.predictor = predictor
+        self.strategy_id = strategy_id
+        self.threshold = threshold
+        self.name = f"model:{predictor.settings.variant}"
+        self.records: list[dict[str, Any]] = []
+        """One entry per emitted signal: ``timestamp``, ``direction``, ``stated_confidence``."""
+        self.offset = 0
+        """Frame position of the tick with ``index`` 0 (a replay's first streamed bar)."""
+        self._action = "hold"
+
+    def warm(self, tick: Tick) -> None:
+        """Replay a tick already processed before a resume: same state and records, no signal."""
+        self.on_tick(tick)
+
+    def signal_rows(self, frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
+        """Yield the journal's ``signals`` rows: ``bar, timestamp, direction, stated_confidence, hit``.
+
+        ``hit`` says whether the next bar's close moved in the signal's direction (``None`` for a
+        flat signal or when no next bar exists), the horizon the model predicts.
+        """
+        closes = frame["Close"].to_numpy(dtype=np.float64)
+        for record in self.records:
+            bar = int(record["bar"])
+            direction = int(record["direction"])
+            hit = None
+            if direction != 0 and bar + 1 < len(closes):
+                hit = bool(direction * (closes[bar + 1] - closes[bar]) > 0)
+            yield {
+                "bar": bar,
+                "timestamp": record["timestamp"].isoformat().replace("+00:00", "Z"),
+                "direction": direction,
+                "stated_confidence": record["stated_confidence"],
+                "hit": hit,
+            }
+
+    def on_tick(self, tick: Tick) -> Sequence[Signal]:
+        """Feed the tick's bar to the predictor; return a signal when the action changes."""
+        price = tick.price
+        bar = {
+            "timestamp": pd.Timestamp(tick.timestamp, unit="s", tz="UTC"),
+            "Open": tick.open if tick.open is not None else price,
+            "High": tick.high if tick.high is not None else price,
+            "Low": tick.low if tick.low is not None else price,
+            "Close": price,
+            "Volume": tick.volume if tick.volume is not None else 0.0,
+        }
+        prediction = self.predictor.update(bar)
+        if prediction is None:
+            return ()
+        action = action_for(prediction["prob_up"], self.threshold)
+        if action == self._action:
+            return ()
+        self._action = action
+        direction = DIRECTIONS[action]
+        confidence = float(prediction["confidence"])
+        self.records.append(
+            {
+                "bar": tick.index + self.offset,
+                "timestamp": prediction["timestamp"],
+                "direction": direction,
+                "stated_confidence": confidence,
+            }
+        )
+        info = {
+            "prob_up": prediction["prob_up"],
+            "predicted_return": prediction["predicted_return"],
+            "in_sample": prediction["in_sample"],
+        }
+        return (Signal(self.strategy_id, direction, confidence=confidence, source="model", info=info),)
+
+
+def fit_model_source(
+    config: TengriConfig, frame: pd.DataFrame, model: str, run_dir: Path
+) -> tuple[PredictorSignalSource, int]:
+    """Fit a predictor on a replay's first ``model.train_fraction`` of bars; return it as a source.
+
+    The predictor is saved to ``<run_dir>/model`` and reused when its data fingerprint matches
+    (a resumed run); its stream then continues from the last fitted bar, so the replay streams
+    ``frame`` from the returned offset on.
+
+    Parameters
+    ----------
+    config
+        Tengri's configuration.
+    frame
+        The replay's validated bars.
+    model
+        A model name (``enhanced``, ``lstm``, ``qlstm``, or any of :data:`tengri.predict.VARIANTS`).
+    run_dir
+        The run's folder.
+
+    Returns
+    -------
+    tuple
+        The signal source and the offset: the number of leading bars used for fitting.
+    """
+    offset = int(len(frame) * config.model.train_fraction)
+    fitted = frame.iloc[:offset]
+    directory = run_dir / "model"
+    predictor: LSTMTradingPredictor | None = None
+    if (directory / "manifest.json").is_file():
+        from tengri.predict._persistence import data_fingerprint
+
+        saved = LSTMTradingPredictor.load(directory)
+        if saved.fingerprint == data_fingerprint(fitted) and saved.settings.variant == model:
+            predictor = saved
+            predictor.predict(fitted)  # primes the stream with the fitted bars
+    if predictor is None:
+        log.info("fitting the %s predictor on the first %d of %d bars", model, offset, len(frame))
+        predictor = LSTMTradingPredictor(config, model=model).fit(fitted)
+        predictor.save(directory)
+    source = PredictorSignalSource(predictor)
+    source.offset = offset
+    return source, offset

@@ -1,0 +1,70 @@
+"""Train use case: fit a predictor on a data source and save it under the models directory."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tengri.data import load_ohlcv
+from tengri.predict import LSTMTradingPredictor
+
+if TYPE_CHECKING:
+    from tengri.config import TengriConfig
+
+__all__ = ["TrainResult", "train"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    name
+        The saved predictor's name, ``<data>-<model>``.
+    directory
+        ``<models_dir>/<name>``, holding ``manifest.json`` and ``model.safetensors``.
+    manifest, weights
+        The two files.
+    metrics
+        Validation metrics of the fit (loss, accuracy, Brier and ECE before and after calibration).
+    """
+
+    name: str
+    directory: Path
+    manifest: Path
+    weights: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train(config: TengriConfig, data: str, model: str) -> TrainResult:
+    """Fit ``LSTMTradingPredictor(config, model=model)`` on every bar of ``data`` and save it.
+
+    Parameters
+    ----------
+    config
+        Tengri's configuration (model settings, seed, models directory).
+    data
+        A data source for :func:`tengri.data.load_ohlcv`.
+    model
+        A model name of :data:`tengri.predict.VARIANTS`.
+
+    Returns
+    -------
+    TrainResult
+        Paths and validation metrics; the same data, config and seed give the same files.
+    """
+    bars = load_ohlcv(data)
+    predictor = LSTMTradingPredictor(config, model=model).fit(bars)
+    source = Path(data).stem if ":" not in data else data
+    name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", f"{source}-{model}").strip("-")
+    directory = predictor.save(config.models_dir / name)
+    return TrainResult(
+        name=name,
+        directory=directory,
+        manifest=directory / "manifest.json",
+        weights=directory / "model.safetensors",
+        metrics=dict(predictor.metrics),
+    )

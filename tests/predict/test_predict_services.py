@@ -1,0 +1,120 @@
+"""The predictor's use cases: train, evaluate, tune, and the engine's model signal source."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tengri.config import TengriConfig
+from tengri.engine.signals import Signal, SignalSource, Tick
+from tengri.predict import LSTMTradingPredictor
+from tengri.services.model_source import PredictorSignalSource, fit_model_source
+from tengri.services.train import train
+from tengri.services.tune import tune
+
+SMALL_MODEL = {"epochs": 1, "hidden_size": 8, "num_heads": 2, "memory_slots": 2, "seq_len": 16, "patience": 1}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> TengriConfig:
+    return TengriConfig(data_dir=tmp_path / "data", model=SMALL_MODEL)
+
+
+def _tick(bars: pd.DataFrame, position: int, offset: int) -> Tick:
+    row = bars.iloc[position]
+    return Tick(
+        symbol="GOOG",
+        timestamp=bars.index[position].timestamp(),
+        price=float(row["Close"]),
+        index=position - offset,
+        volume=float(row["Volume"]),
+        open=float(row["Open"]),
+        high=float(row["High"]),
+        low=float(row["Low"]),
+    )
+
+
+def test_train_saves_a_loadable_predictor(config: TengriConfig) -> None:
+    result = train(config, "sample:goog_d1", "lstm")
+    assert result.directory == config.models_dir / "sample-goog_d1-lstm"
+    assert result.manifest.is_file()
+    assert result.weights.is_file()
+    assert {"validation_loss", "validation_accuracy", "validation_ece"} <= set(result.metrics)
+    loaded = LSTMTradingPredictor.load(result.directory)
+    assert loaded.metrics == result.metrics
+
+
+def test_model_source_emits_signals_on_action_changes(
+    config: TengriConfig, goog: pd.DataFrame, tmp_path: Path
+) -> None:
+    bars = goog.iloc[:900]
+    source, offset = fit_model_source(config, bars, "lstm", tmp_path / "run")
+    assert isinstance(source, SignalSource)
+    assert offset == int(len(bars) * config.model.train_fraction)
+    emitted: list[Signal] = []
+    for position in range(offset, len(bars)):
+        emitted.extend(source.on_tick(_tick(bars, position, offset)))
+    assert emitted, "a model that never changes its mind emits one signal at least"
+    directions = [signal.direction for signal in emitted]
+    assert all(a != b for a, b in itertools.pairwise(directions))
+    assert all(signal.source == "model" and signal.strategy_id == "MODEL" for signal in emitted)
+    assert [r["direction"] for r in source.records] == directions
+    assert [r["stated_confidence"] for r in source.records] == [s.confidence for s in emitted]
+    rows = list(source.signal_rows(bars))
+    assert [row["bar"] for row in rows] == [r["bar"] for r in source.records]
+    assert all(row["hit"] in (True, False, None) for row in rows)
+    # A resumed run reuses the saved predictor and replays the same decisions.
+    again, _ = fit_model_source(config, bars, "lstm", tmp_path / "run")
+    replayed = [s for p in range(offset, len(bars)) for s in again.on_tick(_tick(bars, p, offset))]
+    assert [(s.direction, s.confidence) for s in replayed] == [(s.direction, s.confidence) for s in emitted]
+
+
+def test_model_source_signals_carry_the_streamed_predictions(
+    config: TengriConfig, goog: pd.DataFrame
+) -> None:
+    bars = goog.iloc[:800]
+    predictor = LSTMTradingPredictor(config, model="lstm").fit(bars.iloc[:700])
+    expected = predictor.predict(bars)
+    predictor.predict(bars.iloc[:700])  # rewind the stream to the end of the fitted bars
+    source = PredictorSignalSource(predictor, threshold=0.0)
+    emitted = [s for p in range(700, 800) for s in source.on_tick(_tick(bars, p, 700))]
+    assert len(emitted) == len(source.records) > 0
+    for signal, record in zip(emitted, source.records, strict=True):
+        row = expected.loc[record["timestamp"]]
+        assert signal.info["prob_up"] == pytest.approx(row["prob_up"], abs=1e-5)
+        assert record["stated_confidence"] == pytest.approx(row["confidence"], abs=1e-5)
+        assert signal.direction == (1 if row["prob_up"] > 0.5 else -1)
+
+
+def test_tune_records_trials_in_a_sqlite_study(config: TengriConfig) -> None:
+    result = tune(config, "sample:goog_d1", trials=2)
+    assert result["storage"].startswith("sqlite:///")
+    assert result["storage"].endswith("optuna.db")
+    assert result["total"] == 2
+    assert result["complete"] + result["failed"] == 2
+    assert result["complete"] >= 1
+    assert result["best_value"] is not None
+    again = tune(config, "sample:goog_d1", trials=1)
+    assert again["total"] == 3
+
+
+@pytest.mark.slow
+def test_quick_evaluation_writes_the_table(tmp_path: Path) -> None:
+    config = TengriConfig(data_dir=tmp_path / "data")
+    from tengri.services.evaluate import BASELINES, NEURAL, evaluate
+
+    result = evaluate(config, "sample:goog_d1", quick=True)
+    assert result.directory == config.reports_dir / "evaluate-sample-goog_d1-quick"
+    table = result.markdown.read_text()
+    for name in (*NEURAL, *BASELINES):
+        assert f"| {name} |" in table
+    frame = pd.read_csv(result.csv)
+    assert len(frame) == 2 * (len(NEURAL) + len(BASELINES))
+    document = json.loads(result.json.read_text())
+    assert document["settings"]["folds"] == 2
+    assert len(document["summary"]) == len(NEURAL) + len(BASELINES)
+    assert frame.loc[frame["model"] == "flat", "total_return"].eq(0).all()
