@@ -161,7 +161,7 @@ class Strategy:
         end = self._n - ago
         if period < 1 or end < period:
             return float("nan")
-        return float(self._data[3, end - period : end].mean())
+        return float(self._data[3, end - period : end].sum() / period)  # = .mean(), without its overhead
 
 
 class StrategySource:

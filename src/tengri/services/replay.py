@@ -161,18 +161,24 @@ class _Replay:
         self.journal = RunJournal(run_dir)
         self.config = config
         self.sample_every = max(1, len(frame) // 250)
+        self.strategies_seen: set[str] = set()
+        # Plain Python floats per column: a pandas row lookup per bar would cost more than the tick.
+        self._columns = (
+            (frame.index.asi8 / 1e9).tolist(),
+            *(frame[c].to_numpy(dtype=float).tolist() for c in ("Open", "High", "Low", "Close", "Volume")),
+        )
 
     def tick(self, bar: int) -> Tick:
-        row = self.frame.iloc[bar]
+        times, opens, highs, lows, closes, volumes = self._columns
         return Tick(
             symbol=self.symbol,
-            timestamp=self.frame.index[bar].timestamp(),
-            price=float(row["Close"]),
+            timestamp=times[bar],
+            price=closes[bar],
             index=bar - self.offset,
-            volume=float(row["Volume"]),
-            open=float(row["Open"]),
-            high=float(row["High"]),
-            low=float(row["Low"]),
+            volume=volumes[bar],
+            open=opens[bar],
+            high=highs[bar],
+            low=lows[bar],
         )
 
     def step(self, bar: int) -> dict[str, Any]:
@@ -183,6 +189,8 @@ class _Replay:
         )
         for outcome in result["closed"]:
             self._trade(outcome, bar)
+        for opened in result["opened"]:
+            self.strategies_seen.add(opened["strategy_id"])
         desk = self.orchestrator.desk
         thermal = self.orchestrator.thermal_manager
         snapshot = thermal.snapshot
@@ -234,7 +242,7 @@ class _Replay:
     def _sample_confidences(self, bar: int, t: float) -> None:
         agent = self.orchestrator.agent
         context = agent.current_context()
-        for strategy_id in sorted(agent.statistics()["strategies"]):
+        for strategy_id in sorted(self.strategies_seen):
             confidence = agent.get_confidence_coefficient(strategy_id, (), context, now=t)
             self.journal.add(
                 "confidences", bar=bar, timestamp=iso(t), strategy_id=strategy_id, confidence=confidence

@@ -1,0 +1,135 @@
+"""Replay speed: Tengri's replay against backtesting.py on the same SMA(10, 20) strategy and data.
+
+Side by side in one run, on GOOG daily (2,148 bars): backtesting.py's ``Backtest.run`` with its
+quick-start SmaCross, and Tengri's ``run_replay`` with the same rule written as a
+``tengri.Strategy`` (store, journal and statistics included, HTML report excluded). Then the main
+job's streaming part with the enhanced model attached on EURUSD hourly: bars per second of the
+replay loop including per-bar inference (the fit is timed apart). Goals (issue 7): no model at
+least as fast as backtesting.py; with the enhanced model at least 1,000 bars/s.
+
+Run: .venv/bin/python benchmarks/bench_replay.py
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from tengri.config import TengriConfig
+from tengri.services import replay as replay_module
+from tengri.services.replay import run_replay
+from tengri.strategies import SmaCross
+
+ROUNDS = 5
+
+
+def _backtesting_py() -> float:
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import GOOG, SMA
+
+    class SmaCrossReference(Strategy):
+        def init(self) -> None:
+            self.sma1 = self.I(SMA, self.data.Close, 10)
+            self.sma2 = self.I(SMA, self.data.Close, 20)
+
+        def next(self) -> None:
+            if crossover(self.sma1, self.sma2):
+                self.position.close()
+                self.buy()
+            elif crossover(self.sma2, self.sma1):
+                self.position.close()
+                self.sell()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        Backtest(GOOG, SmaCrossReference, cash=10_000, commission=0.002).run()
+        return time.perf_counter() - start
+
+
+def _tengri_no_model() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = TengriConfig.load(data_dir=Path(tmp)).with_overrides(
+            trading={
+                "cash": 10_000.0,
+                "commission": 0.002,
+                "slippage": 0.0,
+                "position_fraction": 0.9999,
+                "whole_units": True,
+                "max_open_executions": 1,
+                "holding_bars": None,
+                "trade_patterns": False,
+                "min_confidence": 0.0,
+            },
+            engine={"defensive_margin": 0.0},
+        )
+        start = time.perf_counter()
+        run_replay(config, "sample:goog_d1", model="none", strategy=SmaCross(), build_html=False)
+        return time.perf_counter() - start
+
+
+def _tengri_with_model() -> tuple[float, float, int]:
+    """Return (fit seconds, streaming seconds, streamed bars) of `tengri run` on EURUSD."""
+    timings: dict[str, float] = {}
+    original = replay_module._Replay.attach_model
+
+    def timed_attach(self: replay_module._Replay, model: str) -> None:
+        start = time.perf_counter()
+        original(self, model)
+        timings["fit"] = time.perf_counter() - start
+        timings["stream_start"] = time.perf_counter()
+
+    replay_module._Replay.attach_model = timed_attach  # type: ignore[method-assign]
+    original_finish = replay_module._finish
+
+    def timed_finish(*args, **kwargs):  # type: ignore[no-untyped-def]
+        timings["stream_end"] = time.perf_counter()
+        return original_finish(*args, **kwargs)
+
+    replay_module._finish = timed_finish  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            outcome = run_replay(
+                TengriConfig.load(data_dir=Path(tmp)), "sample:eurusd_h1", model="enhanced", build_html=False
+            )
+            bars = int(outcome.summary["bars_replayed"])
+    finally:
+        replay_module._Replay.attach_model = original  # type: ignore[method-assign]
+        replay_module._finish = original_finish
+    return timings["fit"], timings["stream_end"] - timings["stream_start"], bars
+
+
+def main() -> None:
+    print(f"command: {sys.executable} {' '.join(sys.argv)}")
+    print(
+        f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, torch {torch.__version__}"
+    )
+    bars = 2148
+    reference = statistics.median(_backtesting_py() for _ in range(ROUNDS))
+    ours = statistics.median(_tengri_no_model() for _ in range(ROUNDS))
+    print(f"\nSMA(10, 20) crossover on GOOG daily, {bars} bars, median of {ROUNDS} runs")
+    print(f"  backtesting.py Backtest.run                {reference:7.3f} s  {bars / reference:9,.0f} bars/s")
+    print(f"  tengri run_replay (store, journal, stats)  {ours:7.3f} s  {bars / ours:9,.0f} bars/s")
+    verdict = "MET" if ours <= reference else "NOT MET"
+    print(f"  tengri / backtesting.py speed: {reference / ours:.2f}x (goal >= 1: {verdict})")
+    fit, stream, streamed = _tengri_with_model()
+    rate = streamed / stream
+    print(
+        f"\ntengri run, enhanced model, EURUSD hourly: fit {fit:.1f} s in a burst, {streamed} bars streamed"
+    )
+    verdict = "MET" if rate >= 1000 else "NOT MET"
+    print(f"  replay with per-bar inference: {rate:,.0f} bars/s (goal >= 1,000: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
