@@ -15,46 +15,17 @@ from typing import Any
 
 import pandas as pd
 
+from tengri.report.run_folder import COLUMNS
+
 __all__ = ["FILES", "RunJournal", "iso"]
 
+# The columns are the report's folder contract; the journal adds a bar number where rows are per bar.
 FILES: dict[str, tuple[str, ...]] = {
-    "timeline": (
-        "bar",
-        "timestamp",
-        "open",
-        "high",
-        "low",
-        "close",
-        "equity",
-        "cash",
-        "position",
-        "open_executions",
-        "profit_zone",
-        "thermal_zone",
-        "temperature",
-        "in_burst",
-    ),
-    "trades": (
-        "execution_id",
-        "strategy_id",
-        "source",
-        "direction",
-        "size",
-        "entry_time",
-        "entry_price",
-        "exit_time",
-        "exit_price",
-        "entry_bar",
-        "exit_bar",
-        "profit",
-        "return_pct",
-        "costs",
-        "reason",
-        "confidence",
-    ),
-    "confidences": ("bar", "timestamp", "strategy_id", "confidence"),
-    "signals": ("bar", "timestamp", "direction", "stated_confidence", "hit"),
-    "bursts": ("start", "end", "seconds", "label"),
+    "timeline": ("bar", *COLUMNS["timeline"][0]),
+    "trades": COLUMNS["trades"][0],
+    "confidences": ("bar", *COLUMNS["confidences"][0]),
+    "signals": ("bar", "timestamp", "direction", *COLUMNS["signals"][0][1:]),
+    "bursts": COLUMNS["bursts"][0],
 }
 
 
