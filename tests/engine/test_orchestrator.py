@@ -184,6 +184,7 @@ def test_fills_at_next_open_and_opposite_signal_exits() -> None:
         slippage=0.0,
         min_confidence=0.0,
         holding_bars=None,
+        max_open_executions=1,
     )
     orchestrator.config = orchestrator.config.with_overrides(trading={"trade_patterns": False})
     opened: list[dict[str, Any]] = []
@@ -210,6 +211,7 @@ def test_this_tick_policy_fills_at_once_and_stops_trigger() -> None:
     orchestrator = _orchestrator(
         sources=[StrategySource(Long())],
         fill_policy="this_tick",
+        max_open_executions=1,
         stop_loss=0.05,
         min_confidence=0.0,
         holding_bars=None,
@@ -369,3 +371,59 @@ def test_restart_mid_replay_equals_uninterrupted(tmp_path: Path) -> None:
     _replay(second, frame.iloc[1700:])
     assert _totals(second) == expected
     assert len(expected["executions"]) > 50
+
+
+def _crash_orchestrator(tmp_path: Path) -> SystemOrchestrator:
+    sections = {
+        "agent": {"context_fields": ("profit_zone",)},
+        "triggers": {"auto_register_t_stat": 1.5, "auto_register_min_count": 20},
+        "engine": {"checkpoint_interval": 100},
+    }
+    return _orchestrator(tmp_path, sections=sections, holding_bars=6, max_open_executions=4)
+
+
+@pytest.mark.slow
+def test_unclean_stop_then_replay_from_checkpoint_adopts_instead_of_duplicating(tmp_path: Path) -> None:
+    frame = load_ohlcv("sample:eurusd_h1").iloc[:3000]
+    whole = _crash_orchestrator(tmp_path / "whole")
+    _replay(whole, frame)
+    expected = _totals(whole)
+    whole.shutdown()
+
+    first = _crash_orchestrator(tmp_path / "split")
+    _replay(first, frame.iloc[:1790])  # last checkpoint at 1700: 90 ticks of events after it
+    newer = [
+        e for e in first.store.executions() if (e.closed_at or e.opened_at) > frame.index[1699].timestamp()
+    ]
+    assert newer, "the stop must leave events newer than the checkpoint"
+    # No shutdown: as after kill -9, the store holds what was confirmed, the checkpoint is older.
+    second = _crash_orchestrator(tmp_path / "split").start()
+    assert second.tick_index == 1700
+    assert second.agent.recovering
+    _replay(second, frame.iloc[1700:])
+    assert not second.agent.recovering
+    assert _totals(second) == expected
+    first.store.close()
+
+
+def test_unclean_stop_then_live_ticks_adopt_the_newer_events_as_stored(tmp_path: Path) -> None:
+    frame = load_ohlcv("sample:eurusd_h1").iloc[:1900]
+    first = _crash_orchestrator(tmp_path)
+    _replay(first, frame.iloc[:1790])
+    stored = {e.execution_id: e for e in first.store.executions()}
+    # Restart and go on from where the first one stopped, without re-feeding (as live ticks do).
+    second = _crash_orchestrator(tmp_path).start()
+    _replay(second, frame.iloc[1790:])
+    rows = second.store.executions()
+    ids = [e.execution_id for e in rows]
+    assert len(ids) == len(set(ids))
+    for execution_id, before in stored.items():  # nothing confirmed was rewritten
+        now = second.store.get_execution(execution_id)
+        assert now.opened_at == before.opened_at
+        if before.status != "open":
+            assert now == before
+    closed = [e for e in rows if e.status != "open"]
+    assert set(second.desk.positions) == {e.execution_id for e in rows if e.status == "open"}
+    assert second.desk.closed_count == len(closed) == second.agent.statistics()["completed"]
+    assert math.isclose(second.desk.realised, sum(e.profit or 0.0 for e in closed), abs_tol=1e-9)
+    first.store.close()

@@ -212,6 +212,21 @@ def _parse_timestamps(raw: pd.Series, source: str, label: str) -> pd.DatetimeInd
             column=label,
         )
     else:
+        # An object column may mix text with numbers (or booleans): refuse the first one by its row
+        # rather than let pandas guess what a bare number means among dates.
+        numeric = np.fromiter(
+            (isinstance(v, int | float | np.number) and not _is_missing(v) for v in raw),
+            dtype=bool,
+            count=len(raw),
+        )
+        if numeric.any():
+            position = int(np.argmax(numeric))
+            _fail(
+                source,
+                f"numeric timestamp {raw.iloc[position]!r}; write timestamps as ISO 8601 text or datetimes",
+                row=position + 1,
+                column=label,
+            )
         parsed = _parse_text_timestamps(raw, source, label)
     missing = np.asarray(parsed.isna())
     if missing.any():

@@ -15,29 +15,61 @@ Confidence (DESIGN.md, Memory agent)::
 
 Evidence lives in the store's executions table; the agent keeps running aggregates in memory,
 rebuilt from the store when it starts, so a restart loses nothing and a query costs no I/O.
+
+Crash recovery (docs/reliability.md): after a kill between two checkpoints of the orchestrator, the
+store holds executions newer than the checkpoint. :meth:`MemoryAgent.restore` rebuilds the
+evidence as of the checkpoint and keeps those newer rows aside; while the engine re-processes the
+ticks since the checkpoint, an opening or a close that reproduces a stored row is *adopted*
+(nothing is written twice), and :meth:`MemoryAgent.finish_recovery` folds in whatever the
+re-processing did not reproduce, exactly as stored. A confirmed execution is never rewritten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tengri.config import AgentConfig
 from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.store.memory_map import MemoryMap
-from tengri.engine.store.records import ExecutionRecord
+from tengri.engine.store.records import ExecutionRecord, ExecutionStatus
 from tengri.errors import ConflictError, ForeignExecutionError, InvalidInputError
 
 if TYPE_CHECKING:
     from tengri.engine.thermal.manager import ThermalZoneManager
 
-__all__ = ["ConfidenceExplanation", "ExecutionOutcome", "MemoryAgent"]
+__all__ = ["ConfidenceExplanation", "ExecutionOutcome", "MemoryAgent", "execution_sequence"]
+
+log = logging.getLogger(__name__)
 
 _ANY = "*"
+
+
+def execution_sequence(execution_id: str) -> int | None:
+    """The sequence number of an id the agent allocated (``<strategy>_<stamp>_<seq>``), else None."""
+    head, _, tail = execution_id.rpartition("_")
+    return int(tail) if head and tail.isdigit() else None
+
+
+def _same_opening(stored: ExecutionRecord, new: ExecutionRecord) -> bool:
+    """Whether ``stored`` is the row that inserting ``new`` would have written (costs change at close)."""
+    return (
+        stored.agent_id == new.agent_id
+        and stored.strategy_id == new.strategy_id
+        and stored.direction == new.direction
+        and stored.entry_price == new.entry_price
+        and stored.opened_at == new.opened_at
+        and stored.hash_triggers == new.hash_triggers
+        and stored.size == new.size
+        and (stored.status != "open" or stored.costs == new.costs)
+        and stored.confidence == new.confidence
+        and stored.context == new.context
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +143,10 @@ class _StrategyEvidence:
     newest: float | None = None
 
 
+def _event_time(row: ExecutionRecord) -> tuple[float, str]:
+    return (row.closed_at if row.closed_at is not None else row.opened_at, row.execution_id)
+
+
 def _context_key(context: Mapping[str, Any] | None, fields: tuple[str, ...]) -> tuple[str, str]:
     context = context or {}
     thermal = (
@@ -155,6 +191,8 @@ class MemoryAgent:
         self._lock = threading.RLock()
         self._evidence: dict[str, _StrategyEvidence] = {}
         self._open: dict[str, ExecutionRecord] = {}  # this agent's open executions, as stored
+        # Rows newer than the orchestrator's checkpoint, not yet reproduced (see the module docstring).
+        self._recovery: dict[str, ExecutionRecord] = {}
         self._sequence = 0
         self.refresh()
 
@@ -164,11 +202,91 @@ class MemoryAgent:
         rows = self.store.executions(agent_id=self.agent_id)
         with self._lock:
             self._evidence = {}
+            self._recovery = {}
             self._open = {row.execution_id: row for row in rows if row.status == "open"}
-            self._sequence = len(rows)
+            # Past the highest sequence in use, not the row count: cleanup may have removed rows.
+            self._sequence = max([len(rows), *(execution_sequence(r.execution_id) or 0 for r in rows)])
             for row in rows:
                 if row.status != "open" and row.success is not None:
                     self._learn(row)
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the last execution id this agent allocated."""
+        with self._lock:
+            return self._sequence
+
+    @property
+    def recovering(self) -> bool:
+        """Whether rows newer than the restored checkpoint still wait to be reproduced."""
+        with self._lock:
+            return bool(self._recovery)
+
+    def open_records(self) -> list[ExecutionRecord]:
+        """This agent's open executions as it opened them (for a checkpoint)."""
+        with self._lock:
+            return list(self._open.values())
+
+    def restore(self, sequence: int, open_records: Sequence[ExecutionRecord]) -> list[ExecutionRecord]:
+        """Rebuild the agent as of a checkpoint; return the stored rows newer than it.
+
+        ``sequence`` and ``open_records`` are :attr:`sequence` and :meth:`open_records` when the
+        checkpoint was written. A row is newer than the checkpoint when its id's sequence is
+        higher (opened since), or when it was open then and is closed now (closed since). Those
+        rows are not learnt from: the re-processed ticks reproduce and adopt them (see
+        :meth:`start_strategy` and :meth:`complete_strategy`), and :meth:`finish_recovery` folds
+        in the rest.
+        """
+        rows = self.store.executions(agent_id=self.agent_id)
+        opened_then = {r.execution_id: r for r in open_records}
+        with self._lock:
+            self._evidence = {}
+            self._open = dict(opened_then)
+            self._recovery = {}
+            self._sequence = int(sequence)
+            for row in rows:
+                execution_id = row.execution_id
+                if execution_id in opened_then:
+                    if row.status != "open":
+                        self._recovery[execution_id] = row
+                    continue
+                number = execution_sequence(execution_id)
+                if number is not None and number > sequence:
+                    self._recovery[execution_id] = row
+                elif row.status == "open":
+                    self._open[execution_id] = row
+                elif row.success is not None:
+                    self._learn(row)
+            return sorted(self._recovery.values(), key=_event_time)
+
+    def finish_recovery(self) -> list[ExecutionRecord]:
+        """End recovery: adopt every row not reproduced, as stored; return them, oldest event first.
+
+        An open row joins the open executions, a closed one is learnt from; the caller (the
+        orchestrator's desk) brings its positions and realised profit in line.
+        """
+        with self._lock:
+            rows = sorted(self._recovery.values(), key=_event_time)
+            self._recovery = {}
+            for row in rows:
+                if row.status == "open":
+                    self._open[row.execution_id] = row
+                else:
+                    self._open.pop(row.execution_id, None)
+                    if row.success is not None:
+                        self._learn(row)
+                number = execution_sequence(row.execution_id)
+                if number is not None:
+                    self._sequence = max(self._sequence, number)
+        if rows:
+            log.warning(
+                "agent %s: %d stored execution event(s) newer than the checkpoint were not reproduced "
+                "by re-processing; adopted as stored: %s",
+                self.agent_id,
+                len(rows),
+                ", ".join(r.execution_id for r in rows[:10]),
+            )
+        return rows
 
     def _learn(self, row: ExecutionRecord) -> None:
         ev = self._evidence.setdefault(row.strategy_id, _StrategyEvidence())
@@ -257,6 +375,18 @@ class MemoryAgent:
                     confidence=initial_confidence,
                     context=ctx,
                 )
+                stored = self._recovery.get(new_id)
+                if stored is not None:
+                    if _same_opening(stored, record):
+                        # Re-processing after a crash reproduced a confirmed opening: adopt it.
+                        self._open[new_id] = record
+                        if stored.status == "open":
+                            del self._recovery[new_id]
+                        return new_id
+                    log.warning("re-processing diverged: %s differs from the stored execution", new_id)
+                    if execution_id is not None:
+                        raise ConflictError(f"execution {new_id!r} already exists")
+                    continue
                 try:
                     self.store.insert_execution(record)
                 except ConflictError:
@@ -310,14 +440,34 @@ class MemoryAgent:
             raise ForeignExecutionError(f"execution {execution_id!r} belongs to agent {opened.agent_id!r}")
         profit = opened.direction * (exit_price - opened.entry_price) * opened.size - (opened.costs + costs)
         now = self.clock.now() if closed_at is None else float(closed_at)
-        closed = self.store.close_execution(
-            execution_id,
-            exit_price=float(exit_price),
-            profit=profit,
-            costs=opened.costs + costs,
-            closed_at=now,
-            status="expired" if status == "expired" else "closed",
-        )
+        final_status: ExecutionStatus = "expired" if status == "expired" else "closed"
+        with self._lock:
+            stored = self._recovery.get(execution_id)
+            if stored is not None and stored.status != "open":
+                del self._recovery[execution_id]
+        if stored is not None and stored.status != "open":
+            # Re-processing after a crash reached a confirmed close: the stored row is the outcome.
+            if (stored.exit_price, stored.profit, stored.costs, stored.closed_at, stored.status) != (
+                float(exit_price),
+                profit,
+                opened.costs + costs,
+                now,
+                final_status,
+            ):
+                log.warning("re-processing diverged: close of %s differs; stored one kept", execution_id)
+            closed = stored
+            profit = stored.profit if stored.profit is not None else profit
+            exit_price = stored.exit_price if stored.exit_price is not None else exit_price
+            now = stored.closed_at if stored.closed_at is not None else now
+        else:
+            closed = self.store.close_execution(
+                execution_id,
+                exit_price=float(exit_price),
+                profit=profit,
+                costs=opened.costs + costs,
+                closed_at=now,
+                status=final_status,
+            )
         with self._lock:
             self._open.pop(execution_id, None)
             self._learn(closed)

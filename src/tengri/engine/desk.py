@@ -16,12 +16,15 @@ profit plus the open executions' marked profit net of their entry costs (as back
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tengri.config import TradingConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.signals import Tick
+from tengri.engine.store.records import ExecutionRecord
+from tengri.errors import ExecutionAlreadyCompletedError, ExecutionNotFoundError
 
 __all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
 
@@ -77,6 +80,34 @@ class OpenPosition:
     hash_triggers: tuple[str, ...]
     entry_costs: float = 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        data = asdict(self)
+        data["hash_triggers"] = list(self.hash_triggers)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OpenPosition:
+        """Rebuild a position from :meth:`to_dict` output."""
+        return cls(**{**data, "hash_triggers": tuple(data["hash_triggers"])})
+
+    @classmethod
+    def from_record(cls, row: ExecutionRecord) -> OpenPosition:
+        """The position of an open execution as stored (its desk context names symbol and tick)."""
+        ctx = row.context
+        return cls(
+            execution_id=row.execution_id,
+            strategy_id=row.strategy_id,
+            direction=row.direction,
+            entry_price=row.entry_price,
+            size=row.size,
+            opened_index=int(ctx.get("opened_index", 0)),
+            opened_at=row.opened_at,
+            symbol=str(ctx.get("symbol", "")),
+            hash_triggers=row.hash_triggers,
+            entry_costs=row.costs,
+        )
+
     def marked(self, price: float) -> float:
         """Profit of the position at ``price``, net of the entry's costs, before the exit's."""
         return self.direction * (price - self.entry_price) * self.size - self.entry_costs
@@ -94,26 +125,41 @@ class ExecutionDesk:
         self.closed_count = 0
 
     # -- state --------------------------------------------------------------------------------
-    def restore(self, realised: float, closed_count: int, pending: list[Decision]) -> None:
-        """Restore realised profit, counts and pending decisions; positions come from the store."""
+    def restore(
+        self,
+        realised: float,
+        closed_count: int,
+        pending: list[Decision],
+        positions: Sequence[OpenPosition] | None = None,
+    ) -> None:
+        """Restore realised profit, counts, pending decisions and positions (default: the store's)."""
         self.realised = realised
         self.closed_count = closed_count
         self.pending = list(pending)
-        self.positions = {}
-        for row in self.agent.store.open_executions(self.agent.agent_id):
-            ctx = row.context
-            self.positions[row.execution_id] = OpenPosition(
-                execution_id=row.execution_id,
-                strategy_id=row.strategy_id,
-                direction=row.direction,
-                entry_price=row.entry_price,
-                size=row.size,
-                opened_index=int(ctx.get("opened_index", 0)),
-                opened_at=row.opened_at,
-                symbol=str(ctx.get("symbol", "")),
-                hash_triggers=row.hash_triggers,
-                entry_costs=row.costs,
-            )
+        if positions is not None:
+            self.positions = {p.execution_id: p for p in positions}
+            return
+        self.positions = {
+            row.execution_id: OpenPosition.from_record(row)
+            for row in self.agent.store.open_executions(self.agent.agent_id)
+        }
+
+    def adopt(self, rows: Sequence[ExecutionRecord]) -> list[ExecutionRecord]:
+        """Bring positions and realised profit in line with stored rows (oldest event first).
+
+        Used when crash recovery ends with rows that re-processing did not reproduce: an open row
+        becomes a position, a closed one ends its position and counts. Returns the closed rows.
+        """
+        closed: list[ExecutionRecord] = []
+        for row in rows:
+            if row.status == "open":
+                self.positions.setdefault(row.execution_id, OpenPosition.from_record(row))
+                continue
+            self.positions.pop(row.execution_id, None)
+            self.realised += row.profit or 0.0
+            self.closed_count += 1
+            closed.append(row)
+        return closed
 
     def equity(self, price: float | None = None, symbol: str | None = None) -> float:
         """Initial cash + realised profit + open positions marked at ``price``, net of entry costs."""
@@ -192,17 +238,24 @@ class ExecutionDesk:
 
     def close(self, execution_id: str, tick: Tick, price: float, reason: str) -> ExecutionOutcome:
         """Close an open execution at ``price`` (slipped against its direction)."""
-        position = self.positions.pop(execution_id)
+        position = self.positions[execution_id]
         fill = self._slipped(price, -position.direction)
-        outcome = self.agent.complete_strategy(
-            execution_id,
-            fill,
-            max(0.0, tick.timestamp - position.opened_at),
-            costs=self.config.commission * fill * position.size,
-            status="expired" if reason == "expired" else "closed",
-            closed_at=tick.timestamp,
-            reason=reason,
-        )
+        try:
+            outcome = self.agent.complete_strategy(
+                execution_id,
+                fill,
+                max(0.0, tick.timestamp - position.opened_at),
+                costs=self.config.commission * fill * position.size,
+                status="expired" if reason == "expired" else "closed",
+                closed_at=tick.timestamp,
+                reason=reason,
+            )
+        except (ExecutionAlreadyCompletedError, ExecutionNotFoundError):
+            # Closed (or removed) by another writer: nothing left to retry.
+            del self.positions[execution_id]
+            raise
+        # Removed only once the close is durable: a store failure leaves the position to retry.
+        del self.positions[execution_id]
         self.realised += outcome.profit
         self.closed_count += 1
         return outcome

@@ -32,9 +32,14 @@ from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.profit_fit import CubicFit, IncrementalCubicFit
 from tengri.engine.store import MemoryMap
 from tengri.engine.thermal.zones import drift_coefficient, logistic
-from tengri.errors import InvalidInputError
+from tengri.errors import InvalidInputError, OutOfOrderError
 
-__all__ = ["ProfitTrajectoryCoprocessor", "ProfitVector", "ZoneState"]
+__all__ = ["MAX_ABS_PROFIT", "MAX_ABS_TIME", "ProfitTrajectoryCoprocessor", "ProfitVector", "ZoneState"]
+
+#: The cubic fit keeps power sums up to t⁶ and t³·P: beyond these magnitudes they lose all
+#: precision or overflow, so such inputs are refused rather than turned into a NaN vector.
+MAX_ABS_TIME = 1e11  # seconds from the epoch: about the year 5100
+MAX_ABS_PROFIT = 1e15
 
 
 class ZoneState(Enum):
@@ -195,8 +200,10 @@ class ProfitTrajectoryCoprocessor:
             isinstance(profit, bool) or not isinstance(profit, int | float)
         ):
             raise InvalidInputError(f"profit must be a finite number, got {profit!r}")
-        if not isfinite(profit):
-            raise InvalidInputError(f"profit must be a finite number, got {profit!r}")
+        if not isfinite(profit) or abs(profit) > MAX_ABS_PROFIT:
+            raise InvalidInputError(
+                f"profit must be a finite number within ±{MAX_ABS_PROFIT:g}, got {profit!r}"
+            )
         with self._lock:
             fit = self._fit
             newest = fit.newest_time
@@ -208,10 +215,12 @@ class ProfitTrajectoryCoprocessor:
                 t = timestamp
             else:
                 t = _as_seconds(timestamp)
-            if not isfinite(t):
-                raise InvalidInputError(f"timestamp must be finite, got {timestamp!r}")
-            if newest is not None and t <= newest:
+            if not isfinite(t) or abs(t) > MAX_ABS_TIME:
                 raise InvalidInputError(
+                    f"timestamp must be finite and within ±{MAX_ABS_TIME:g} s of the epoch, got {timestamp!r}"
+                )
+            if newest is not None and t <= newest:
+                raise OutOfOrderError(
                     f"timestamps must increase: {t!r} is not after the last point's {newest!r}"
                 )
             value = float(profit)

@@ -29,8 +29,6 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scipy.special import betaincinv
-
 from tengri.config import TriggerConfig
 from tengri.engine.pattern_hash import CursorState, encode
 from tengri.engine.store.records import TriggerRecord
@@ -158,6 +156,10 @@ def _confidence(successes: int, failures: int) -> float:
 
 
 def _upper_bound(successes: int, failures: int, level: float = 0.95) -> float:
+    # Imported here: SciPy's special functions cost a fifth of a second at start-up, and a
+    # process that never records an outcome (a CLI command, a restarted replay) need not pay it.
+    from scipy.special import betaincinv
+
     return float(betaincinv(1.0 + successes, 1.0 + failures, level))
 
 
@@ -173,6 +175,10 @@ class HashTriggerEngine:
         state in memory only.
     auto_register
         Whether codes with a significant next move become triggers.
+    namespace
+        The engine's own name when several engines share one store (each orchestrator process
+        its agent id): its auto-registered triggers are ``AUTO_<code>_<mask>@<namespace>``, and it
+        loads only its own auto-registered triggers from the store, besides every manual one.
     """
 
     def __init__(
@@ -181,10 +187,12 @@ class HashTriggerEngine:
         store: MemoryMap | None = None,
         *,
         auto_register: bool = True,
+        namespace: str | None = None,
     ) -> None:
         self.config = config or TriggerConfig()
         self.store = store
         self.auto_register = auto_register
+        self._suffix = "" if namespace is None else f"@{namespace}"
         self._lock = threading.RLock()
         self._triggers: dict[str, Trigger] = {}
         self._by_mask: dict[int, dict[int, list[Trigger]]] = {}
@@ -195,7 +203,13 @@ class HashTriggerEngine:
         self.ticks = 0
         if store is not None:
             for record in store.triggers():
+                if record.stats.get("source") == "auto" and not self._owns(record.trigger_id):
+                    continue  # another engine's on a shared store
                 self._index(Trigger.from_record(record))
+
+    def _owns(self, trigger_id: str) -> bool:
+        _, at, owner = trigger_id.rpartition("@")
+        return f"@{owner}" == self._suffix if at else not self._suffix
 
     # -- registration -------------------------------------------------------------------------
     def _index(self, trigger: Trigger) -> None:
@@ -315,7 +329,7 @@ class HashTriggerEngine:
             and stats.count >= self.config.auto_register_min_count
             and abs(stats.t_stat) > self.config.auto_register_t_stat
         ):
-            trigger_id = f"AUTO_{masked:04X}_{self.config.auto_register_mask:04X}"
+            trigger_id = f"AUTO_{masked:04X}_{self.config.auto_register_mask:04X}{self._suffix}"
             if trigger_id not in self._triggers:
                 self.register(
                     pattern=masked,
@@ -384,18 +398,28 @@ class HashTriggerEngine:
 
     # -- state --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Return the engine's learnt state (pattern statistics, pending code, tick count)."""
+        """Return the engine's learnt state (pattern statistics, pending code, tick count, triggers)."""
         with self._lock:
             return {
                 "ticks": self.ticks,
+                "triggers": [t.to_dict() for t in self._triggers.values()],
                 "pending": list(self._pending) if self._pending is not None else None,
                 "codes": {str(k): [v.count, v.mean, v.m2] for k, v in self._code_stats.items()},
                 "masked": {str(k): [v.count, v.mean, v.m2] for k, v in self._masked_stats.items()},
             }
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Restore state written by :meth:`snapshot` (triggers come from the store)."""
+        """Restore state written by :meth:`snapshot`.
+
+        The triggers come from the snapshot when it holds them (their state as of the snapshot,
+        in registration order; the store's rows may be newer after a crash, and re-processing
+        rewrites them), else they stay as loaded from the store.
+        """
         with self._lock:
+            if "triggers" in data:
+                self._triggers, self._by_mask, self._sleepers = {}, {}, {}
+                for item in data["triggers"]:
+                    self._index(Trigger.from_dict(item))
             self.ticks = int(data["ticks"])
             pending = data.get("pending")
             self._pending = (int(pending[0]), float(pending[1])) if pending else None

@@ -47,6 +47,7 @@ ModelKind = Literal["enhanced", "lstm", "qlstm", "none"]
 MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
 DECAY_BARS = 168
 _BURST_WAIT_S = 900.0
+_NEVER = 2**62
 _BURST_POLL_S = 5.0
 T = TypeVar("T")
 
@@ -249,8 +250,10 @@ class _Replay:
             )
 
     def checkpoint(self) -> None:
-        self.orchestrator.checkpoint()
+        # Journal first: after a kill between the two, the store's older checkpoint makes the
+        # resume drop the journal's newer rows and the engine re-process (and re-journal) them.
         self.journal.flush()
+        self.orchestrator.checkpoint()
 
     def in_burst(self, label: str, work: Callable[[], T]) -> T:
         """Run heavy ``work`` inside a thermal burst, waiting (bounded) for one to be allowed.
@@ -369,7 +372,9 @@ def run_replay(
     if "decay_tau" not in config.agent.model_fields_set and len(frame) > 1:
         spacing = float(pd.Series(frame.index).diff().median().total_seconds())
         agent["decay_tau"] = DECAY_BARS * spacing
-    config = config.with_overrides(agent=agent)
+    # The replay takes the engine's checkpoints itself, right after flushing its journal.
+    checkpoint_every = config.engine.checkpoint_interval
+    config = config.with_overrides(agent=agent, engine={"checkpoint_interval": _NEVER})
     run_id = _run_id(loaded.source, model, user_strategy, config)
     run_dir = config.data_dir / "runs" / run_id
     if resume and not (run_dir / "store.db").is_file():
@@ -395,7 +400,6 @@ def run_replay(
                 model_source.warm(replay.tick(bar))
                 replay.maybe_retrain(bar)
         log.info("resuming run %s at bar %d of %d", run_id, first, len(frame))
-    checkpoint_every = config.engine.checkpoint_interval
     try:
         for bar in range(first, len(frame)):
             result = replay.step(bar)
@@ -414,8 +418,8 @@ def run_replay(
                     )
                 )
     except BaseException:
-        replay.orchestrator.shutdown()
         replay.journal.flush()
+        replay.orchestrator.shutdown()
         replay.store.close()
         raise
     replay.orchestrator.shutdown()

@@ -34,6 +34,7 @@ from tengri.engine.store.connection import (
     is_memory_sqlite,
     sqlite_path,
 )
+from tengri.engine.store.maintenance import check_file, recover_damaged
 from tengri.engine.store.schema import migrate
 from tengri.engine.store.statements import CoreTransaction, SqliteTransaction, Transaction
 from tengri.errors import InvalidInputError, StoreError, TengriError
@@ -76,6 +77,7 @@ class StoreBase:
         protect_profit_points: int = 10_000,
         clock: Clock | None = None,
         synchronous: str = "full",
+        check_on_open: bool = True,
     ) -> None:
         if url is None:
             url = f"sqlite:///{(Path(data_dir or 'data') / 'tengri.db').as_posix()}"
@@ -106,6 +108,13 @@ class StoreBase:
         self.synchronous = synchronous
         self._lock = threading.RLock()
         self._closed = False
+        #: The backup restored at start because the file failed its integrity check, if any.
+        self.restored_from: Path | None = None
+        if check_on_open and self.path is not None and self.path.is_file() and self.path.stat().st_size:
+            problems = check_file(self.path)
+            if problems:
+                log.warning("store %s fails its integrity check: %s", self.path, "; ".join(problems[:5]))
+                self.restored_from = recover_damaged(self.path, self.backups_dir, self.clock.now())
         self.engine = create_store_engine(self._url, synchronous)
         self._writer: Connection | None = None
         self._open_writer()

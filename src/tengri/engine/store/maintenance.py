@@ -7,7 +7,9 @@ while writers carry on. For other databases the store refuses and names the data
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +31,18 @@ from tengri.errors import StoreError
 if TYPE_CHECKING:
     from tengri.engine.store.memory_map import MemoryMap
 
-__all__ = ["backup", "cleanup", "integrity", "list_backups", "live_size", "restore"]
+__all__ = [
+    "backup",
+    "check_file",
+    "cleanup",
+    "integrity",
+    "list_backups",
+    "live_size",
+    "recover_damaged",
+    "restore",
+]
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "tengri-"
 _SUFFIX = ".db"
@@ -120,6 +133,74 @@ def _check_backup(path: Path) -> None:
         raise StoreError(
             f"backup {path} has schema version {version}, newer than this Tengri's {LATEST_VERSION}"
         )
+
+
+def check_file(path: Path) -> list[str]:
+    """Return the problems ``PRAGMA integrity_check`` finds in the SQLite file ``path`` (none: good).
+
+    The file is opened as the store would open it, so that a WAL beside it is checked too.
+    """
+    try:
+        conn = sqlite3.connect(path)
+    except sqlite3.Error as exc:
+        return [f"cannot open: {exc}"]
+    try:
+        return [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall() if r[0] != "ok"]
+    except sqlite3.DatabaseError as exc:
+        return [f"{type(exc).__name__}: {exc}"]
+    finally:
+        conn.close()
+
+
+def recover_damaged(path: Path, backups_dir: Path, now: float) -> Path:
+    """Move a damaged store file aside and put the newest good backup in its place.
+
+    The file (and its ``-wal`` and ``-shm`` companions) becomes ``<name>.corrupt-<timestamp>``;
+    nothing is deleted. Returns the backup restored.
+
+    Raises
+    ------
+    StoreError
+        If no backup in ``backups_dir`` passes its integrity check (the damaged file stays moved
+        aside, and the store does not start empty).
+    """
+    stamp = dt.datetime.fromtimestamp(now, tz=dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            os.replace(companion, aside.with_name(aside.name + suffix))
+    rejected: list[str] = []
+    for candidate in reversed(list_backups(backups_dir)):
+        try:
+            _check_backup(candidate)
+        except StoreError as exc:
+            rejected.append(exc.message)
+            continue
+        tmp = path.with_name(path.name + ".restoring")
+        shutil.copyfile(candidate, tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        log.warning(
+            "store %s failed its integrity check: moved aside to %s and restored the backup %s "
+            "(writes after that backup are only in the damaged file)",
+            path,
+            aside,
+            candidate,
+        )
+        return candidate
+    raise StoreError(
+        f"store {path} failed its integrity check and was moved aside to {aside}; no good backup in "
+        f"{backups_dir} to restore"
+        + (f" ({'; '.join(rejected)})" if rejected else "")
+        + ": restore one by hand or start a new store deliberately"
+    )
 
 
 def restore(store: MemoryMap, path: Path) -> Path | None:

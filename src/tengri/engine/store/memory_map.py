@@ -24,7 +24,7 @@ from tengri.engine.clock import Clock
 from tengri.engine.store import maintenance
 from tengri.engine.store.records import CleanupReport, IntegrityReport
 from tengri.engine.store.schema import executions, kv, profit_points, thermal_budget, triggers
-from tengri.engine.store.statements import SELECT_KV_FOR_UPDATE, UPSERT_KV, Transaction
+from tengri.engine.store.statements import LOCK_KEY, SELECT_KV_FOR_UPDATE, UPSERT_KV, Transaction
 from tengri.engine.store.tables import StoreTables
 
 __all__ = ["MemoryMap"]
@@ -58,6 +58,11 @@ class MemoryMap(StoreTables):
         that returned survives a power cut; ``"normal"`` fsyncs only at WAL checkpoints: a write
         that returned still survives kill -9 of the process, but the last ones may be lost to a
         power cut or an OS crash.
+    check_on_open
+        Run ``PRAGMA integrity_check`` on an existing SQLite file before using it (default). A
+        damaged file is moved aside to ``<name>.corrupt-<timestamp>`` and the newest backup that
+        passes its own check is restored in its place, with a warning naming both files; with no
+        good backup, :class:`StoreError` is raised (the store never starts empty in its place).
     """
 
     # -- construction -------------------------------------------------------------------------
@@ -106,6 +111,10 @@ class MemoryMap(StoreTables):
         another's change. If ``fn`` raises, nothing is written and the exception propagates.
         """
         with self._guard("update a key"), self._transaction() as txn:
+            if self.engine.dialect.name == "postgresql":
+                # FOR UPDATE locks no row that is not there yet: two first updates would both
+                # start from the default. A lock on the key's name serialises them.
+                txn.execute(LOCK_KEY, {"name": f"{namespace}\x1f{key}"})
             row = txn.first(SELECT_KV_FOR_UPDATE, {"namespace": namespace, "key": key})
             new = fn(copy.deepcopy(default) if row is None else row["value"])
             self._put_kv(txn, namespace, key, self._json_param(new, f"value of {namespace}/{key}"))

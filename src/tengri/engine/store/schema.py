@@ -141,6 +141,10 @@ def stored_version(conn: Connection) -> int:
     return int(found or 0)
 
 
+#: PostgreSQL advisory lock key of schema migrations (any constant; "TENGRI" in ASCII).
+_MIGRATION_LOCK = 0x54454E475249
+
+
 def migrate(conn: Connection, now: float) -> int:
     """Bring the schema up to :data:`LATEST_VERSION` inside the caller's transaction.
 
@@ -161,6 +165,11 @@ def migrate(conn: Connection, now: float) -> int:
     StoreError
         If the store was written by a newer schema than this code knows.
     """
+    if conn.dialect.name == "postgresql":
+        # Serialise migrations of processes starting together on one database (SQLite's immediate
+        # transaction already does): creating the same table twice at once breaks PostgreSQL's
+        # catalogue constraints. The lock ends with the transaction.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
     schema_version.create(conn, checkfirst=True)
     current = stored_version(conn)
     if current > LATEST_VERSION:

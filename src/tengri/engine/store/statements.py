@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
@@ -30,6 +31,7 @@ __all__ = [
     "CLOSE_EXECUTION_RETURNING",
     "INSERT_EXECUTION",
     "INSERT_PROFIT_POINT",
+    "LOCK_KEY",
     "SELECT_EXECUTION",
     "SELECT_KV_FOR_UPDATE",
     "UPSERT_BUDGET",
@@ -89,10 +91,17 @@ class Upsert:
     Inside the writer's transaction (on SQLite: immediate) no other writer can insert in between.
     """
 
-    __slots__ = ("insert", "keys", "update")
+    __slots__ = ("insert", "keys", "on_conflict", "update")
 
     def __init__(self, table: sa.Table, keys: tuple[str, ...]) -> None:
         self.keys = keys
+        # On PostgreSQL two transactions can both find no row to update and both insert (read
+        # committed does not lock what is absent): there the upsert is one INSERT … ON CONFLICT.
+        insert = postgresql.insert(table).values({c.key: sa.bindparam(c.key) for c in table.c})
+        self.on_conflict = insert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={c.key: insert.excluded[c.key] for c in table.c if c.key not in keys},
+        )
         # SQLAlchemy reserves a column's name for its value in SET, so the key's parameters are
         # named key_<column> in the WHERE clause.
         where = [table.c[k] == sa.bindparam(f"key_{k}") for k in keys]
@@ -187,7 +196,9 @@ class CoreTransaction:
         return None if row is None else dict(row)
 
     def upsert(self, upsert: Upsert, params: Mapping[str, Any]) -> None:
-        if self.execute(upsert.update, upsert.update_params(params)) == 0:
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(upsert.on_conflict, dict(params))
+        elif self.execute(upsert.update, upsert.update_params(params)) == 0:
             self.execute(upsert.insert, params)
 
 
@@ -239,5 +250,7 @@ SELECT_KV_FOR_UPDATE = Statement(
     .with_for_update()
 )
 UPSERT_KV = Upsert(kv, ("namespace", "key"))
+#: PostgreSQL only: a transaction-scoped advisory lock on a name (parameter ``name``).
+LOCK_KEY = Statement(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("name")))))
 UPSERT_TRIGGER = Upsert(triggers, ("trigger_id",))
 UPSERT_BUDGET = Upsert(thermal_budget, ("name",))

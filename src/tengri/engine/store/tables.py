@@ -252,13 +252,27 @@ class StoreTables(StoreBase):
             else:
                 txn.execute_many(INSERT_PROFIT_POINT, rows)
 
-    def profit_points(self, stream: str, limit: int | None = None) -> list[tuple[float, float]]:
-        """Return the newest ``limit`` points of ``stream`` (all when ``None``), oldest first."""
+    def profit_points(
+        self,
+        stream: str,
+        limit: int | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[tuple[float, float]]:
+        """Return the newest ``limit`` points of ``stream`` (all when ``None``), oldest first.
+
+        ``since`` keeps only points after that time, ``until`` only points at or before it.
+        """
         query = (
             sa.select(profit_points.c.t, profit_points.c.value)
             .where(profit_points.c.stream == stream)
             .order_by(profit_points.c.id.desc())
         )
+        if since is not None:
+            query = query.where(profit_points.c.t > since)
+        if until is not None:
+            query = query.where(profit_points.c.t <= until)
         if limit is not None:
             query = query.limit(limit)
         with self._guard("read profit points"), self._read() as conn:

@@ -1,0 +1,130 @@
+"""Security: the token is never shown or logged, compared in constant time; oversized bodies are refused
+before parsing; a crafted pickle is never loaded. (Hostile ids in the store's SQL: test_store_backends.)"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tengri.api import create_app
+from tengri.config import TengriConfig
+from tengri.engine import ManualClock, MemoryMap, ScriptedSensor, SystemOrchestrator
+from tengri.errors import TengriError
+
+TOKEN = "tok-9f2b7c1e-very-secret"
+
+
+def _app(**api: Any) -> Any:
+    clock = ManualClock(1_700_000_000.0)
+    config = TengriConfig.load().with_overrides(api=api)
+    orchestrator = SystemOrchestrator(
+        config, store=MemoryMap.in_memory(clock=clock), clock=clock, sensors=[ScriptedSensor({"cpu": 50.0})]
+    )
+    return create_app(config, orchestrator), config
+
+
+def test_token_is_never_in_repr_str_or_dumps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENGRI_API_TOKEN", TOKEN)
+    config = TengriConfig.load()
+    assert config.api.token is not None
+    assert config.api.token.get_secret_value() == TOKEN
+    shown = [repr(config), str(config), repr(config.api), config.model_dump_json(), str(config.model_dump())]
+    for text in shown:
+        assert TOKEN not in text
+
+
+def test_token_is_never_logged(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    app, _ = _app(token=TOKEN)
+    client = app.test_client()
+    with caplog.at_level(logging.DEBUG):
+        for header in (f"Bearer {TOKEN}", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN):
+            client.post("/tick", json={"price": 1.1}, headers={"Authorization": header})
+        client.post("/tick", json={"price": 1.1})
+    out = capsys.readouterr()
+    logged = "\n".join(r.getMessage() for r in caplog.records) + out.out + out.err
+    assert TOKEN not in logged
+
+
+def test_token_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    app, _ = _app(token=TOKEN)
+    client = app.test_client()
+    assert (
+        client.post("/tick", json={"price": 1.1}, headers={"Authorization": "Bearer wrong"}).status_code
+        == 401
+    )
+    assert (
+        client.post("/tick", json={"price": 1.1}, headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+        < 300
+    )
+    assert len(calls) == 2  # both checks went through hmac.compare_digest, none through ==
+
+
+def test_oversized_body_is_refused_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    app, config = _app()
+    client = app.test_client()
+    parsed: list[int] = []
+    real_loads = json.loads
+
+    def counting_loads(*args: Any, **kwargs: Any) -> Any:
+        parsed.append(1)
+        return real_loads(*args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting_loads)
+    limit = config.api.max_content_length
+    body = b'{"price": 1.1, "pad": "' + b"x" * limit + b'"}'
+    response = client.post("/tick", data=body, content_type="application/json")
+    assert parsed == []  # the body was never handed to a JSON parser
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload_too_large"
+
+
+class _Boom:
+    """A pickle that, when loaded, creates a file: what an attacker's payload would do."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_a_crafted_pickle_is_refused(tmp_path: Path) -> None:
+    predict = pytest.importorskip("tengri.predict")
+    load = predict.LSTMTradingPredictor.load
+    sentinel = tmp_path / "pwned"
+    payload = pickle.dumps(_Boom(sentinel))
+    # 1. A pickle file given as the model.
+    for name in ("model.pkl", "model.pt", "model.bin"):
+        (tmp_path / name).write_bytes(payload)
+        with pytest.raises(TengriError):
+            load(tmp_path / name)
+    # 2. A predictor directory whose weights are a pickle (with a manifest whose checksum matches).
+    model_dir = tmp_path / "predictor"
+    model_dir.mkdir()
+    (model_dir / "model.safetensors").write_bytes(payload)
+    manifest = {
+        "format": "tengri.predict.LSTMTradingPredictor",
+        "version": 1,
+        "weights": "model.safetensors",
+        "weights_sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TengriError, match="pickle"):
+        load(model_dir)
+    assert not sentinel.exists()
