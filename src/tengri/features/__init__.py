@@ -8,7 +8,13 @@ predictor's targets.
 """
 
 from tengri.features._compute import DEFAULT_HIGHER_FACTORS, compute_features, feature_names, warmup_bars
-from tengri.features._indicators import INDICATOR_NAMES, LOOKBACK
+from tengri.features._indicators import (
+    INDICATOR_NAMES,
+    LOOKBACK,
+    RETURN_HORIZONS,
+    VOLATILITY_WINDOWS,
+    VOLUME_WINDOW,
+)
 from tengri.features._labels import direction_label, next_return
 from tengri.features._lookahead import ComputeFunction, LookaheadReport, check_lookahead
 from tengri.features._pipeline import FeaturePipeline, ScalerKind
@@ -17,6 +23,9 @@ __all__ = [
     "DEFAULT_HIGHER_FACTORS",
     "INDICATOR_NAMES",
     "LOOKBACK",
+    "RETURN_HORIZONS",
+    "VOLATILITY_WINDOWS",
+    "VOLUME_WINDOW",
     "ComputeFunction",
     "FeaturePipeline",
     "LookaheadReport",

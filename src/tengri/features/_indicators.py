@@ -39,7 +39,14 @@ import pandas as pd
 import talib
 from numpy.typing import NDArray
 
-__all__ = ["INDICATOR_NAMES", "LOOKBACK", "indicator_columns"]
+__all__ = [
+    "INDICATOR_NAMES",
+    "LOOKBACK",
+    "RETURN_HORIZONS",
+    "VOLATILITY_WINDOWS",
+    "VOLUME_WINDOW",
+    "indicator_columns",
+]
 
 RETURN_HORIZONS: Final = (1, 2, 4, 8, 16)
 VOLATILITY_WINDOWS: Final = (8, 24)

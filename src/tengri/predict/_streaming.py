@@ -28,7 +28,13 @@ import talib
 from numpy.typing import NDArray
 
 from tengri.data import OHLCV_COLUMNS
-from tengri.features import INDICATOR_NAMES, feature_names
+from tengri.features import (
+    INDICATOR_NAMES,
+    RETURN_HORIZONS,
+    VOLATILITY_WINDOWS,
+    VOLUME_WINDOW,
+    feature_names,
+)
 
 __all__ = ["HISTORY", "StreamingFeatures", "last_indicator_row"]
 
@@ -51,26 +57,7 @@ _RSI, _MACD, _BBANDS, _ATR, _ADX, _STOCH = (
     _unwrapped(f) for f in (talib.RSI, talib.MACD, talib.BBANDS, talib.ATR, talib.ADX, talib.STOCH)
 )
 _RELATIVE_ZERO: Final = 1e-12  # the same guard as tengri.features._indicators
-_RETURN_HORIZONS: Final = (1, 2, 4, 8, 16)
-_VOLATILITY_WINDOWS: Final = (8, 24)
-_VOLUME_WINDOW: Final = 24
 _WINDOWED: Final = 32  # ≥ the longest plain window: Bollinger 20, stochastics 14 + 3 + 3 − 2
-_EXPECTED: Final = (
-    *(f"ret_{k}" for k in _RETURN_HORIZONS),
-    *(f"vol_{w}" for w in _VOLATILITY_WINDOWS),
-    "rsi_14",
-    "macd",
-    "macd_signal",
-    "bb_pct_b",
-    "bb_width",
-    "atr_ratio",
-    "adx_14",
-    "stoch_k",
-    "stoch_d",
-    "volume_z",
-)
-if tuple(INDICATOR_NAMES) != _EXPECTED:  # pragma: no cover - guards against a silent drift
-    raise ImportError("tengri.predict._streaming no longer matches tengri.features.INDICATOR_NAMES")
 
 
 def last_indicator_row(bars: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -80,16 +67,16 @@ def last_indicator_row(bars: NDArray[np.float64]) -> NDArray[np.float64]:
     """
     high, low, close, volume = bars[:, 1], bars[:, 2], bars[:, 3], bars[:, 4]
     n = close.size
-    out = np.full(len(_EXPECTED), np.nan)
+    out = np.full(len(INDICATOR_NAMES), np.nan)
     log_close = np.log(close)
-    for position, horizon in enumerate(_RETURN_HORIZONS):
+    for position, horizon in enumerate(RETURN_HORIZONS):
         if n > horizon:
             out[position] = log_close[-1] - log_close[-1 - horizon]
-    one_bar = np.diff(log_close[-max(_VOLATILITY_WINDOWS) - 1 :])
-    for position, window in enumerate(_VOLATILITY_WINDOWS, start=len(_RETURN_HORIZONS)):
+    one_bar = np.diff(log_close[-max(VOLATILITY_WINDOWS) - 1 :])
+    for position, window in enumerate(VOLATILITY_WINDOWS, start=len(RETURN_HORIZONS)):
         if n > window:
             out[position] = _sample_std(one_bar[-window:])
-    offset = len(_RETURN_HORIZONS) + len(_VOLATILITY_WINDOWS)
+    offset = len(RETURN_HORIZONS) + len(VOLATILITY_WINDOWS)
     out[offset] = _RSI(close, timeperiod=14)[-1]
     macd, signal, _ = _MACD(close, fastperiod=12, slowperiod=26, signalperiod=9)
     out[offset + 1] = macd[-1] / close[-1]
@@ -116,8 +103,8 @@ def last_indicator_row(bars: NDArray[np.float64]) -> NDArray[np.float64]:
     )
     out[offset + 7] = slow_k[-1]
     out[offset + 8] = slow_d[-1]
-    if n >= _VOLUME_WINDOW:
-        recent = volume[-_VOLUME_WINDOW:]
+    if n >= VOLUME_WINDOW:
+        recent = volume[-VOLUME_WINDOW:]
         mean, deviation = recent.mean(), _sample_std(recent)
         out[offset + 9] = 0.0 if deviation <= _RELATIVE_ZERO * abs(mean) else (volume[-1] - mean) / deviation
     return out
@@ -146,7 +133,7 @@ class StreamingFeatures:
         self._size = 0
         self.bar_count = 0
         """Bars seen since the stream's first bar (block positions count from it)."""
-        width = len(_EXPECTED)
+        width = len(INDICATOR_NAMES)
         self._higher = {factor: np.full(width, np.nan) for factor in self.higher_factors}
 
     @classmethod
@@ -191,7 +178,7 @@ class StreamingFeatures:
         first_buffered = self.bar_count - self._size  # stream position of the buffer's first bar
         first_block = max(completed - HISTORY, -(-first_buffered // factor))
         if completed <= first_block:
-            self._higher[factor] = np.full(len(_EXPECTED), np.nan)
+            self._higher[factor] = np.full(len(INDICATOR_NAMES), np.nan)
             return
         start = first_block * factor - first_buffered
         stop = completed * factor - first_buffered
