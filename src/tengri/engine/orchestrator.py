@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import math
 import signal
 import threading
 import time
@@ -51,8 +50,9 @@ from tengri.engine.profit import ProfitTrajectoryCoprocessor, ZoneState
 from tengri.engine.signals import Signal, SignalSource, Tick
 from tengri.engine.store import ExecutionRecord, MemoryMap
 from tengri.engine.thermal import Sensor, ThermalZoneManager
+from tengri.engine.tick_input import validate_tick
 from tengri.engine.triggers import HashTriggerEngine
-from tengri.errors import InvalidInputError, OutOfOrderError, TengriError
+from tengri.errors import InvalidInputError, TengriError
 
 __all__ = ["SystemOrchestrator"]
 
@@ -73,26 +73,6 @@ def _coerce_config(config: TengriConfig | Mapping[str, Any] | None) -> TengriCon
     engine = {k: v for k, v in config.items() if k in engine_keys}
     rest = {k: v for k, v in config.items() if k not in engine_keys}
     return base.with_overrides(engine={**base.engine.model_dump(), **engine}, **rest)
-
-
-def _timestamp(value: float | dt.datetime | str | None, default: float) -> float:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInputError(f"timestamp {value!r} is not ISO 8601") from None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError(f"timestamp must be a number, a datetime or an ISO string, got {value!r}")
-    t = float(value)
-    if not math.isfinite(t):
-        raise InvalidInputError(f"timestamp must be finite, got {value!r}")
-    return t
 
 
 def _record_dict(record: ExecutionRecord) -> dict[str, Any]:
@@ -445,39 +425,6 @@ class SystemOrchestrator:
                     self.health.fail("profit", exc.message)
 
     # -- the tick -----------------------------------------------------------------------------
-    def _validate(
-        self,
-        price: float,
-        timestamp: float | dt.datetime | str | None,
-        volume: float | None,
-        symbol: str | None,
-    ) -> tuple[str, float, float, float | None]:
-        if (
-            isinstance(price, bool)
-            or not isinstance(price, int | float)
-            or not math.isfinite(price)
-            or price <= 0
-        ):
-            raise InvalidInputError(f"price must be a finite positive number, got {price!r}")
-        sym = symbol if symbol is not None else "default"
-        if not isinstance(sym, str) or not sym or len(sym) > 64:
-            raise InvalidInputError("symbol must be a non-empty string of at most 64 characters")
-        allowed = self.config.engine.symbols
-        if allowed and sym not in allowed:
-            raise InvalidInputError(f"unknown symbol {sym!r}; configured symbols: {', '.join(allowed)}")
-        t = _timestamp(timestamp, self.clock.now())
-        last = self._last_time.get(sym)
-        if last is not None and t < last:
-            raise OutOfOrderError(f"timestamp {t} goes backwards (last tick of {sym!r} at {last})")
-        if volume is not None and (
-            isinstance(volume, bool)
-            or not isinstance(volume, int | float)
-            or not math.isfinite(volume)
-            or volume < 0
-        ):
-            raise InvalidInputError(f"volume must be a finite non-negative number, got {volume!r}")
-        return sym, float(price), t, None if volume is None else float(volume)
-
     def process_tick(
         self,
         price: float,
@@ -501,25 +448,20 @@ class SystemOrchestrator:
         if not self._started:
             self.start()
         with self._lock:  # validate under the lock: the default timestamp and the last one must not race
-            sym, px, t, vol = self._validate(price, timestamp, volume, symbol)
-            for name, value in (("open", open), ("high", high), ("low", low)):
-                if value is not None and (
-                    isinstance(value, bool)
-                    or not isinstance(value, int | float)
-                    or not math.isfinite(value)
-                    or value <= 0
-                ):
-                    raise InvalidInputError(f"{name} must be a finite positive number, got {value!r}")
-            tick = Tick(
-                symbol=sym,
-                timestamp=t,
-                price=px,
+            tick = validate_tick(
+                price,
+                timestamp,
+                volume,
+                symbol,
+                open,
+                high,
+                low,
                 index=self._index,
-                volume=vol,
-                open=open,
-                high=high,
-                low=low,
+                now=self.clock.now(),
+                allowed_symbols=self.config.engine.symbols,
+                last_time=self._last_time,
             )
+            sym, px, t = tick.symbol, tick.price, tick.timestamp
             if self._recovery_until is not None and (
                 t > self._recovery_until or not (self.agent.recovering or self._recovery_points)
             ):
