@@ -8,7 +8,15 @@ import pytest
 
 from tengri.config import TriggerConfig
 from tengri.engine.pattern_hash import CursorState
-from tengri.engine.triggers import HashTriggerEngine, Trigger, TriggerState
+from tengri.engine.store import MemoryMap
+from tengri.engine.triggers import (
+    HashTriggerEngine,
+    PatternStats,
+    Trigger,
+    TriggerState,
+    pack_stats,
+    unpack_stats,
+)
 from tengri.errors import InvalidInputError, TriggerNotFoundError
 
 
@@ -143,3 +151,33 @@ def test_snapshot_restores_learnt_state() -> None:
     clone.restore(engine.snapshot())
     assert clone.snapshot() == engine.snapshot()
     assert clone.pattern_mapping(1) == engine.pattern_mapping(1)
+
+
+def test_packed_statistics_round_trip_exactly_and_read_the_older_form() -> None:
+    table = {
+        0xFFFF: PatternStats(3, -1e-5, 2.5e-9),
+        0: PatternStats(2**40, 0.1 / 3, 1e300),
+        7: PatternStats(),
+    }
+    assert unpack_stats(pack_stats(table)) == table
+    assert unpack_stats(pack_stats({})) == {}
+    older = {"7": [3, 0.5, 0.25], "65535": [1, -0.1, 0.0]}
+    assert unpack_stats(older) == {7: PatternStats(3, 0.5, 0.25), 65535: PatternStats(1, -0.1, 0.0)}
+
+
+def test_outcome_counts_are_written_on_flush_and_state_changes_at_once() -> None:
+    store = MemoryMap.in_memory()
+    config = TriggerConfig(dormant_threshold=0.4, dormant_min_samples=4, collapse_min_samples=100)
+    engine = HashTriggerEngine(config, store=store, auto_register=False)
+    engine.register(pattern=1, strategy_id="S", trigger_id="T")
+    engine.record_outcome("T", True)
+    engine.record_outcome("T", False)
+    assert store.get_trigger("T").stats["successes"] == 0  # counts wait for flush
+    assert engine.flush() == 1
+    assert (store.get_trigger("T").stats["successes"], store.get_trigger("T").stats["failures"]) == (1, 1)
+    assert engine.flush() == 0  # nothing changed since
+    for _ in range(2):
+        engine.record_outcome("T", False)  # the 4th outcome of the epoch, confidence 2/6: dormant
+    row = store.get_trigger("T")
+    assert (row.state, row.stats["failures"]) == ("dormant", 3)  # the change of state is written at once
+    assert HashTriggerEngine(config, store=store, auto_register=False).get("T").state is TriggerState.DORMANT

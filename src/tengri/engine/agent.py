@@ -467,6 +467,7 @@ class MemoryAgent:
                 costs=opened.costs + costs,
                 closed_at=now,
                 status=final_status,
+                opened=opened,
             )
         with self._lock:
             self._open.pop(execution_id, None)

@@ -9,6 +9,7 @@ the mark and counts a restart.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class Health:
 
     def ok(self, component: str) -> None:
         """Mark a component healthy again (a restart, if it was degraded)."""
+        if component not in self._degraded:  # the common case, once per tick: no lock needed to see it
+            return
         with self._lock:
             if self._degraded.pop(component, None) is not None:
                 self.restarts[component] = self.restarts.get(component, 0) + 1
@@ -72,13 +75,25 @@ class DutyScheduler:
         self.health = health
         self.duties: dict[str, Duty] = {}
         self._lock = threading.Lock()
+        # No duty is due while quiet_from <= now < quiet_until (each tick checks this first).
+        self._quiet_from = math.inf
+        self._quiet_until = -math.inf
 
     def add(self, name: str, interval: float, action: Callable[[float], None]) -> None:
         """Register a duty, first due at the next :meth:`run_due`."""
         self.duties[name] = Duty(name, interval, action)
+        self._quiet_from, self._quiet_until = math.inf, -math.inf
+
+    def _quiet_window(self) -> tuple[float, float]:
+        due = [(d.next_due, d.interval) for d in self.duties.values() if d.next_due is not None]
+        if len(due) < len(self.duties) or not due:
+            return math.inf, -math.inf
+        return max(t - interval for t, interval in due), min(t for t, _ in due)
 
     def run_due(self, now: float) -> list[str]:
         """Run every duty whose time has come; return their names."""
+        if self._quiet_from <= now < self._quiet_until:
+            return []
         if not self._lock.acquire(blocking=False):
             return []  # another thread is running duties right now
         try:
@@ -96,6 +111,7 @@ class DutyScheduler:
                     self.health.ok(duty.name)
                 duty.runs += 1
                 ran.append(duty.name)
+            self._quiet_from, self._quiet_until = self._quiet_window()
             return ran
         finally:
             self._lock.release()

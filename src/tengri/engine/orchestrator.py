@@ -209,6 +209,7 @@ class SystemOrchestrator:
         if cfg.enable_thermal_management:
             self.duties.add("thermal", cfg.thermal_monitoring_interval, lambda _now: self._update_thermal())
         self.duties.add("statistics", cfg.system_monitoring_interval, self._log_statistics)
+        self.duties.add("triggers", cfg.system_monitoring_interval, lambda _now: self._flush_triggers())
         self.duties.add("cleanup", cfg.memory_cleanup_interval, lambda _now: self._cleanup())
         if self.mode == "live":
             self.duties.add("timeouts", 1.0, self._expire_executions)
@@ -238,6 +239,10 @@ class SystemOrchestrator:
             "gpu_allocation": thermal.gpu_allocation,
             "reduce_gpu_load": thermal.should_reduce_gpu_load(),
         }
+
+    def _flush_triggers(self) -> None:
+        with self._lock:
+            self.hash_trigger_engine.flush()
 
     def _cleanup(self) -> None:
         self.store.cleanup()
@@ -301,6 +306,7 @@ class SystemOrchestrator:
     def checkpoint(self) -> None:
         """Write the engine's learnt state (encoders, pattern statistics, pending decisions)."""
         with self._lock:
+            self.hash_trigger_engine.flush()
             window = self.profit_coprocessor.window()
             state = {
                 "index": self._index,
@@ -457,7 +463,7 @@ class SystemOrchestrator:
                 high,
                 low,
                 index=self._index,
-                now=self.clock.now(),
+                now=self.clock.now,
                 allowed_symbols=self.config.engine.symbols,
                 last_time=self._last_time,
             )

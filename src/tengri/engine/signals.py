@@ -104,6 +104,7 @@ class Strategy:
         self._capacity = 1024
         self._n = 0
         self._data = np.empty((5, self._capacity), dtype=np.float64)
+        self._closes: list[float] = []  # the closes again, for sma
         self.tick: Tick | None = None
         self.init()
 
@@ -120,15 +121,14 @@ class Strategy:
             grown = np.empty((5, self._capacity), dtype=np.float64)
             grown[:, : self._n] = self._data[:, : self._n]
             self._data = grown
-        price = tick.price
-        self._data[:, self._n] = (
-            tick.open if tick.open is not None else price,
-            tick.high if tick.high is not None else price,
-            tick.low if tick.low is not None else price,
-            price,
-            tick.volume if tick.volume is not None else 0.0,
-        )
-        self._n += 1
+        price, n, data = tick.price, self._n, self._data
+        data[0, n] = tick.open if tick.open is not None else price  # one element at a time: a
+        data[1, n] = tick.high if tick.high is not None else price  # column slice costs more
+        data[2, n] = tick.low if tick.low is not None else price
+        data[3, n] = price
+        data[4, n] = tick.volume if tick.volume is not None else 0.0
+        self._closes.append(price)
+        self._n = n + 1
         self.tick = tick
 
     @property
@@ -161,7 +161,8 @@ class Strategy:
         end = self._n - ago
         if period < 1 or end < period:
             return float("nan")
-        return float(self._data[3, end - period : end].sum() / period)  # = .mean(), without its overhead
+        # Summed in Python from a list of floats: numpy's call overhead exceeds a short window's sum.
+        return sum(self._closes[end - period : end]) / period
 
 
 class StrategySource:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from tengri.engine.signals import Tick
 from tengri.errors import InvalidInputError, OutOfOrderError
@@ -22,16 +22,26 @@ def _is_number(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
+_INF = math.inf
+
+
 def _positive(name: str, value: object) -> float:
+    if value.__class__ is float and 0.0 < value < _INF:  # the common case, checked without calls
+        return value
     if not _is_number(value) or value <= 0:  # type: ignore[operator]
         raise InvalidInputError(f"{name} must be a finite positive number, got {value!r}")
     return float(value)  # type: ignore[arg-type]
 
 
-def coerce_timestamp(value: float | dt.datetime | str | None, default: float) -> float:
-    """Return ``value`` as seconds since the epoch (``default`` when None); naive datetimes are UTC."""
+def coerce_timestamp(value: float | dt.datetime | str | None, default: float | Callable[[], float]) -> float:
+    """Return ``value`` as seconds since the epoch (``default``, or its result, when None).
+
+    Naive datetimes are UTC.
+    """
+    if value.__class__ is float and -_INF < value < _INF:
+        return value
     if value is None:
-        return default
+        return default() if callable(default) else default
     if isinstance(value, str):
         try:
             value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -58,11 +68,14 @@ def validate_tick(
     low: float | None = None,
     *,
     index: int,
-    now: float,
+    now: float | Callable[[], float],
     allowed_symbols: Collection[str],
     last_time: Mapping[str, float],
 ) -> Tick:
-    """Return the validated tick, or raise :class:`InvalidInputError` / :class:`OutOfOrderError`."""
+    """Return the validated tick, or raise :class:`InvalidInputError` / :class:`OutOfOrderError`.
+
+    ``now`` is the default timestamp, or the clock to read it from (only when none is given).
+    """
     px = _positive("price", price)
     sym = symbol if symbol is not None else "default"
     if not isinstance(sym, str) or not sym or len(sym) > 64:
@@ -73,7 +86,11 @@ def validate_tick(
     last = last_time.get(sym)
     if last is not None and t < last:
         raise OutOfOrderError(f"timestamp {t} goes backwards (last tick of {sym!r} at {last})")
-    if volume is not None and (not _is_number(volume) or volume < 0):
+    if (
+        volume is not None
+        and not (volume.__class__ is float and 0.0 <= volume < _INF)
+        and (not _is_number(volume) or volume < 0)
+    ):
         raise InvalidInputError(f"volume must be a finite non-negative number, got {volume!r}")
     return Tick(
         symbol=sym,

@@ -22,8 +22,11 @@ a trigger with the sign of that mean as its direction.
 
 from __future__ import annotations
 
+import base64
 import math
+import sys
 import threading
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from tengri.engine.store.memory_map import MemoryMap
 
 __all__ = ["HashTriggerEngine", "PatternStats", "Trigger", "TriggerState"]
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 class TriggerState(StrEnum):
@@ -80,6 +85,42 @@ class PatternStats:
     def to_dict(self) -> dict[str, float]:
         """Return a JSON-ready dict."""
         return {"count": self.count, "mean": self.mean, "variance": self.variance, "m2": self.m2}
+
+
+def _packed(values: array[float]) -> str:
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def _unpacked(text: str) -> array[float]:
+    values = array("d", base64.b64decode(text))
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return values
+
+
+def pack_stats(table: dict[int, PatternStats]) -> str:
+    """Return a pattern-statistics table as base64 little-endian float64 rows (code, count, mean, m2).
+
+    A checkpoint holds thousands of codes; as JSON numbers they cost tens of milliseconds to write,
+    as packed doubles well under one (every count and code is exact in a double).
+    """
+    values: array[float] = array("d")
+    for code, stats in table.items():
+        values.extend((code, stats.count, stats.mean, stats.m2))
+    return _packed(values)
+
+
+def unpack_stats(data: str | dict[str, Any]) -> dict[int, PatternStats]:
+    """Read :func:`pack_stats` output (or the ``{code: [count, mean, m2]}`` form of older checkpoints)."""
+    if isinstance(data, dict):
+        return {int(k): PatternStats(int(c), float(m), float(s)) for k, (c, m, s) in data.items()}
+    values = _unpacked(data)
+    return {
+        int(values[i]): PatternStats(int(values[i + 1]), values[i + 2], values[i + 3])
+        for i in range(0, len(values), 4)
+    }
 
 
 @dataclass(slots=True)
@@ -200,6 +241,8 @@ class HashTriggerEngine:
         self._masked_stats: dict[int, PatternStats] = {}
         self._pending: tuple[int, float] | None = None  # (hash, price) awaiting its next move
         self._sleepers: dict[str, Trigger] = {}
+        # Triggers whose evidence counts changed since they were last written (see flush).
+        self._unsaved: dict[str, Trigger] = {}
         self.ticks = 0
         if store is not None:
             for record in store.triggers():
@@ -222,6 +265,28 @@ class HashTriggerEngine:
     def _persist(self, trigger: Trigger) -> None:
         if self.store is not None:
             self.store.upsert_trigger(trigger.to_record())
+            self._unsaved.pop(trigger.trigger_id, None)
+
+    def flush(self) -> int:
+        """Write the triggers whose evidence counts changed since their last write; return how many.
+
+        A change of state (registration, dormancy, probation, collapse) is written at once; the
+        counts of an outcome that changes no state wait for this call, which the orchestrator
+        makes at every checkpoint, on its statistics duty and at shutdown. They are derived data:
+        after a crash, re-processing (or adopting) the stored executions counts them again.
+
+        Raises
+        ------
+        StoreError
+            If the write fails; the triggers stay unsaved for the next call.
+        """
+        with self._lock:
+            if self.store is None or not self._unsaved:
+                return 0
+            unsaved = list(self._unsaved.values())
+            self.store.upsert_triggers([t.to_record() for t in unsaved])
+            self._unsaved.clear()
+            return len(unsaved)
 
     def register(
         self,
@@ -320,9 +385,14 @@ class HashTriggerEngine:
         return [self._triggers[i] for i in ids]
 
     def _learn(self, code: int, move: float) -> None:
-        self._code_stats.setdefault(code, PatternStats()).add(move)
+        stats = self._code_stats.get(code)
+        if stats is None:
+            stats = self._code_stats[code] = PatternStats()
+        stats.add(move)
         masked = code & self.config.auto_register_mask
-        stats = self._masked_stats.setdefault(masked, PatternStats())
+        stats = self._masked_stats.get(masked)
+        if stats is None:
+            stats = self._masked_stats[masked] = PatternStats()
         stats.add(move)
         if (
             self.auto_register
@@ -392,8 +462,8 @@ class HashTriggerEngine:
                 self._transition(trigger, TriggerState.DORMANT)
             elif trigger.state is TriggerState.PROBATION and epoch_n >= cfg.dormant_min_samples:
                 self._transition(trigger, TriggerState.ACTIVE)
-            else:
-                self._persist(trigger)
+            elif self.store is not None:
+                self._unsaved[trigger_id] = trigger
             return trigger
 
     # -- state --------------------------------------------------------------------------------
@@ -404,8 +474,8 @@ class HashTriggerEngine:
                 "ticks": self.ticks,
                 "triggers": [t.to_dict() for t in self._triggers.values()],
                 "pending": list(self._pending) if self._pending is not None else None,
-                "codes": {str(k): [v.count, v.mean, v.m2] for k, v in self._code_stats.items()},
-                "masked": {str(k): [v.count, v.mean, v.m2] for k, v in self._masked_stats.items()},
+                "codes": pack_stats(self._code_stats),
+                "masked": pack_stats(self._masked_stats),
             }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -417,18 +487,14 @@ class HashTriggerEngine:
         """
         with self._lock:
             if "triggers" in data:
-                self._triggers, self._by_mask, self._sleepers = {}, {}, {}
+                self._triggers, self._by_mask, self._sleepers, self._unsaved = {}, {}, {}, {}
                 for item in data["triggers"]:
                     self._index(Trigger.from_dict(item))
             self.ticks = int(data["ticks"])
             pending = data.get("pending")
             self._pending = (int(pending[0]), float(pending[1])) if pending else None
-            self._code_stats = {
-                int(k): PatternStats(int(c), float(m), float(s)) for k, (c, m, s) in data["codes"].items()
-            }
-            self._masked_stats = {
-                int(k): PatternStats(int(c), float(m), float(s)) for k, (c, m, s) in data["masked"].items()
-            }
+            self._code_stats = unpack_stats(data["codes"])
+            self._masked_stats = unpack_stats(data["masked"])
 
     def statistics(self) -> dict[str, Any]:
         """Counts by state, codes seen, ticks processed."""

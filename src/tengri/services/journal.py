@@ -4,20 +4,28 @@ The folder holds ``timeline.csv`` (one row per bar), ``trades.csv`` (closed exec
 ``confidences.csv`` (agents' confidences sampled over time), ``signals.csv`` (model signals and
 whether their direction was right) and ``bursts.csv``; the report reads exactly these. A resumed
 run loads them and drops the rows past its checkpoint, so that nothing is counted twice.
+
+Rows are kept by column, and a flush appends only the rows added since the last one: a replay
+flushes at every checkpoint, and rewriting whole files each time would grow with the square of
+the run's length. A kill during an append can leave a partial last line; :meth:`RunJournal.load`
+cuts it off before reading (its rows are past the store's checkpoint, so they are dropped anyway).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tengri.report.run_folder import COLUMNS
 
-__all__ = ["FILES", "RunJournal", "iso"]
+__all__ = ["FILES", "RunJournal", "iso", "iso_times"]
 
 # The columns are the report's folder contract; the journal adds a bar number where rows are per bar.
 FILES: dict[str, tuple[str, ...]] = {
@@ -27,6 +35,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "signals": ("bar", "timestamp", "direction", *COLUMNS["signals"][0][1:]),
     "bursts": COLUMNS["bursts"][0],
 }
+# The column that says which bar a row belongs to, where rows are dropped past a checkpoint.
+_BAR_COLUMN = {"timeline": "bar", "confidences": "bar", "signals": "bar", "trades": "exit_bar"}
 
 
 def iso(t: float) -> str:
@@ -34,46 +44,107 @@ def iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _float_format(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def iso_times(times: Sequence[float]) -> list[str]:
+    """Return :func:`iso` of every time, in one vectorised call when they are whole seconds."""
+    seconds = np.asarray(times, dtype=float)
+    if seconds.size and np.all(np.isfinite(seconds)) and np.all(seconds == np.floor(seconds)):
+        stamps = np.datetime_as_string(seconds.astype("int64").astype("datetime64[s]"), unit="s")
+        return [f"{s}Z" for s in stamps.tolist()]
+    return [iso(float(t)) for t in times]
+
+
+def _cut_partial_line(path: Path) -> None:
+    """Drop an unfinished last line (a kill during an append) from ``path``."""
+    with path.open("rb+") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        data = path.read_bytes()
+        handle.truncate(data.rfind(b"\n") + 1)
 
 
 class RunJournal:
-    """Rows of one run, kept in memory and written as CSV files on :meth:`flush`."""
+    """Rows of one run, kept in memory by column and appended to CSV files on :meth:`flush`."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in FILES}
+        self._columns: dict[str, dict[str, list[Any]]] = {
+            name: {column: [] for column in columns} for name, columns in FILES.items()
+        }
+        self._written: dict[str, int] = dict.fromkeys(FILES, 0)  # rows of each table on disk
+
+    def __len__(self) -> int:
+        return sum(self.count(table) for table in FILES)
+
+    def count(self, table: str) -> int:
+        """The number of rows in ``table``."""
+        return len(self._columns[table][FILES[table][0]])
 
     def add(self, table: str, **row: Any) -> None:
-        """Append one row to ``table`` (keys are that table's columns)."""
-        self.rows[table].append({k: _float_format(v) for k, v in row.items()})
+        """Append one row to ``table`` (keys are that table's columns; a missing one is empty).
+
+        A non-finite float is written as an empty field.
+        """
+        for name, values in self._columns[table].items():
+            value = row.get(name)
+            if value.__class__ is float and not math.isfinite(value):
+                value = None
+            values.append(value)
+
+    def replace(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Replace every row of ``table``; the next flush rewrites its file."""
+        for values in self._columns[table].values():
+            values.clear()
+        self._written[table] = 0
+        for row in rows:
+            self.add(table, **row)
 
     def frame(self, table: str) -> pd.DataFrame:
         """Return a table as a DataFrame with its columns in order."""
-        return pd.DataFrame(self.rows[table], columns=list(FILES[table]))
+        return pd.DataFrame(self._columns[table], columns=list(FILES[table]))
 
     def flush(self) -> None:
-        """Write every table to ``<run_dir>/<table>.csv`` (atomically: write then rename)."""
+        """Write the rows added since the last flush to ``<run_dir>/<table>.csv``.
+
+        A file is created whole (written, then renamed into place); later flushes append.
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        for table in FILES:
+        for table, columns in self._columns.items():
             path = self.run_dir / f"{table}.csv"
-            tmp = path.with_suffix(".csv.tmp")
-            self.frame(table).to_csv(tmp, index=False, lineterminator="\n")  # shortest exact floats
-            tmp.replace(path)
+            start, end = self._written[table], self.count(table)
+            if start and start == end and path.is_file():
+                continue
+            rows = zip(*(values[start:end] for values in columns.values()), strict=True)
+            if start and path.is_file():
+                with path.open("a", newline="") as handle:
+                    csv.writer(handle, lineterminator="\n").writerows(rows)
+            else:
+                tmp = path.with_suffix(".csv.tmp")
+                with tmp.open("w", newline="") as handle:
+                    writer = csv.writer(handle, lineterminator="\n")
+                    writer.writerow(FILES[table])
+                    writer.writerows(rows)
+                tmp.replace(path)
+            self._written[table] = end
 
     def load(self, upto_bar: int) -> None:
         """Load the tables from disk, keeping only rows of bars before ``upto_bar``."""
-        for table in FILES:
+        for table, columns in self._columns.items():
             path = self.run_dir / f"{table}.csv"
+            for values in columns.values():
+                values.clear()
+            self._written[table] = 0  # the next flush rewrites the file: it may hold rows past upto_bar
             if not path.is_file():
                 continue
+            _cut_partial_line(path)
             frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-            if table == "timeline" or table in ("confidences", "signals"):
-                frame = frame[frame["bar"] < upto_bar]
-            elif table == "trades":
-                frame = frame[frame["exit_bar"] < upto_bar]
-            records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-            self.rows[table] = [{str(k): v for k, v in r.items()} for r in records]
+            bar = _BAR_COLUMN.get(table)
+            if bar is not None:
+                frame = frame[frame[bar] < upto_bar]
+            for name, values in columns.items():
+                column = frame[name].astype(object) if name in frame else pd.Series([None] * len(frame))
+                values.extend(column.where(column.notna(), None).tolist())

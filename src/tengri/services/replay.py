@@ -34,7 +34,7 @@ from tengri.data import read_ohlcv
 from tengri.engine import Burst, ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
 from tengri.engine.signals import Tick
 from tengri.errors import InvalidInputError
-from tengri.services.journal import FILES, RunJournal, iso
+from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
 if TYPE_CHECKING:
     from tengri.services.model_source import PredictorSignalSource
@@ -168,6 +168,7 @@ class _Replay:
             (frame.index.asi8 / 1e9).tolist(),
             *(frame[c].to_numpy(dtype=float).tolist() for c in ("Open", "High", "Low", "Close", "Volume")),
         )
+        self._iso = iso_times(self._columns[0])
 
     def tick(self, bar: int) -> Tick:
         times, opens, highs, lows, closes, volumes = self._columns
@@ -198,7 +199,7 @@ class _Replay:
         self.journal.add(
             "timeline",
             bar=bar,
-            timestamp=iso(t.timestamp),
+            timestamp=self._iso[bar],
             open=t.open,
             high=t.high,
             low=t.low,
@@ -424,9 +425,8 @@ def run_replay(
         raise
     replay.orchestrator.shutdown()
     if model_source is not None:
-        replay.journal.rows["signals"] = []  # the source's records cover every streamed bar
-        for row in model_source.signal_rows(frame):
-            replay.journal.add("signals", **row)
+        # The source's records cover every streamed bar.
+        replay.journal.replace("signals", model_source.signal_rows(frame))
     replay.journal.flush()
     outcome = _finish(config, replay, loaded.source, model, user_strategy, run_id, started, build_html)
     replay.store.close()

@@ -7,6 +7,7 @@ statements built once in :mod:`.statements`. See :mod:`.schema` for the columns 
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -99,12 +100,14 @@ class StoreTables(StoreBase):
         costs: float | None = None,
         closed_at: float | None = None,
         status: ExecutionStatus = "closed",
+        opened: ExecutionRecord | None = None,
     ) -> ExecutionRecord:
         """Close an open execution atomically and return it as stored.
 
         A conditional ``UPDATE … WHERE status = 'open'`` does the work, so of two concurrent
         closes (threads, processes or hosts) exactly one succeeds. ``success`` defaults to
-        ``profit > 0``; ``status`` is ``closed`` or ``expired``.
+        ``profit > 0``; ``status`` is ``closed`` or ``expired``. ``opened``, the row as the caller
+        inserted it, spares reading the closed row back: the result is built from it.
 
         Raises
         ------
@@ -116,19 +119,33 @@ class StoreTables(StoreBase):
         if status not in ("closed", "expired"):
             raise InvalidInputError(f"an execution closes as 'closed' or 'expired', not {status!r}")
         check_finite("exit price, profit and costs", exit_price, profit, costs)
+        success = profit > 0 if success is None else success
+        closed_at = self.clock.now() if closed_at is None else closed_at
         params = {
             "closing_id": execution_id,
             "exit_price": exit_price,
             "profit": profit,
-            "success": profit > 0 if success is None else success,
+            "success": success,
             "status": status,
-            "closed_at": self.clock.now() if closed_at is None else closed_at,
+            "closed_at": closed_at,
             "new_costs": costs,
         }
         with self._guard("close an execution"), self._transaction() as txn:
+            if opened is not None and opened.execution_id == execution_id:
+                if txn.execute(CLOSE_EXECUTION, params) == 1:
+                    return dataclasses.replace(
+                        opened,
+                        exit_price=exit_price,
+                        profit=profit,
+                        success=success,
+                        status=status,
+                        closed_at=closed_at,
+                        costs=opened.costs if costs is None else costs,
+                    )
+                updated, row = False, txn.first(SELECT_EXECUTION, {"execution_id": execution_id})
             # With RETURNING the update hands back the row; the row is read separately only where
             # the database cannot, or to tell a missing execution from a completed one.
-            if txn.returning:
+            elif txn.returning:
                 row = txn.first(CLOSE_EXECUTION_RETURNING, params)
                 updated = row is not None
             else:
@@ -194,21 +211,31 @@ class StoreTables(StoreBase):
 
     def upsert_trigger(self, trigger: TriggerRecord) -> None:
         """Insert or replace the last state of a trigger (``updated_at`` 0 means now)."""
-        stats = self._json_param(trigger.stats, "trigger stats")
-        check_finite("state_until", trigger.state_until)
-        values = {
-            "trigger_id": trigger.trigger_id,
-            "pattern": trigger.pattern,
-            "mask": trigger.mask,
-            "strategy_id": trigger.strategy_id,
-            "direction": trigger.direction,
-            "state": trigger.state,
-            "state_until": trigger.state_until,
-            "stats": stats,
-            "updated_at": trigger.updated_at or self.clock.now(),
-        }
+        self.upsert_triggers([trigger])
+
+    def upsert_triggers(self, triggers: Iterable[TriggerRecord]) -> None:
+        """Insert or replace the last state of several triggers in one transaction."""
+        rows = []
+        for trigger in triggers:
+            check_finite("state_until", trigger.state_until)
+            rows.append(
+                {
+                    "trigger_id": trigger.trigger_id,
+                    "pattern": trigger.pattern,
+                    "mask": trigger.mask,
+                    "strategy_id": trigger.strategy_id,
+                    "direction": trigger.direction,
+                    "state": trigger.state,
+                    "state_until": trigger.state_until,
+                    "stats": self._json_param(trigger.stats, "trigger stats"),
+                    "updated_at": trigger.updated_at or self.clock.now(),
+                }
+            )
+        if not rows:
+            return
         with self._guard("write a trigger"), self._transaction() as txn:
-            txn.upsert(UPSERT_TRIGGER, values)
+            for values in rows:
+                txn.upsert(UPSERT_TRIGGER, values)
 
     def get_trigger(self, trigger_id: str) -> TriggerRecord:
         """Return one trigger; raise :class:`TriggerNotFoundError` if there is none."""

@@ -145,6 +145,7 @@ class BurstLedger:
         self.daily_budget_s = config.daily_budget_fraction * _DAY_SECONDS
         self._lock = threading.RLock()
         self.last_ended: EndedBurst | None = None
+        self._checked_day_start = math.nan  # the UTC day refresh last found up to date
         now = clock.now()
         record = store.get_budget(name) if store is not None else None
         if record is None:
@@ -191,8 +192,11 @@ class BurstLedger:
         """End an overdue burst and reset the budget at a new UTC day; return an automatic end."""
         with self._lock:
             now = self.clock.now()
-            ended = None
             active = self._state.active
+            day_start = _DAY_SECONDS * (now // _DAY_SECONDS)  # UTC days: whole multiples of 86,400 s
+            if (active is None or now < active.deadline) and day_start == self._checked_day_start:
+                return None  # the common case, once per tick: nothing is due, no date to format
+            ended = None
             if active is not None and now >= active.deadline:
                 # Charge the burst to the day its deadline falls on, which may already be a new day.
                 ending_day = utc_day(active.deadline)
@@ -202,6 +206,7 @@ class BurstLedger:
             today = utc_day(now)
             if today != self._state.day:
                 self._commit(replace(self._state, day=today, used_s=0.0))
+            self._checked_day_start = day_start  # only once the day's state is written
             return ended
 
     @property

@@ -1,0 +1,52 @@
+"""The run journal: appended flushes equal a whole write, a torn last line is cut, resumes drop later rows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from tengri.services.journal import FILES, RunJournal, iso, iso_times
+
+
+def _bar(journal: RunJournal, bar: int) -> None:
+    journal.add("timeline", bar=bar, timestamp=iso(1e9 + 3600 * bar), close=1.0 + bar / 8, equity=math.nan)
+
+
+def test_flushes_append_what_a_single_write_would_hold(tmp_path: Path) -> None:
+    stepwise, whole = RunJournal(tmp_path / "a"), RunJournal(tmp_path / "b")
+    for bar in range(7):
+        _bar(stepwise, bar)
+        _bar(whole, bar)
+        if bar % 3 == 2:
+            stepwise.flush()
+    stepwise.flush()
+    whole.flush()
+    for table in FILES:
+        assert (tmp_path / "a" / f"{table}.csv").read_bytes() == (tmp_path / "b" / f"{table}.csv").read_bytes()
+    frame = pd.read_csv(tmp_path / "a" / "timeline.csv")
+    assert frame["bar"].tolist() == list(range(7))
+    assert frame["equity"].isna().all()  # a non-finite float is an empty field
+
+
+def test_load_cuts_a_torn_line_and_drops_rows_past_the_checkpoint(tmp_path: Path) -> None:
+    journal = RunJournal(tmp_path)
+    for bar in range(5):
+        _bar(journal, bar)
+    journal.flush()
+    path = tmp_path / "timeline.csv"
+    with path.open("a") as handle:
+        handle.write("1")  # a kill in the middle of appending bar 10's row: "1" would read as bar 1
+    resumed = RunJournal(tmp_path)
+    resumed.load(upto_bar=3)
+    assert resumed.frame("timeline")["bar"].tolist() == [0, 1, 2]
+    _bar(resumed, 3)
+    resumed.flush()  # rewrites the file whole: it held rows past the checkpoint
+    assert pd.read_csv(path)["bar"].tolist() == [0, 1, 2, 3]
+
+
+def test_iso_times_match_iso() -> None:
+    times = [0.0, 1e9, 1.7e9 + 3600.0]
+    assert iso_times(times) == [iso(t) for t in times]
+    assert iso_times([1.5, 2.0]) == [iso(1.5), iso(2.0)]  # fractional seconds keep their digits
