@@ -24,7 +24,8 @@ def test_flushes_append_what_a_single_write_would_hold(tmp_path: Path) -> None:
     stepwise.flush()
     whole.flush()
     for table in FILES:
-        assert (tmp_path / "a" / f"{table}.csv").read_bytes() == (tmp_path / "b" / f"{table}.csv").read_bytes()
+        name = f"{table}.csv"
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     frame = pd.read_csv(tmp_path / "a" / "timeline.csv")
     assert frame["bar"].tolist() == list(range(7))
     assert frame["equity"].isna().all()  # a non-finite float is an empty field
