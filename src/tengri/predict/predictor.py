@@ -7,9 +7,8 @@ the same bars one by one give the same numbers (to float32 rounding of the featu
 allow 1e-5), a prediction never changes when later bars arrive, and it depends on where the series
 starts (as the EMA-seeded features do).
 
-Signals: with ``p`` the calibrated probability of an up move, ``confidence = max(p, 1 − p)``;
-the action is ``buy`` when ``p > 0.5`` and ``sell`` when ``p < 0.5`` if the confidence exceeds
-the threshold, else ``hold``.
+Signals (buy, sell or hold by the calibrated confidence) follow :mod:`tengri.predict._signals`;
+saved predictors, :mod:`tengri.predict._persistence`.
 """
 
 from __future__ import annotations
@@ -31,26 +30,17 @@ from tengri.features import FeaturePipeline, next_return
 from tengri.models import QLSTM, EnhancedLSTM, create_enhanced_lstm, torch_threads
 from tengri.predict._persistence import data_fingerprint, read_predictor, write_predictor
 from tengri.predict._settings import PredictorSettings
+from tengri.predict._signals import action_for, signals_from
 from tengri.predict._streaming import StreamingFeatures
 from tengri.predict._training import TrainingHistory, progress_reporter, stream, train_model
 from tengri.predict.calibration import PlattCalibrator, expected_calibration_error
+from tengri.predict.metrics import brier_score
 
-__all__ = ["DEFAULT_THRESHOLD", "PREDICTION_COLUMNS", "LSTMTradingPredictor", "action_for"]
+__all__ = ["PREDICTION_COLUMNS", "LSTMTradingPredictor"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD: Final = 0.5
-"""Confidence a prediction must exceed to be a buy or a sell (0.5: any calibrated lean)."""
-
 PREDICTION_COLUMNS: Final = ("predicted_return", "prob_up", "confidence", "prob_up_raw", "in_sample")
-
-
-def action_for(prob_up: float, threshold: float | None = None) -> str:
-    """Return ``"buy"``, ``"sell"`` or ``"hold"`` for a calibrated up-move probability."""
-    limit = DEFAULT_THRESHOLD if threshold is None else threshold
-    if max(prob_up, 1.0 - prob_up) <= limit:
-        return "hold"
-    return "buy" if prob_up > 0.5 else "sell"
 
 
 class LSTMTradingPredictor:
@@ -265,30 +255,22 @@ class LSTMTradingPredictor:
     ) -> list[dict[str, Any]]:
         """Turn predictions into one signal per bar.
 
+        Parameters
+        ----------
+        predictions
+            Indexed by timestamp, with the columns ``prob_up``, ``confidence`` and
+            ``predicted_return`` (as :meth:`predict` returns).
+        threshold
+            Confidence a buy or a sell must exceed (default
+            :data:`~tengri.predict.DEFAULT_THRESHOLD`).
+
         Returns
         -------
         list of dict
             ``timestamp``, ``action`` (buy / sell / hold, see :func:`action_for`), ``confidence``,
             ``predicted_return``, in time order.
         """
-        missing = [name for name in ("prob_up", "confidence", "predicted_return") if name not in predictions]
-        if missing:
-            raise InvalidInputError(f"generate_signals: predictions lack column(s) {', '.join(missing)}")
-        return [
-            {
-                "timestamp": stamp,
-                "action": action_for(float(prob), threshold),
-                "confidence": float(confidence),
-                "predicted_return": float(predicted),
-            }
-            for stamp, prob, confidence, predicted in zip(
-                predictions.index,
-                predictions["prob_up"],
-                predictions["confidence"],
-                predictions["predicted_return"],
-                strict=True,
-            )
-        ]
+        return signals_from(predictions, threshold)
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -407,8 +389,8 @@ def _validation_metrics(
         "epochs_run": float(len(history.validation_loss)),
         "validation_bars": float(len(up)),
         "validation_accuracy": float(np.mean((calibrated > 0.5) == (up > 0.5))),
-        "validation_brier_raw": float(np.mean((raw - up) ** 2)),
-        "validation_brier": float(np.mean((calibrated - up) ** 2)),
+        "validation_brier_raw": brier_score(raw, up),
+        "validation_brier": brier_score(calibrated, up),
         "validation_ece_raw": expected_calibration_error(raw, up),
         "validation_ece": expected_calibration_error(calibrated, up),
     }

@@ -18,16 +18,15 @@ Diebold–Mariano test on the per-bar Brier loss says whether each model differs
 regression, and (in the summary, pooled over folds) from the flat 0.5 forecast: beating a logistic
 regression that is itself worse than chance is no edge. A model that states 0.5 everywhere (the flat
 baseline, or a network whose calibration found no signal) holds: no coverage, no accuracy.
+
+The rows and the summary go to a report folder written by :mod:`tengri.services._evaluation_report`.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -47,6 +46,7 @@ from tengri.predict.metrics import (
     sharpe_ratio,
     strategy_returns,
 )
+from tengri.services._evaluation_report import EvaluationResult, write_report
 
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
@@ -55,18 +55,6 @@ __all__ = ["EvaluationResult", "EvaluationSettings", "evaluate"]
 
 NEURAL: Final = ("lstm", "lstm+lif", "lstm+attention", "enhanced", "qlstm")
 BASELINES: Final = ("flat", "buy_and_hold", "previous_direction", "logistic")
-COLUMNS: Final = (
-    "model", "fold", "test_start", "test_end", "bars", "coverage", "accuracy", "accuracy_low",
-    "accuracy_high", "brier", "ece", "ic", "sharpe", "total_return", "max_drawdown", "dm_stat", "dm_p",
-)  # fmt: skip
-SUMMARY_HEADER: Final = [
-    "model", "bars", "coverage", "accuracy", "Brier", "ECE", "IC", "Sharpe", "return", "max DD",
-    "DM stat", "DM p", "edge vs logistic", "DM p vs flat", "edge vs chance",
-]  # fmt: skip
-FOLD_HEADER: Final = [
-    "model", "fold", "bars", "coverage", "accuracy [95% CI]", "Brier", "ECE", "IC", "Sharpe", "return",
-    "max DD", "DM p",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,18 +91,6 @@ class EvaluationSettings:
             section.train_fraction,
             seed,
         )
-
-
-@dataclass(frozen=True)
-class EvaluationResult:
-    """Where the report went and what it says."""
-
-    directory: Path
-    markdown: Path
-    csv: Path
-    json: Path
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    summary: list[dict[str, Any]] = field(default_factory=list)
 
 
 def evaluate(config: TengriConfig, data: str, *, quick: bool) -> EvaluationResult:
@@ -158,7 +134,7 @@ def evaluate(config: TengriConfig, data: str, *, quick: bool) -> EvaluationResul
                 row["dm_stat"], row["dm_p"] = diebold_mariano(loss, logistic_loss, settings.horizon)
             rows.append(row)
     summary = _summary(rows, losses, settings)
-    return _write(config, data, quick, settings, folds, bars, rows, summary)
+    return write_report(config, data, quick, settings, folds, bars, rows, summary)
 
 
 def _folds(n_bars: int, settings: EvaluationSettings) -> list[tuple[int, int, int]]:
@@ -278,17 +254,8 @@ def _summary(
     frame = pd.DataFrame(rows)
     summary = []
     for name, group in frame.groupby("model", sort=False):
-        pooled = np.concatenate(losses[str(name)])
-        statistic, p_value = (
-            diebold_mariano(pooled, np.concatenate(losses["logistic"]), s.horizon)
-            if name != "logistic"
-            else (math.nan,) * 2
-        )
-        chance_statistic, chance_p = (
-            diebold_mariano(pooled, np.concatenate(losses["flat"]), s.horizon)
-            if name != "flat"
-            else (math.nan,) * 2
-        )
+        statistic, p_value = _pooled_test(str(name), "logistic", losses, s.horizon)
+        chance_statistic, chance_p = _pooled_test(str(name), "flat", losses, s.horizon)
         weights = group["bars"].to_numpy(dtype=np.float64)
         taken = weights * group["coverage"].to_numpy(dtype=np.float64)
         accuracy = group["accuracy"].to_numpy(dtype=np.float64)
@@ -314,126 +281,18 @@ def _summary(
     return summary
 
 
+def _pooled_test(
+    name: str, reference: str, losses: dict[str, list[np.ndarray]], horizon: int
+) -> tuple[float, float]:
+    """Diebold–Mariano of ``name`` against ``reference`` on the Brier loss pooled over folds."""
+    if name == reference:
+        return math.nan, math.nan
+    return diebold_mariano(np.concatenate(losses[name]), np.concatenate(losses[reference]), horizon)
+
+
 def _verdict(statistic: float, p_value: float) -> str:
     if math.isnan(p_value):
         return "—"
     if p_value >= 0.05:
         return "not distinguishable"
     return "better" if statistic < 0 else "worse"
-
-
-def _write(
-    config: TengriConfig,
-    data: str,
-    quick: bool,
-    settings: EvaluationSettings,
-    folds: list[tuple[int, int, int]],
-    bars: pd.DataFrame,
-    rows: list[dict[str, Any]],
-    summary: list[dict[str, Any]],
-) -> EvaluationResult:
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(data).stem if ":" not in data else data).strip("-")
-    directory = config.reports_dir / f"evaluate-{slug}-{'quick' if quick else 'full'}"
-    directory.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    csv_path, json_path, markdown_path = (directory / f"evaluation.{ext}" for ext in ("csv", "json", "md"))
-    frame.to_csv(csv_path, index=False, float_format="%.6g")
-    document = {
-        "data": data,
-        "quick": quick,
-        "settings": {**settings.__dict__, "models": list(settings.models)},
-        "bars": len(bars),
-        "folds": [
-            {"fold": k, "train_end": bars.index[a - 1].isoformat(), "test_start": bars.index[b].isoformat(),
-             "test_end": bars.index[c - 1].isoformat()}
-            for k, (a, b, c) in enumerate(folds, start=1)
-        ],
-        "rows": _json_ready(rows),
-        "summary": _json_ready(summary),
-    }  # fmt: skip
-    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    markdown_path.write_text(_markdown(data, settings, document, frame, summary), encoding="utf-8")
-    return EvaluationResult(directory, markdown_path, csv_path, json_path, rows, summary)
-
-
-def _json_ready(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            key: (None if isinstance(value, float) and math.isnan(value) else value)
-            for key, value in row.items()
-        }
-        for row in rows
-    ]
-
-
-def _cell(value: Any, digits: int = 3) -> str:
-    if isinstance(value, float | np.floating):
-        return "—" if math.isnan(value) else f"{value:.{digits}f}"
-    return str(value)
-
-
-def _markdown(
-    data: str,
-    s: EvaluationSettings,
-    document: dict[str, Any],
-    frame: pd.DataFrame,
-    summary: list[dict[str, Any]],
-) -> str:
-    qlstm_bars = f"the {s.qlstm_bars} bars before each test block" if s.qlstm_bars else "all training bars"
-    lines = [
-        f"# Walk-forward evaluation: {data}",
-        "",
-        (
-            f"{document['bars']} bars; {s.folds} expanding folds after the first {s.train_fraction:.0%}; "
-            f"gap {s.horizon} bar(s); neural models: {s.epochs} epochs max (patience {s.patience}), "
-            f"hidden size {s.hidden_size}, seed {s.seed}; QLSTM: {s.qlstm_epochs} epochs on {qlstm_bars}; "
-            f"commission {s.commission:g} per unit traded. DM: Diebold–Mariano on per-bar Brier loss "
-            "against the logistic regression (negative = better), and against always stating 0.5 (flat: "
-            "is there any edge over chance?)."
-        ),
-        "",
-        "## Summary (pooled over folds)",
-        "",
-        _header(SUMMARY_HEADER),
-    ]
-    summary_columns = ("coverage", "accuracy", "brier", "ece", "ic", "sharpe", "total_return", "max_drawdown")
-    for row in summary:
-        cells = [row["model"], row["bars"], *(row[c] for c in summary_columns)]
-        cells += [
-            row["dm_stat"],
-            row["dm_p"],
-            row["edge_over_logistic"],
-            row["dm_flat_p"],
-            row["edge_over_chance"],
-        ]
-        lines.append(_table_row(cells))
-    lines += ["", "## Per fold", ""]
-    lines.append(_header(FOLD_HEADER))
-    fold_columns = ("brier", "ece", "ic", "sharpe", "total_return", "max_drawdown", "dm_p")
-    for row in frame.to_dict("records"):
-        accuracy = (
-            "—"
-            if math.isnan(row["accuracy"])
-            else f"{row['accuracy']:.3f} [{row['accuracy_low']:.3f}, {row['accuracy_high']:.3f}]"
-        )
-        lines.append(
-            _table_row(
-                [
-                    row["model"],
-                    row["fold"],
-                    row["bars"],
-                    row["coverage"],
-                    accuracy,
-                    *(row[c] for c in fold_columns),
-                ]
-            )
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _header(names: list[str]) -> str:
-    return "| " + " | ".join(names) + " |\n|" + "---|" * len(names)
-
-
-def _table_row(cells: list[Any]) -> str:
-    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
