@@ -34,6 +34,7 @@ def _run(store_kind: str, frame, repeats: int = 3) -> dict[str, float]:  # type:
                 trading={"holding_bars": 6, "max_open_executions": 4},
                 triggers={"auto_register_t_stat": 1.5, "auto_register_min_count": 20},
                 agent={"context_fields": ("profit_zone",)},
+                store={"synchronous": "normal" if store_kind == "normal" else "full"},
             )
             store = (
                 MemoryMap.in_memory(clock=clock)
@@ -108,6 +109,10 @@ def main() -> None:
         )
     print(f"{'pattern hash alone (floor)':<34}{floor:>12,.0f}")
     print(f"\ngoal: {GOAL:,.0f} ticks/s on one core with the store on SQLite")
+    print(
+        "synchronous=full fsyncs every commit (durable through power loss); normal fsyncs at WAL\n"
+        "checkpoints (every commit still survives kill -9, the last ones may not survive power loss)."
+    )
 
 
 if __name__ == "__main__":

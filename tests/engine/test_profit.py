@@ -208,3 +208,22 @@ def test_vector_is_a_plain_profit_vector() -> None:
     assert vars(vector) == fields
     assert vector == ProfitVector(**fields)
     assert hash(vector) == hash(ProfitVector(**fields))
+
+
+def test_reload_rewinds_the_window_and_writes_nothing() -> None:
+    from tengri.engine.store import MemoryMap
+
+    store = MemoryMap.in_memory()
+    coprocessor = ProfitTrajectoryCoprocessor(store=store, window_size=8)
+    points = [(1_700_000_000.0 + 60 * i, 5.0 * i - 0.3 * i * i) for i in range(12)]
+    for t, value in points:
+        coprocessor.update(value, timestamp=t)
+    fresh = ProfitTrajectoryCoprocessor(window_size=8)
+    for t, value in points[:6]:
+        fresh.update(value, timestamp=t)
+    assert coprocessor.reload(points[:6]) == fresh.last_vector
+    assert coprocessor.window() == points[:6]
+    assert store.profit_points("profit") == points  # nothing written, nothing removed
+    coprocessor.update(points[6][1], timestamp=points[6][0], persist=False)
+    assert coprocessor.window() == points[:7]
+    assert len(store.profit_points("profit")) == 12

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from math import isfinite
@@ -180,7 +181,19 @@ class ProfitTrajectoryCoprocessor:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def update(self, profit: float, timestamp: float | dt.datetime | None = None) -> ProfitVector:
+    def reload(self, points: Sequence[tuple[float, float]]) -> ProfitVector:
+        """Replace the window with ``points`` ``(time, value)``, oldest first, writing nothing.
+
+        Crash recovery rewinds the window to a checkpoint, and adopts points already stored.
+        """
+        with self._lock:
+            self._fit.load(list(points)[-self.window_size :])
+            self._last = self._vector(self._fit.solve(), self._timestamp())
+            return self._last
+
+    def update(
+        self, profit: float, timestamp: float | dt.datetime | None = None, *, persist: bool = True
+    ) -> ProfitVector:
         """Add the cumulative profit at ``timestamp`` (default: the clock's now) and return the vector.
 
         Timestamps must strictly increase. A clock reading equal to the last point's time (two calls
@@ -194,6 +207,8 @@ class ProfitTrajectoryCoprocessor:
             The state is unchanged.
         StoreError
             If the point could not be persisted. The state is unchanged.
+
+        ``persist=False`` adds a point that is already stored (crash recovery re-processing it).
         """
         # The common case (a float profit at a float time) takes the shortest path through here.
         if profit.__class__ is not float and (
@@ -224,7 +239,7 @@ class ProfitTrajectoryCoprocessor:
                     f"timestamps must increase: {t!r} is not after the last point's {newest!r}"
                 )
             value = float(profit)
-            if self.store is not None:
+            if self.store is not None and persist:
                 self.store.append_profit_point(self.stream, t, value)
             fit.push(t, value)
             self._last = vector = self._vector(fit.solve(), t)

@@ -150,6 +150,13 @@ class ThermalZoneManager:
             readings.extend(good)
         return readings
 
+    def sensor_problems(self) -> list[str]:
+        """What the last reading skipped: failing sensors (or load probe) and implausible readings."""
+        with self._lock:
+            problems = [f"sensor {name} failed: {error}" for name, error in sorted(self._failing.items())]
+            problems += [f"implausible reading from {device}" for device in sorted(self._garbage)]
+            return problems
+
     def _estimate(self, now: float) -> list[Reading]:
         loads: dict[str, float] = {}
         try:
