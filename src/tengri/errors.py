@@ -25,6 +25,7 @@ __all__ = [
     "StoreError",
     "TengriError",
     "TriggerNotFoundError",
+    "UnitOfWorkLostError",
     "UnknownAgentError",
 ]
 
@@ -139,6 +140,16 @@ class StoreError(TengriError):
 
     code = "store_error"
     http_status = 503
+
+
+class UnitOfWorkLostError(StoreError):
+    """The database rolled back a whole unit of work (a full disk, an I/O error, a failed commit).
+
+    None of the unit's writes happened; whoever made them must bring its memory back in line
+    with the store.
+    """
+
+    code = "unit_of_work_lost"
 
 
 class ModelError(TengriError):

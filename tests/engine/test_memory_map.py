@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tengri.errors import (
     InvalidInputError,
     StoreError,
     TriggerNotFoundError,
+    UnitOfWorkLostError,
 )
 
 
@@ -365,3 +367,60 @@ def test_sqlalchemy_write_path_as_for_postgresql(
     store.append_profit_points("p", [(1.0, 2.0), (2.0, 3.0)])
     assert store.profit_points("p") == [(1.0, 2.0), (2.0, 3.0)]
     store.close()
+
+
+def _other_reader(store: MemoryMap) -> list[str]:
+    """The execution ids another connection sees (what is committed)."""
+    assert store.path is not None
+    reader = sqlite3.connect(store.path)
+    try:
+        return [row[0] for row in reader.execute("SELECT execution_id FROM executions ORDER BY opened_at")]
+    finally:
+        reader.close()
+
+
+def test_unit_of_work_commits_its_writes_together(store: MemoryMap) -> None:
+    with store.unit_of_work():
+        store.insert_execution(_execution("e1", 1.0))
+        store.append_profit_point("p", 1.0, 2.0)
+        assert _other_reader(store) == []  # not committed yet: nobody else sees it
+        with store.unit_of_work():  # nested: the outer unit commits
+            store.insert_execution(_execution("e2", 2.0))
+        assert _other_reader(store) == []
+    assert _other_reader(store) == ["e1", "e2"]
+    assert store.profit_points("p") == [(1.0, 2.0)]
+
+
+def test_a_failed_write_in_a_unit_rolls_back_alone(store: MemoryMap) -> None:
+    with store.unit_of_work():
+        store.insert_execution(_execution("e1"))
+        with pytest.raises(ConflictError):
+            store.insert_execution(_execution("e1"))  # fails inside: its savepoint is rolled back
+        store.insert_execution(_execution("e2", 2.0))
+    assert _other_reader(store) == ["e1", "e2"]
+
+
+def test_a_read_in_a_unit_sees_its_writes(store: MemoryMap) -> None:
+    with store.unit_of_work():
+        store.insert_execution(_execution("e1"))
+        assert store.get_execution("e1").execution_id == "e1"  # the read commits what came before
+        store.insert_execution(_execution("e2", 2.0))
+    assert _other_reader(store) == ["e1", "e2"]
+
+
+def test_a_unit_the_database_rolls_back_is_reported_lost(store: MemoryMap) -> None:
+    store.insert_execution(_execution("e0", 0.5))
+    driver = store._driver()
+    pages = driver.execute("PRAGMA page_count").fetchone()[0]
+    unit = store.unit_of_work()
+    unit.__enter__()
+    store.insert_execution(_execution("e1"))
+    driver.execute(f"PRAGMA max_page_count = {pages}")  # a full disk from here on
+    with pytest.raises(StoreError, match="full"):
+        store.append_profit_points("p", [(float(i), 0.0) for i in range(5000)])
+    with pytest.raises(UnitOfWorkLostError, match="rolled back"):
+        unit.__exit__(None, None, None)
+    driver.execute("PRAGMA max_page_count = 1073741823")
+    assert _other_reader(store) == ["e0"]  # e1 went with the unit
+    store.insert_execution(_execution("e2"))  # the store works on
+    assert _other_reader(store) == ["e0", "e2"]

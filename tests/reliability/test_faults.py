@@ -4,8 +4,10 @@ Each scenario replays EURUSD through the orchestrator on a SQLite file, injects 
 stretch of ticks, clears it, and checks: health went to degraded with a reason; every execution
 confirmed before the fault is still there as it was; nothing is half-written (the store agrees
 with the engine's memory, and with a fresh engine opened on it); ticks went on during the fault
-where they could; health came back when the fault cleared. Each outcome is a row of the table in
-docs/reliability.md.
+where they could; health came back when the fault cleared. A tick whose writes the database rolls
+back whole (SQLite does on a full disk) raises UnitOfWorkLostError and counts as lost: nothing it
+opened or closed is confirmed, and the engine's memory is brought back to the store's. Each
+outcome is a row of the table in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ import pytest
 from tengri.config import TengriConfig
 from tengri.data import load_ohlcv
 from tengri.engine import ManualClock, MemoryMap, ScriptedSensor, Signal, SystemOrchestrator, Tick
-from tengri.errors import OutOfOrderError
+from tengri.errors import OutOfOrderError, UnitOfWorkLostError
 
 T0 = 1_700_000_000.0
 HEADER = [
     "fault",
     "how it is injected",
     "health during the fault",
-    "ticks during / refused",
+    "ticks during / lost",
     "after clearing",
 ]
 CALM, FAULT, AFTER = 1000, 600, 600
@@ -68,6 +70,7 @@ class _Rig:
     machine: ManualClock
     data_dir: Path
     refused: int = 0
+    lost: int = 0
     processed: int = 0
     reasons: dict[str, str] = field(default_factory=dict)
 
@@ -106,6 +109,9 @@ def _feed(rig: _Rig, bars: list[Any], *, watch: bool = False) -> None:
         except OutOfOrderError:
             rig.refused += 1
             continue
+        except UnitOfWorkLostError:
+            rig.lost += 1
+            continue
         rig.processed += 1
         if watch:
             rig.reasons.update(rig.orchestrator.health.reasons())
@@ -132,7 +138,11 @@ def _check_consistent(rig: _Rig) -> None:
 
 @contextmanager
 def _failing_writes(store: MemoryMap, fails: Callable[[int], bool]) -> Iterator[None]:
-    """Make the n-th write transaction from now fail at commit with a disk I/O error when ``fails(n)``."""
+    """Make the n-th write from now fail at its end with a disk I/O error when ``fails(n)``.
+
+    Inside the orchestrator's per-tick unit of work a write is a savepoint: the failure rolls back
+    that write alone, as a failed commit did when each write was its own transaction.
+    """
     real = store._transaction
     count = 0
 
@@ -204,12 +214,12 @@ def _model_raises(rig: _Rig) -> Iterator[None]:
 
 FAULTS: dict[str, tuple[str, Callable[[_Rig], Any], str]] = {
     "store write fails once": (
-        "disk I/O error at commit of the 5th write",
+        "disk I/O error at the end of the 5th write (its savepoint rolls back)",
         lambda rig: _failing_writes(rig.store, lambda n: n == 5),
         "",
     ),
     "store writes fail persistently": (
-        "disk I/O error at commit of every write from the 5th",
+        "disk I/O error at the end of every write from the 5th",
         lambda rig: _failing_writes(rig.store, lambda n: n >= 5),
         "disk I/O error",
     ),
@@ -274,11 +284,14 @@ def test_fault_degrades_then_recovers(
             fault,
             how,
             f"degraded ({degraded[:160]})",
-            f"{during} / 0",
+            f"{during} / {rig.lost}",
             "healthy; nothing lost or half-written",
         ],
     )
-    print(f"\nfault {fault!r}: degraded with {rig.reasons}; {during} ticks processed during it; recovered")
+    print(
+        f"\nfault {fault!r}: degraded with {rig.reasons}; {during} ticks processed during it, "
+        f"{rig.lost} lost; recovered"
+    )
 
 
 @pytest.mark.slow

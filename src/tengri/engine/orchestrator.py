@@ -44,7 +44,7 @@ from tengri.engine.store import MemoryMap
 from tengri.engine.thermal import Sensor, ThermalZoneManager
 from tengri.engine.tick_input import validate_tick
 from tengri.engine.triggers import HashTriggerEngine
-from tengri.errors import InvalidInputError, TengriError
+from tengri.errors import InvalidInputError, TengriError, UnitOfWorkLostError
 
 __all__ = ["SystemOrchestrator"]
 
@@ -158,6 +158,7 @@ class SystemOrchestrator(CheckpointRecovery):
         # recovering) and the stored profit points past it, by time.
         self._recovery_until: float | None = None
         self._recovery_points: dict[float, float] = {}
+        self._needs_adoption = False
         self._refresh_processing()
         self._add_duties()
 
@@ -294,6 +295,12 @@ class SystemOrchestrator(CheckpointRecovery):
         InvalidInputError
             For a non-finite or non-positive price, a timestamp going backwards, an unknown
             symbol, or a bad volume or bar price; nothing changes.
+        UnitOfWorkLostError
+            When the database rolled back the tick's writes (a full disk, an I/O error): nothing
+            the tick opened or closed is confirmed, and the engine has brought its executions,
+            desk and profit window back to what the store holds.
+        StoreError
+            When the store cannot be read back after that; the next tick tries again first.
         """
         started = time.perf_counter()
         if not self._started:
@@ -313,24 +320,38 @@ class SystemOrchestrator(CheckpointRecovery):
                 last_time=self._last_time,
             )
             sym, px, t = tick.symbol, tick.price, tick.timestamp
-            if self._recovery_until is not None and (
-                t > self._recovery_until or not (self.agent.recovering or self._recovery_points)
-            ):
-                self._finish_recovery()
-            self._index += 1
-            self._last_time[sym] = t
-            self._last_price[sym] = px
+            if self._needs_adoption:
+                self._adopt_store()  # a StoreError here refuses the tick before anything changed
             opened: list[dict[str, Any]] = []
             closed: list[ExecutionOutcome] = []
-            self._fill_pending(tick, opened, closed)
-            self.run_pending_duties()
-            self._decide_exits(tick, closed)
-            hash_value, cursor, fired = self._hash(tick)
-            triggered = self._entries(tick, fired, opened, closed)
-            self._after_closes(tick, closed)
-            self._ticks_processed += 1  # before the checkpoint, which records it
-            if self._index % self.config.engine.checkpoint_interval == 0:
-                self._checkpoint_safely()
+            try:
+                # One transaction for the tick's writes: one commit, and none of them after a kill.
+                with self.store.unit_of_work():
+                    if self._recovery_until is not None and (
+                        t > self._recovery_until or not (self.agent.recovering or self._recovery_points)
+                    ):
+                        self._finish_recovery()
+                    self._index += 1
+                    self._last_time[sym] = t
+                    self._last_price[sym] = px
+                    self._fill_pending(tick, opened, closed)
+                    self.run_pending_duties()
+                    self._decide_exits(tick, closed)
+                    hash_value, cursor, fired = self._hash(tick)
+                    triggered = self._entries(tick, fired, opened, closed)
+                    self._after_closes(tick, closed)
+                    self._ticks_processed += 1  # before the checkpoint, which records it
+                    if self._index % self.config.engine.checkpoint_interval == 0:
+                        self._checkpoint_safely()
+            except UnitOfWorkLostError as exc:
+                self.health.fail("store", exc.message)
+                self._needs_adoption = True
+                try:
+                    self._adopt_store()
+                except TengriError as adopt_error:
+                    log.error("could not read the store back after a lost unit: %s", adopt_error.message)
+                raise
+            self.health.ok("store")
             latency = time.perf_counter() - started
             self._tick_seconds += latency
             self._latencies.append(latency)

@@ -1,8 +1,8 @@
 """Checkpoints and crash recovery of the system orchestrator (docs/reliability.md).
 
-Every store write commits on its own, and a checkpoint of the learnt state (encoders, pattern
-statistics, pending decisions, and what the store held then) is written every
-``checkpoint_interval`` ticks. After a kill between two checkpoints the store holds executions,
+A tick's writes commit together (one unit of work of the store), and a checkpoint of the learnt
+state (encoders, pattern statistics, pending decisions, and what the store held then) is written
+every ``checkpoint_interval`` ticks. After a kill between two checkpoints the store holds executions,
 trigger states and profit points newer than the checkpoint. :meth:`CheckpointRecovery._restore`
 restores the engine *as of the checkpoint* and enters recovery: the caller re-feeds the ticks since
 ``tick_index`` (a replay does; the engine is deterministic), and every opening, close and profit
@@ -67,6 +67,8 @@ class CheckpointRecovery:
     # stored profit points past it, by time.
     _recovery_until: float | None
     _recovery_points: dict[float, float]
+    # Whether a unit of work was lost and memory must be brought in line with the store first.
+    _needs_adoption: bool
 
     def _state_key(self) -> str:
         return f"{self.agent.agent_id}:state"
@@ -192,6 +194,29 @@ class CheckpointRecovery:
                     coprocessor.update(self.desk.realised, timestamp=closed_at)
                 except TengriError as exc:
                     self.health.fail("profit", exc.message)
+
+    def _adopt_store(self) -> None:
+        """After a lost unit of work: make executions, desk and profit window what the store holds.
+
+        The store holds every write that was confirmed; the lost tick's were not. Its market state
+        (encoders, pattern statistics) stays as processed. Trigger evidence may still count an
+        outcome whose close was lost: counts are derived data and written on flush, not per
+        outcome (see :meth:`HashTriggerEngine.flush`).
+        """
+        self.agent.refresh()
+        rows = self.store.executions(agent_id=self.agent.agent_id)
+        closed = [r for r in rows if r.status != "open"]
+        self.desk.restore(sum(r.profit or 0.0 for r in closed), len(closed), self.desk.pending)
+        coprocessor = self.profit_coprocessor
+        coprocessor.reload(self.store.profit_points(coprocessor.stream, coprocessor.window_size))
+        self._recovery_until, self._recovery_points = None, {}
+        self._needs_adoption = False
+        log.warning(
+            "memory brought in line with store %s: %d open, %d closed execution(s)",
+            self.store.url,
+            len(rows) - len(closed),
+            len(closed),
+        )
 
     def _update_profit(self, t: float) -> None:
         """Add the realised profit at ``t`` to the trajectory (adopting the stored point in recovery)."""

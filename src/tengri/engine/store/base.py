@@ -9,6 +9,11 @@ On SQLite every write runs on one long-lived connection of the store's (the lock
 use), so that a write pays neither a pool checkout nor a connection reset; the frequent writes
 run on its driver connection directly (see :mod:`.statements`). Other databases keep a
 pre-pinged pool, where a connection per transaction survives the server dropping idle ones.
+
+Each write commits on its own, unless the writing thread is inside :meth:`StoreBase.unit_of_work`:
+there (on SQLite) the writes join one transaction, each in a savepoint, and commit together when
+the unit ends. A tick of the orchestrator is one unit: one commit (one fsync) instead of one per
+open, close, profit point and checkpoint, and a kill mid-tick leaves none of the tick's writes.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from tengri.engine.store.connection import (
 from tengri.engine.store.maintenance import check_file, recover_damaged
 from tengri.engine.store.schema import migrate
 from tengri.engine.store.statements import CoreTransaction, SqliteTransaction, Transaction
-from tengri.errors import InvalidInputError, StoreError, TengriError
+from tengri.errors import InvalidInputError, StoreError, TengriError, UnitOfWorkLostError
 
 __all__ = ["StoreBase", "check_finite", "check_json", "json_text"]
 
@@ -107,6 +112,7 @@ class StoreBase:
             self.backups_dir = Path(data_dir or "data") / "backups"
         self.synchronous = synchronous
         self._lock = threading.RLock()
+        self._unit = threading.local()  # this thread's unit of work (see unit_of_work)
         self._closed = False
         #: The backup restored at start because the file failed its integrity check, if any.
         self.restored_from: Path | None = None
@@ -160,6 +166,7 @@ class StoreBase:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction: this process's writers serialised, SQLite's write lock taken up front."""
+        self._flush_unit()
         with self._lock:
             if self._closed:
                 raise StoreError("the memory map is closed")
@@ -170,13 +177,119 @@ class StoreBase:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
 
+    # -- units of work ------------------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Group this thread's writes inside the block into one transaction, committed at its end.
+
+        Each write runs in a savepoint: one that fails is rolled back alone and raises as it would
+        outside, and the others stay. The transaction begins at the first write and holds the
+        store's write lock until the block ends; a read inside the block, and a maintenance write,
+        first commit what the block has written so far. Units nest (the outermost commits). On
+        databases other than SQLite each write commits on its own, as outside a unit.
+
+        Raises
+        ------
+        UnitOfWorkLostError
+            At the end of the block, when the database rolled back the transaction (SQLite does on
+            a full disk or an I/O error) or the commit failed: none of the block's writes since
+            its last commit happened.
+        """
+        unit = self._unit
+        depth = getattr(unit, "depth", 0)
+        unit.depth = depth + 1
+        try:
+            yield
+        finally:
+            unit.depth = depth
+            if depth == 0:
+                self._end_unit()
+
+    def _in_unit(self) -> bool:
+        return self._writer is not None and getattr(self._unit, "depth", 0) > 0
+
+    def _driver(self) -> sqlite3.Connection:
+        assert self._writer is not None
+        driver = self._writer.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        return driver
+
+    def _end_unit(self) -> None:
+        """Commit this thread's unit of work, if it wrote; raise :class:`UnitOfWorkLostError` if it failed."""
+        unit = self._unit
+        if not getattr(unit, "begun", False):
+            return
+        unit.begun = False
+        lost, unit.lost = getattr(unit, "lost", None), None
+        try:
+            if self._writer is None:
+                raise UnitOfWorkLostError("a unit of work was rolled back (the memory map was closed)")
+            driver = self._driver()
+            if lost is None and driver.in_transaction:
+                try:
+                    driver.execute("COMMIT")
+                    return
+                except sqlite3.Error as exc:
+                    lost = f"the commit failed: {exc.__class__.__name__}: {exc}"
+            if driver.in_transaction:
+                driver.execute("ROLLBACK")
+            raise UnitOfWorkLostError(f"a unit of work was rolled back ({lost or 'the database ended it'})")
+        finally:
+            self._lock.release()  # taken when the unit began its transaction
+
+    def _flush_unit(self) -> None:
+        """Commit this thread's unit of work so far (before a read or a maintenance write)."""
+        if getattr(self._unit, "begun", False) and getattr(self._unit, "depth", 0) > 0:
+            try:
+                self._end_unit()
+            except UnitOfWorkLostError as exc:
+                self._unit.lost = exc.message  # reported when the unit ends
+
+    @contextmanager
+    def _unit_write(self) -> Iterator[Transaction]:
+        """One write inside this thread's unit of work: a savepoint in its transaction."""
+        unit = self._unit
+        driver = self._driver()
+        if not getattr(unit, "begun", False):
+            self._lock.acquire()  # held until the unit ends (_end_unit releases it)
+            try:
+                if self._closed:
+                    raise StoreError("the memory map is closed")
+                driver.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._lock.release()
+                raise
+            unit.begun = True
+        elif not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE")  # the database ended it after a failure; go on in a new one
+        driver.execute("SAVEPOINT tengri_write")
+        try:
+            yield SqliteTransaction(driver)
+        except BaseException as exc:
+            try:
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK TO tengri_write")
+                    driver.execute("RELEASE tengri_write")
+                else:
+                    unit.lost = f"{exc.__class__.__name__}: {exc}"
+            except sqlite3.Error as rollback_error:
+                unit.lost = f"{rollback_error.__class__.__name__}: {rollback_error}"
+            raise
+        driver.execute("RELEASE tengri_write")
+
     @contextmanager
     def _transaction(self) -> Iterator[Transaction]:
         """A write transaction for the prepared statements of :mod:`.statements`.
 
         The same guarantees as :meth:`_write`. On SQLite it runs on the writer's driver connection:
-        ``BEGIN IMMEDIATE`` and ``COMMIT`` (fsynced as ``synchronous`` says) are the driver's.
+        ``BEGIN IMMEDIATE`` and ``COMMIT`` (fsynced as ``synchronous`` says) are the driver's. In a
+        unit of work (:meth:`unit_of_work`) it is a savepoint of the unit's transaction.
         """
+        if self._in_unit():
+            with self._unit_write() as txn:
+                yield txn
+            return
         with self._lock:
             if self._closed:
                 raise StoreError("the memory map is closed")
@@ -203,6 +316,7 @@ class StoreBase:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot); the one in-memory connection is shared, so locked."""
+        self._flush_unit()
         guard: AbstractContextManager[Any] = self._lock if self._in_memory else nullcontext()
         with guard:
             if self._closed:
