@@ -233,7 +233,10 @@ class SystemOrchestrator(CheckpointRecovery):
         with self._lock:
             if self._started:
                 return self
-            self._restore()
+            if not self._restore():
+                # The first checkpoint, at once: a kill before the first interval's checkpoint
+                # then restarts from here, and re-processing adopts what the store already holds.
+                self.checkpoint()
             self._started = True
             self._stop.clear()
         self.run_pending_duties()

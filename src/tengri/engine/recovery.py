@@ -107,7 +107,12 @@ class CheckpointRecovery:
         else:
             self.health.ok("checkpoint")
 
-    def _restore(self) -> None:
+    def _restore(self) -> bool:
+        """Restore the engine from its checkpoint; return whether there was one.
+
+        Without one (a new engine, perhaps on a store other writers filled) the desk takes the
+        store's executions as they are.
+        """
         state = self.store.get(_STATE_NAMESPACE, self._state_key())
         pending: list[Decision] = []
         if state:
@@ -120,11 +125,12 @@ class CheckpointRecovery:
             self._ticks_processed = int(state.get("ticks_processed", 0))
             if "recovery" in state:
                 self._restore_as_of_checkpoint(state["recovery"], pending)
-                return
+                return True
         closed = self.store.executions(agent_id=self.agent.agent_id)
         realised = sum(e.profit or 0.0 for e in closed if e.status != "open")
         n_closed = sum(1 for e in closed if e.status != "open")
         self.desk.restore(realised, n_closed, pending)
+        return bool(state)
 
     def _restore_as_of_checkpoint(self, recovery: dict[str, Any], pending: list[Decision]) -> None:
         """Restore agent, desk and profit window as the checkpoint saw them; note newer stored events."""

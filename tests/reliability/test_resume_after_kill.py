@@ -1,0 +1,103 @@
+"""Kill -9 ``tengri backtest`` at seeded points, ``--resume`` each time: the same results as one run.
+
+A child process (``backtest_child.py``) is the real CLI, ``tengri backtest sample:eurusd_h1
+--strategy tengri.strategies:SmaCross`` with a short checkpoint interval, which kills itself with
+SIGKILL at a seeded bar and place: after a tick, inside a checkpoint between the journal's flush
+and the engine's checkpoint, or right after the engine's checkpoint. The next child resumes the
+run with ``--resume`` (and is killed again further on) until one completes. The run folder must
+then hold the same trades, timeline and summary as an uninterrupted run of the same command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+CHILD = Path(__file__).with_name("backtest_child.py")
+SEED = 20_261_122
+KILLS = 6
+BARS = 5_000
+WHERE = ("tick", "journal", "engine")
+
+
+def _config(path: Path) -> Path:
+    path.write_text(
+        "[engine]\ncheckpoint_interval = 150\n\n"
+        "[triggers]\nauto_register_t_stat = 1.5\nauto_register_min_count = 20\n\n"
+        "[trading]\nholding_bars = 6\nmax_open_executions = 4\n"
+    )
+    return path
+
+
+def _backtest(data_dir: Path, config: Path, kill_bar: int, where: str, resume: bool) -> int:
+    args = [
+        "backtest",
+        "sample:eurusd_h1",
+        "--strategy",
+        "tengri.strategies:SmaCross",
+        "--config",
+        str(config),
+    ]
+    child = subprocess.run(
+        [sys.executable, str(CHILD), str(kill_bar), where, *args, *(["--resume"] if resume else [])],
+        env={**os.environ, "TENGRI_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert child.returncode in (0, -9), child.stderr
+    return child.returncode
+
+
+def _folder(data_dir: Path) -> Path:
+    (run_dir,) = (data_dir / "runs").iterdir()
+    return run_dir
+
+
+@pytest.mark.slow
+@pytest.mark.crash
+def test_backtest_killed_and_resumed_equals_uninterrupted(tmp_path: Path, reliability_report: Any) -> None:
+    config = _config(tmp_path / "tengri.toml")
+    assert _backtest(tmp_path / "whole", config, -1, "none", resume=False) == 0
+    rng = random.Random(SEED)
+    kill_bars = sorted(rng.sample(range(1, BARS), KILLS))
+    kills: list[str] = []
+    for i, bar in enumerate(kill_bars):
+        where = rng.choice(WHERE)
+        # Each child dies at its bar, or at the first checkpoint from there on (journal, engine).
+        assert _backtest(tmp_path / "split", config, bar, where, resume=i > 0) == -9
+        kills.append(f"{where}@{bar}")
+    assert _backtest(tmp_path / "split", config, -1, "none", resume=True) == 0
+    whole, split = _folder(tmp_path / "whole"), _folder(tmp_path / "split")
+    assert (split / "trades.csv").read_bytes() == (whole / "trades.csv").read_bytes()
+    # The machine's temperature (and so its zone) is read, not replayed: the rest must be equal.
+    machine = ["temperature", "thermal_zone"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(split / "timeline.csv").drop(columns=machine),
+        pd.read_csv(whole / "timeline.csv").drop(columns=machine),
+    )
+    summary = json.loads((whole / "summary.json").read_text())
+    assert json.loads((split / "summary.json").read_text()) == summary
+    print(f"\nbacktest killed at {', '.join(kills)} and resumed: trades, timeline and summary as one run")
+    reliability_report.row(
+        "resume",
+        ["command", "SIGKILLs (seed)", "killed at (place@bar)", "result"],
+        [
+            "`tengri backtest sample:eurusd_h1 --strategy tengri.strategies:SmaCross`, then `--resume`",
+            f"{len(kills)} ({SEED})",
+            ", ".join(kills),
+            (
+                f"trades.csv, timeline.csv (bar by bar) and summary.json equal to an uninterrupted run "
+                f"({summary['num_trades']} trades)"
+            ),
+        ],
+    )
