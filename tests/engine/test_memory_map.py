@@ -424,3 +424,12 @@ def test_a_unit_the_database_rolls_back_is_reported_lost(store: MemoryMap) -> No
     assert _other_reader(store) == ["e0"]  # e1 went with the unit
     store.insert_execution(_execution("e2"))  # the store works on
     assert _other_reader(store) == ["e0", "e2"]
+
+
+def test_close_of_a_known_execution_returns_the_row_as_stored(store: MemoryMap) -> None:
+    opened = _execution("e1")
+    store.insert_execution(opened)
+    closed = store.close_execution("e1", exit_price=101.0, profit=0.9, closed_at=5.0, opened=opened)
+    assert closed == store.get_execution("e1")
+    with pytest.raises(ExecutionAlreadyCompletedError):
+        store.close_execution("e1", exit_price=101.0, profit=0.9, opened=opened)

@@ -194,6 +194,7 @@ class MemoryAgent:
         # Rows newer than the orchestrator's checkpoint, not yet reproduced (see the module docstring).
         self._recovery: dict[str, ExecutionRecord] = {}
         self._sequence = 0
+        self._stamp: tuple[float, str] = (math.nan, "")  # the last execution id's second, formatted
         self.refresh()
 
     # -- evidence -----------------------------------------------------------------------------
@@ -316,8 +317,10 @@ class MemoryAgent:
     # -- executions ---------------------------------------------------------------------------
     def _new_execution_id(self, strategy_id: str, now: float) -> str:
         self._sequence += 1
-        stamp = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%d_%H%M%S")
-        return f"{strategy_id}_{stamp}_{self._sequence:06d}"
+        second = math.floor(now)
+        if second != self._stamp[0]:  # executions often open within the same second (or bar)
+            self._stamp = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y%m%d_%H%M%S"))
+        return f"{strategy_id}_{self._stamp[1]}_{self._sequence:06d}"
 
     def start_strategy(
         self,

@@ -164,7 +164,7 @@ class ExecutionDesk:
     def equity(self, price: float | None = None, symbol: str | None = None) -> float:
         """Initial cash + realised profit + open positions marked at ``price``, net of entry costs."""
         marked = 0.0
-        if price is not None:
+        if price is not None and self.positions:
             marked = sum(
                 p.marked(price) for p in self.positions.values() if symbol is None or p.symbol == symbol
             )

@@ -363,7 +363,7 @@ class SystemOrchestrator(CheckpointRecovery):
             if latency > self.config.engine.tick_processing_timeout:
                 self._slow_ticks += 1
                 self.health.fail("ticks", f"a tick took {latency:.3f} s")
-            vector = self.profit_coprocessor.last_vector
+            profit_zone = self.profit_coprocessor.last_vector.zone_state.value
             return {
                 "tick": tick.index,
                 "symbol": sym,
@@ -376,11 +376,11 @@ class SystemOrchestrator(CheckpointRecovery):
                 "triggered_strategies": triggered,
                 "opened": opened,
                 "closed": [o.to_dict() for o in closed],
-                "profit_zone": vector.zone_state.value,
+                "profit_zone": profit_zone,
                 "thermal_zone": self._processing["thermal_zone"],
                 "processing_decision": {
                     **self._processing,
-                    "min_confidence": self._min_confidence(vector.zone_state.value),
+                    "min_confidence": self._min_confidence(profit_zone),
                 },
                 "open_executions": len(self.desk.positions),
                 "equity": self.desk.equity(px, sym),

@@ -179,8 +179,7 @@ class StoreBase:
 
     # -- units of work ------------------------------------------------------------------------
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[None]:
+    def unit_of_work(self) -> _UnitOfWork:
         """Group this thread's writes inside the block into one transaction, committed at its end.
 
         Each write runs in a savepoint: one that fails is rolled back alone and raises as it would
@@ -196,15 +195,7 @@ class StoreBase:
             a full disk or an I/O error) or the commit failed: none of the block's writes since
             its last commit happened.
         """
-        unit = self._unit
-        depth = getattr(unit, "depth", 0)
-        unit.depth = depth + 1
-        try:
-            yield
-        finally:
-            unit.depth = depth
-            if depth == 0:
-                self._end_unit()
+        return _UnitOfWork(self)
 
     def _in_unit(self) -> bool:
         return self._writer is not None and getattr(self._unit, "depth", 0) > 0
@@ -334,3 +325,23 @@ class StoreBase:
         except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
             # sqlite3's own errors come from the statements run on the driver (see _transaction).
             raise StoreError(f"could not {action}: {exc.__class__.__name__}: {exc}") from exc
+
+
+class _UnitOfWork:
+    """The context manager :meth:`StoreBase.unit_of_work` returns (a class: entered once per tick)."""
+
+    __slots__ = ("_depth", "_store")
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        unit = self._store._unit
+        self._depth = getattr(unit, "depth", 0)
+        unit.depth = self._depth + 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._store._unit.depth = self._depth
+        if self._depth == 0:
+            self._store._end_unit()

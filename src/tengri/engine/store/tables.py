@@ -7,7 +7,6 @@ statements built once in :mod:`.statements`. See :mod:`.schema` for the columns 
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -133,14 +132,23 @@ class StoreTables(StoreBase):
         with self._guard("close an execution"), self._transaction() as txn:
             if opened is not None and opened.execution_id == execution_id:
                 if txn.execute(CLOSE_EXECUTION, params) == 1:
-                    return dataclasses.replace(
-                        opened,
+                    return ExecutionRecord(  # dataclasses.replace, without its introspection
+                        execution_id=opened.execution_id,
+                        agent_id=opened.agent_id,
+                        strategy_id=opened.strategy_id,
+                        direction=opened.direction,
+                        entry_price=opened.entry_price,
+                        opened_at=opened.opened_at,
+                        hash_triggers=opened.hash_triggers,
+                        size=opened.size,
+                        costs=opened.costs if costs is None else costs,
+                        confidence=opened.confidence,
+                        context=opened.context,
+                        status=status,
                         exit_price=exit_price,
                         profit=profit,
                         success=success,
-                        status=status,
                         closed_at=closed_at,
-                        costs=opened.costs if costs is None else costs,
                     )
                 updated, row = False, txn.first(SELECT_EXECUTION, {"execution_id": execution_id})
             # With RETURNING the update hands back the row; the row is read separately only where
