@@ -19,10 +19,14 @@ A step is a few dozen small operations, so what it costs is their count, not the
 :class:`_StreamingPlan` of plain tensors: the input projection folded into the first LSTM
 layer's input weights (``W_ih (W_in x + b_in) + b_ih = (W_ih W_in) x + (W_ih b_in + b_ih)``),
 the memory slots broadcast to the batch, and the other weights by reference. While no gradient
-is recorded the plan is kept until a weight it derives from changes version (an optimiser step,
+is recorded the plan is kept until a weight changes version (an optimiser step,
 ``load_state_dict``) or the module is converted (``to``, ``double``); with gradients it is
-rebuilt each step, in the graph. Run it under ``torch.inference_mode()`` and
-``torch_threads(SMALL_TENSOR_THREADS)``.
+rebuilt each step, in the graph. Without gradients, in evaluation mode, on the CPU in float32 or
+float64, the kept plan also holds the weights as NumPy arrays and the whole step is one
+Numba-compiled call (:mod:`tengri.models.compiled_step`; ~25 PyTorch calls cost ~10× more);
+otherwise the step runs the PyTorch operations, which also serve autograd and other devices.
+Both read and write the same state, so a stream may switch between them. Run it under
+``torch.inference_mode()`` (or ``torch.no_grad()``).
 ``forward`` computes exactly that (attention over a sliding window of ``seq_len`` bars, the
 new one included), so streaming
 ``N`` bars from a fresh state equals ``forward`` on those ``N`` bars for any ``N``; for
@@ -31,10 +35,12 @@ new one included), so streaming
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -43,6 +49,9 @@ from tengri.errors import ModelError
 from tengri.models.attention import AttentionStepWeights, KeyValueCache, WindowedMemoryAttention, attend_step
 from tengri.models.config import EnhancedLSTMConfig, ModelOutput
 from tengri.models.lif import LeakyIntegrateAndFire
+
+if TYPE_CHECKING:
+    from tengri.models.compiled_step import CompiledStepWeights
 
 __all__ = ["EnhancedLSTM", "EnhancedLSTMState"]
 
@@ -67,10 +76,13 @@ class EnhancedLSTMState:
     cache: KeyValueCache | None
 
 
+_version = operator.attrgetter("_version")  # a tensor's in-place update count
+
+
 class _StreamingPlan(NamedTuple):
     """What a streaming step reads, as plain tensors (see the module notes)."""
 
-    key: tuple[int, ...]  # batch rows and the versions of the weights below are derived from
+    key: tuple[int, ...]  # batch rows and the versions of the model's weights
     input_weight: Tensor  # W_ih W_in (4D, F)
     input_bias: Tensor  # W_ih (b_in + e_k) + b_ih, (4D,) or (N, 4D)
     layers: tuple[tuple[Tensor, Tensor, Tensor, Tensor], ...]  # (W_ih, W_hh, b_ih, b_hh) per layer
@@ -79,6 +91,7 @@ class _StreamingPlan(NamedTuple):
     head_weight: Tensor
     head_bias: Tensor
     timeframe_weights: Tensor | None  # softmax(α) with K timeframes
+    compiled: CompiledStepWeights | None = None  # NumPy copies for the compiled step, if it applies
 
 
 class EnhancedLSTM(nn.Module):
@@ -128,6 +141,7 @@ class EnhancedLSTM(nn.Module):
         self.head = nn.Linear(dim, 2)
         self._plan: _StreamingPlan | None = None  # see `_streaming_plan`
         self._plan_source_refs: list[Tensor] = []
+        self._state_arrays: dict[int, tuple[Any, ...]] = {}  # see `_compiled_step`
 
     # -- input handling -------------------------------------------------------------------------
 
@@ -191,30 +205,26 @@ class EnhancedLSTM(nn.Module):
     def _apply(self, fn: Any, recurse: bool = True) -> EnhancedLSTM:
         """Convert the module (``to``, ``double``, …); drop the streaming plan of the old weights."""
         self._plan = None
+        self._state_arrays.clear()
         converted: EnhancedLSTM = super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
         return converted
 
     def _plan_sources(self) -> list[Tensor]:
-        """The weights the streaming plan derives tensors from (the rest it holds by reference)."""
-        sources: list[Tensor] = [
+        """The weights the streaming plan reads: the first four it folds, the compiled step copies all."""
+        first = [
             self.input_projection.weight,
             self.input_projection.bias,
             self._lstm_weight("weight_ih", 0),
             self._lstm_weight("bias_ih", 0),
         ]
-        if self.timeframes > 1:
-            sources += [self.timeframe_embedding, self.timeframe_logits]
-        if self.attention is not None:
-            sources += [self.attention.memory_keys, self.attention.memory_values]
-        return sources
+        return first + [p for p in self.parameters() if all(p is not w for w in first)]
 
     def _streaming_plan(self, rows: int) -> _StreamingPlan:
         """Return the plan of a step over ``rows`` sequences, reusing the last one while it is valid."""
         plan = self._plan
         if not torch.is_grad_enabled() and plan is not None and plan.key[0] == rows:
             try:
-                sources = self._plan_source_refs
-                if all(w._version == v for w, v in zip(sources, plan.key[1:], strict=True)):
+                if (rows, *map(_version, self._plan_source_refs)) == plan.key:
                     return plan
             except RuntimeError:  # weights created under inference mode have no version counter
                 pass
@@ -240,11 +250,70 @@ class EnhancedLSTM(nn.Module):
         )
         if not torch.is_grad_enabled():
             try:
-                plan = plan._replace(key=(rows, *(w._version for w in sources)))
-                self._plan, self._plan_source_refs = plan, sources
+                key = (rows, *map(_version, sources))
             except RuntimeError:  # weights created under inference mode: no caching
                 self._plan = None
+            else:
+                plan = plan._replace(key=key, compiled=self._compiled_weights(plan, rows))
+                self._plan, self._plan_source_refs = plan, sources
         return plan
+
+    def _compiled_weights(self, plan: _StreamingPlan, rows: int) -> CompiledStepWeights | None:
+        """Return the plan's weights for the compiled step, or None off the CPU or float32/64."""
+        reference = plan.input_weight
+        if reference.device.type != "cpu" or reference.dtype not in (torch.float32, torch.float64):
+            return None
+        from tengri.models.compiled_step import CompiledStepWeights  # imports Numba: first use only
+
+        def array(tensor: Tensor) -> np.ndarray[Any, Any]:
+            return tensor.detach().contiguous().numpy()
+
+        dtype = reference.dtype
+        scalar = np.float32 if dtype == torch.float32 else np.float64
+        dim = self.config.hidden_size
+        layers = plan.layers
+        joined = [torch.cat([reference, layers[0][1]], dim=1)]  # [W_ih W_in, W_hh]
+        joined += [torch.cat([weight_ih, weight_hh], dim=1) for weight_ih, weight_hh, _, _ in layers[1:]]
+        bias = [plan.input_bias + layers[0][3]]
+        bias += [bias_ih + bias_hh for _, _, bias_ih, bias_hh in layers[1:]]
+        lif, attention = self.lif, self.attention
+        if attention is not None:
+            attention_arrays = (
+                array(attention.qkv.weight.T),
+                array(attention.qkv.bias),
+                array(attention.out.weight.T),
+                array(attention.out.bias),
+                array(attention.memory_keys),
+                array(attention.memory_values),
+            )
+        else:
+            no_memory = np.zeros((1, 0, 1), dtype=scalar)
+            attention_arrays = (
+                np.zeros((dim, 0), dtype=scalar),
+                np.zeros(0, dtype=scalar),
+                np.zeros((0, dim), dtype=scalar),
+                np.zeros(dim, dtype=scalar),
+                no_memory,
+                no_memory,
+            )
+        timeframe_weights = plan.timeframe_weights
+        return CompiledStepWeights(
+            array(joined[0].T),
+            array(
+                torch.stack([w.T for w in joined[1:]])
+                if len(joined) > 1
+                else torch.zeros(0, 2 * dim, 4 * dim, dtype=dtype)
+            ),
+            array(torch.stack([b.expand(rows, -1) for b in bias])),
+            lif is not None,
+            scalar(lif.beta if lif is not None else 0.0),
+            scalar(lif.threshold if lif is not None else 0.0),
+            *attention_arrays,
+            attention.window if attention is not None else 0,
+            array(timeframe_weights) if timeframe_weights is not None else np.ones(1, dtype=scalar),
+            array(plan.head_weight),
+            array(plan.head_bias),
+        )
 
     def init_state(self, batch: int) -> EnhancedLSTMState:
         """Return the resting state for ``batch`` streams (each with K timeframes if configured)."""
@@ -272,6 +341,10 @@ class EnhancedLSTM(nn.Module):
         """
         x = self._stack(x_t, bar_dims=1)
         plan = self._streaming_plan(x.shape[0])
+        if plan.compiled is not None and not self.training:
+            compiled = self._compiled_step(plan, plan.compiled, x, state)
+            if compiled is not None:
+                return compiled
         hidden, cell = state.hidden, state.cell
         h, c = torch.lstm_cell(
             x, (hidden[0], cell[0]), plan.input_weight, plan.layers[0][1], plan.input_bias, plan.layers[0][3]
@@ -305,3 +378,76 @@ class EnhancedLSTM(nn.Module):
         return ModelOutput(predicted_return, prob_up_logit, h), EnhancedLSTMState(
             hidden, cell, membrane, cache
         )
+
+    def _compiled_step(
+        self, plan: _StreamingPlan, weights: CompiledStepWeights, x: Tensor, state: EnhancedLSTMState
+    ) -> tuple[ModelOutput, EnhancedLSTMState] | None:
+        """Run :meth:`step` as one compiled call; None if an input does not suit it (the caller falls back).
+
+        Tensors and arrays share memory both ways (``numpy()``, ``from_numpy``), so the arrays
+        of the state last passed in or returned are kept with it and the next step skips the
+        conversions (~1.5 µs a tensor): a frozen state always holds the same tensors. A state
+        whose arrays had to be copied (a non-contiguous cache of the PyTorch step) is not kept.
+        """
+        arrays = self._state_arrays.get(id(state))
+        if arrays is None or arrays[0] is not state:
+            arrays = self._to_arrays(plan, state)
+            if arrays is None:
+                return None
+        try:
+            bar = np.ascontiguousarray(x.numpy())
+        except (RuntimeError, TypeError):  # a tensor that requires grad, or off the CPU
+            return None
+        if bar.dtype != weights.input_weight.dtype:
+            return None
+        _, hidden, cell, membrane, keys, values = arrays
+        out = weights.step(bar, hidden, cell, membrane, keys, values)
+        new_membrane = torch.from_numpy(out.membrane) if plan.lif is not None else None
+        if plan.lif is not None:
+            # object.__setattr__: what nn.Module.__setattr__ ends in for a tensor attribute, minus
+            # its checks (microseconds, a tenth of the step)
+            object.__setattr__(plan.lif, "last_membrane", new_membrane)
+        cache = (
+            (torch.from_numpy(out.keys), torch.from_numpy(out.values)) if plan.attention is not None else None
+        )
+        new_state = EnhancedLSTMState(
+            torch.from_numpy(out.hidden), torch.from_numpy(out.cell), new_membrane, cache
+        )
+        memo = self._state_arrays  # updated in place: assigning a module attribute costs microseconds
+        memo.clear()
+        memo[id(state)] = arrays
+        memo[id(new_state)] = (new_state, out.hidden, out.cell, out.membrane, out.keys, out.values)
+        output = ModelOutput(
+            torch.from_numpy(out.predicted_return),
+            torch.from_numpy(out.prob_up_logit),
+            torch.from_numpy(out.features),
+        )
+        return output, new_state
+
+    def _to_arrays(self, plan: _StreamingPlan, state: EnhancedLSTMState) -> tuple[Any, ...] | None:
+        """Return ``(state, hidden, cell, membrane, keys, values)`` for the compiled step, or None.
+
+        None if the state lacks a part of the model (the PyTorch step names the error), has a
+        tensor that requires grad or is off the CPU, or is not of the weights' dtype. The first
+        item is None instead of the state if an array is a copy (it must not be kept).
+        """
+        if (plan.lif is not None and state.membrane is None) or (
+            plan.attention is not None and state.cache is None
+        ):
+            return None
+        tensors = [state.hidden, state.cell]
+        tensors += [state.membrane] if state.membrane is not None else []
+        tensors += list(state.cache) if state.cache is not None else []
+        try:
+            views = [t.numpy() for t in tensors]
+        except (RuntimeError, TypeError):
+            return None
+        arrays = [np.ascontiguousarray(view) for view in views]
+        copied = any(a is not view for a, view in zip(arrays, views, strict=True))
+        if state.membrane is None:
+            arrays.insert(2, arrays[0][0])
+        if state.cache is None:
+            arrays += [np.zeros((arrays[0].shape[1], 1, 0, 1), dtype=arrays[0].dtype)] * 2
+        if plan.compiled is None or any(a.dtype != plan.compiled.input_weight.dtype for a in arrays):
+            return None
+        return (None if copied else state, *arrays)
