@@ -46,6 +46,11 @@ class Health:
                 log.info("component %s recovered", component)
 
     @property
+    def degraded(self) -> bool:
+        """Whether any component is degraded (read without the lock: a hint for fast paths)."""
+        return bool(self._degraded)
+
+    @property
     def status(self) -> str:
         """``healthy`` or ``degraded``."""
         with self._lock:

@@ -504,7 +504,7 @@ class SystemOrchestrator(CheckpointRecovery):
 
     def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:
         signals: list[Signal] = []
-        if self.config.trading.trade_patterns:
+        if fired and self.config.trading.trade_patterns:
             by_strategy: dict[tuple[str, int], list[str]] = {}
             for trigger in self.hash_trigger_engine.fired_triggers(fired):
                 by_strategy.setdefault((trigger.strategy_id, trigger.direction), []).append(
@@ -514,14 +514,18 @@ class SystemOrchestrator(CheckpointRecovery):
                 Signal(strategy_id=sid, direction=direction, hash_triggers=tuple(ids), source="pattern")
                 for (sid, direction), ids in by_strategy.items()
             )
+        if self.predictor is None and not self.signal_sources:
+            return signals
         sources = ([self.predictor] if self.predictor is not None else []) + self.signal_sources
+        health = self.health
         for source in sources:
             try:
                 signals.extend(source.on_tick(tick))
             except Exception as exc:  # a user's or the model's code must not stop the engine
-                self.health.fail(f"source:{source.name}", f"{type(exc).__name__}: {exc}")
+                health.fail(f"source:{source.name}", f"{type(exc).__name__}: {exc}")
             else:
-                self.health.ok(f"source:{source.name}")
+                if health.degraded:
+                    health.ok(f"source:{source.name}")
         return signals
 
     def _min_confidence(self, profit_zone: str) -> float:
