@@ -32,7 +32,7 @@ HEADER = [
     "fault",
     "how it is injected",
     "health during the fault",
-    "ticks during / lost",
+    "ticks processed / refused or lost",
     "after clearing",
 ]
 CALM, FAULT, AFTER = 1000, 600, 600
