@@ -1,7 +1,8 @@
 """The engine: hash triggers, memory agent, profit trajectory, thermal zones, store, orchestrator."""
 
-from tengri.engine.agent import ConfidenceExplanation, ExecutionOutcome, MemoryAgent
+from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.clock import Clock, ManualClock, SystemClock
+from tengri.engine.confidence import ConfidenceExplanation
 from tengri.engine.desk import Decision, ExecutionDesk
 from tengri.engine.orchestrator import SystemOrchestrator
 from tengri.engine.pattern_hash import CursorState, PatternEncoder, encode

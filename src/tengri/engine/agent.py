@@ -1,20 +1,8 @@
 """The memory agent: opens and closes strategy executions and learns a confidence for each strategy.
 
-Confidence (DESIGN.md, Memory agent)::
-
-    C_final = clamp((C_base · w_context + C_similarity · w_pattern) · decay, 0, 1)
-
-- ``C_base``: posterior mean of success under a Beta(1, 1) prior, ``(1 + s) / (2 + n)``, over the
-  strategy's outcomes in the same context (thermal zone, profit zone); under
-  ``min_context_samples`` outcomes in that context, over all of the strategy's outcomes;
-- ``C_similarity``: success rate of the strategy's past executions weighted by the Jaccard
-  similarity of their trigger sets with the query's, ``Σ J·success / Σ J`` (0.5 when none overlap);
-- ``w_pattern = n_similar / (n_similar + k)``, ``w_context = 1 − w_pattern``, ``n_similar`` the
-  number of past executions with a trigger in common;
-- ``decay = exp(−Δt / τ)``, ``Δt`` the age of the strategy's newest outcome (1 with none).
-
-Evidence lives in the store's executions table; the agent keeps running aggregates in memory,
-rebuilt from the store when it starts, so a restart loses nothing and a query costs no I/O.
+What it has learnt, and the C_final formula, are :mod:`tengri.engine.confidence`'s. Evidence lives
+in the store's executions table; the agent keeps running aggregates in memory, rebuilt from the
+store when it starts, so a restart loses nothing and a query costs no I/O.
 
 Crash recovery (docs/reliability.md): after a kill between two checkpoints of the orchestrator, the
 store holds executions newer than the checkpoint. :meth:`MemoryAgent.restore` rebuilds the
@@ -36,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tengri.config import AgentConfig
 from tengri.engine.clock import Clock, SystemClock
+from tengri.engine.confidence import ANY, ConfidenceExplanation, EvidenceBook
 from tengri.engine.store.memory_map import MemoryMap
 from tengri.engine.store.records import ExecutionRecord, ExecutionStatus
 from tengri.errors import ConflictError, ForeignExecutionError, InvalidInputError
@@ -46,8 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["ConfidenceExplanation", "ExecutionOutcome", "MemoryAgent", "execution_sequence"]
 
 log = logging.getLogger(__name__)
-
-_ANY = "*"
 
 
 def execution_sequence(execution_id: str) -> int | None:
@@ -102,58 +89,8 @@ class ExecutionOutcome:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class ConfidenceExplanation:
-    """Every term of C_final for one query."""
-
-    strategy_id: str
-    confidence: float
-    c_base: float
-    c_similarity: float
-    w_context: float
-    w_pattern: float
-    decay: float
-    n_context: int
-    n_total: int
-    n_similar: int
-    context_used: str
-    age_seconds: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {name: getattr(self, name) for name in self.__slots__}
-
-
-@dataclass(slots=True)
-class _Counts:
-    n: int = 0
-    s: int = 0
-
-    def add(self, success: bool) -> None:
-        self.n += 1
-        self.s += int(success)
-
-
-@dataclass(slots=True)
-class _StrategyEvidence:
-    by_context: dict[tuple[str, str], _Counts] = field(default_factory=dict)
-    total: _Counts = field(default_factory=_Counts)
-    by_triggers: dict[frozenset[str], _Counts] = field(default_factory=dict)
-    profit_sum: float = 0.0
-    newest: float | None = None
-
-
 def _event_time(row: ExecutionRecord) -> tuple[float, str]:
     return (row.closed_at if row.closed_at is not None else row.opened_at, row.execution_id)
-
-
-def _context_key(context: Mapping[str, Any] | None, fields: tuple[str, ...]) -> tuple[str, str]:
-    context = context or {}
-    thermal = (
-        context.get("thermal_state", context.get("thermal_zone", _ANY)) if "thermal_state" in fields else _ANY
-    )
-    profit = context.get("profit_zone", _ANY) if "profit_zone" in fields else _ANY
-    return str(thermal), str(profit)
 
 
 class MemoryAgent:
@@ -189,7 +126,7 @@ class MemoryAgent:
         self.thermal_manager = thermal_manager
         self.config = config or AgentConfig()
         self._lock = threading.RLock()
-        self._evidence: dict[str, _StrategyEvidence] = {}
+        self._book = EvidenceBook(self.config)  # what the outcomes taught, and C_final
         self._open: dict[str, ExecutionRecord] = {}  # this agent's open executions, as stored
         # Rows newer than the orchestrator's checkpoint, not yet reproduced (see the module docstring).
         self._recovery: dict[str, ExecutionRecord] = {}
@@ -202,7 +139,7 @@ class MemoryAgent:
         """Rebuild the in-memory evidence from the store (after a restart, or another writer)."""
         rows = self.store.executions(agent_id=self.agent_id)
         with self._lock:
-            self._evidence = {}
+            self._book.clear()
             self._recovery = {}
             self._open = {row.execution_id: row for row in rows if row.status == "open"}
             # Past the highest sequence in use, not the row count: cleanup may have removed rows.
@@ -241,7 +178,7 @@ class MemoryAgent:
         rows = self.store.executions(agent_id=self.agent_id)
         opened_then = {r.execution_id: r for r in open_records}
         with self._lock:
-            self._evidence = {}
+            self._book.clear()
             self._open = dict(opened_then)
             self._recovery = {}
             self._sequence = int(sequence)
@@ -290,28 +227,19 @@ class MemoryAgent:
         return rows
 
     def _learn(self, row: ExecutionRecord) -> None:
-        ev = self._evidence.setdefault(row.strategy_id, _StrategyEvidence())
-        success = bool(row.success)
-        ev.total.add(success)
-        ev.by_context.setdefault(_context_key(row.context, self.config.context_fields), _Counts()).add(
-            success
-        )
-        ev.by_triggers.setdefault(frozenset(row.hash_triggers), _Counts()).add(success)
-        ev.profit_sum += row.profit or 0.0
-        closed = row.closed_at if row.closed_at is not None else row.opened_at
-        ev.newest = closed if ev.newest is None else max(ev.newest, closed)
+        self._book.learn(row)
 
     def current_context(self) -> dict[str, str]:
         """The context of a decision now: the thermal zone and the profit zone."""
         thermal = self.thermal_manager
         if thermal is None:
-            return {"thermal_state": _ANY, "profit_zone": _ANY}
+            return {"thermal_state": ANY, "profit_zone": ANY}
         profit = getattr(thermal, "profit_coprocessor", None)
         vector = getattr(profit, "last_vector", None)
         zone_state = getattr(vector, "zone_state", None)
         return {
             "thermal_state": thermal.zone,
-            "profit_zone": str(getattr(zone_state, "value", _ANY)),
+            "profit_zone": str(getattr(zone_state, "value", ANY)),
         }
 
     # -- executions ---------------------------------------------------------------------------
@@ -504,55 +432,11 @@ class MemoryAgent:
         current_context: Mapping[str, Any] | None = None,
         now: float | None = None,
     ) -> ConfidenceExplanation:
-        """Return C_final with each of its terms (see the module docstring); ``now`` ages the evidence."""
-        cfg = self.config
-        query = frozenset(str(t) for t in hash_triggers)
-        key = _context_key(
-            current_context if current_context is not None else self.current_context(), cfg.context_fields
-        )
-        with self._lock:
-            ev = self._evidence.get(strategy_id, _StrategyEvidence())
-            in_context = ev.by_context.get(key, _Counts())
-            base_counts, used = (
-                (in_context, "context")
-                if in_context.n >= cfg.min_context_samples
-                else (
-                    ev.total,
-                    "all",
-                )
-            )
-            c_base = (1.0 + base_counts.s) / (2.0 + base_counts.n)
-            weighted_s = weighted_n = 0.0
-            n_similar = 0
-            for triggers, counts in ev.by_triggers.items():
-                union = len(triggers | query)
-                jaccard = len(triggers & query) / union if union else 0.0
-                if jaccard > 0.0:
-                    weighted_s += jaccard * counts.s
-                    weighted_n += jaccard * counts.n
-                    n_similar += counts.n
-            newest = ev.newest
-        c_similarity = weighted_s / weighted_n if weighted_n > 0 else 0.5
-        w_pattern = n_similar / (n_similar + cfg.similarity_k)
-        w_context = 1.0 - w_pattern
+        """Return C_final and its terms (:mod:`tengri.engine.confidence`); ``now`` ages the evidence."""
+        context = current_context if current_context is not None else self.current_context()
         now = self.clock.now() if now is None else now
-        age = None if newest is None else max(0.0, now - newest)
-        decay = 1.0 if age is None else math.exp(-age / cfg.decay_tau)
-        confidence = min(1.0, max(0.0, (c_base * w_context + c_similarity * w_pattern) * decay))
-        return ConfidenceExplanation(
-            strategy_id=strategy_id,
-            confidence=confidence,
-            c_base=c_base,
-            c_similarity=c_similarity,
-            w_context=w_context,
-            w_pattern=w_pattern,
-            decay=decay,
-            n_context=in_context.n,
-            n_total=ev.total.n,
-            n_similar=n_similar,
-            context_used=used,
-            age_seconds=age,
-        )
+        with self._lock:
+            return self._book.explain(strategy_id, hash_triggers, context, now)
 
     def get_confidence_coefficient(
         self,
@@ -567,19 +451,7 @@ class MemoryAgent:
     def statistics(self) -> dict[str, Any]:
         """Per strategy: outcomes, successes, success rate, total and average profit; and totals."""
         with self._lock:
-            strategies = {
-                sid: {
-                    "executions": ev.total.n,
-                    "successes": ev.total.s,
-                    "success_rate": ev.total.s / ev.total.n if ev.total.n else None,
-                    "total_profit": ev.profit_sum,
-                    "average_profit": ev.profit_sum / ev.total.n if ev.total.n else None,
-                }
-                for sid, ev in sorted(self._evidence.items())
-            }
-            n = sum(ev.total.n for ev in self._evidence.values())
-            s = sum(ev.total.s for ev in self._evidence.values())
-            profit = sum(ev.profit_sum for ev in self._evidence.values())
+            strategies, n, s, profit = self._book.statistics()
         return {
             "agent_id": self.agent_id,
             "completed": n,

@@ -16,9 +16,11 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
    judge by, and the entry is taken to gather it;
 6. feed realised profit to the profit trajectory and outcomes to the triggers.
 
-A component that raises degrades health with the reason and is retried; tick processing goes on.
+All of a tick's writes are one transaction of the store (:meth:`MemoryMap.unit_of_work`). A
+component that raises degrades health with the reason and is retried; tick processing goes on.
 
-Checkpoints and crash recovery are :mod:`tengri.engine.recovery`'s (docs/reliability.md).
+The decisions of steps 2, 4 and 5 are :mod:`tengri.engine.decisions`'s; checkpoints and crash
+recovery are :mod:`tengri.engine.recovery`'s (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ from typing import Any, Literal
 from tengri.config import EngineConfig, TengriConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.clock import Clock, SystemClock
-from tengri.engine.desk import Decision, ExecutionDesk
+from tengri.engine.decisions import TradingDecisions
+from tengri.engine.desk import ExecutionDesk
 from tengri.engine.duties import DutyScheduler, Health
 from tengri.engine.pattern_hash import PatternEncoder
-from tengri.engine.profit import ProfitTrajectoryCoprocessor, ZoneState
+from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.recovery import CheckpointRecovery
-from tengri.engine.signals import Signal, SignalSource, Tick
+from tengri.engine.signals import SignalSource, Tick
 from tengri.engine.store import MemoryMap
 from tengri.engine.thermal import Sensor, ThermalZoneManager
 from tengri.engine.tick_input import validate_tick
@@ -49,8 +52,6 @@ from tengri.errors import InvalidInputError, TengriError, UnitOfWorkLostError
 __all__ = ["SystemOrchestrator"]
 
 log = logging.getLogger(__name__)
-
-_DEFENSIVE_ZONES = frozenset({ZoneState.DRAWDOWN.value, ZoneState.VOLATILE.value})
 
 
 def _coerce_config(config: TengriConfig | Mapping[str, Any] | None) -> TengriConfig:
@@ -66,7 +67,7 @@ def _coerce_config(config: TengriConfig | Mapping[str, Any] | None) -> TengriCon
     return base.with_overrides(engine={**base.engine.model_dump(), **engine}, **rest)
 
 
-class SystemOrchestrator(CheckpointRecovery):
+class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
     """Coordinates triggers, agent, profit trajectory, thermal manager and store.
 
     Parameters
@@ -387,92 +388,6 @@ class SystemOrchestrator(CheckpointRecovery):
                 "latency_ms": latency * 1000.0,
             }
 
-    def _fill_pending(self, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]) -> None:
-        if not self.desk.pending:
-            return
-        fill = tick.open if tick.open is not None else tick.price
-        pending, self.desk.pending = self.desk.pending, []
-        for decision in sorted(pending, key=lambda d: d.execution_id is None):  # exits first
-            self._execute(decision, tick, fill, opened, closed)
-
-    def _execute(
-        self,
-        decision: Decision,
-        tick: Tick,
-        price: float,
-        opened: list[dict[str, Any]],
-        closed: list[ExecutionOutcome],
-    ) -> str | None:
-        try:
-            if decision.execution_id is not None:
-                if decision.execution_id in self.desk.positions:
-                    closed.append(self.desk.close(decision.execution_id, tick, price, decision.reason))
-                return decision.execution_id
-            execution_id = self.desk.open(decision, tick, price)
-        except TengriError as exc:
-            self.health.fail("executions", f"{type(exc).__name__}: {exc.message}")
-            return None
-        self.health.ok("executions")
-        if execution_id is not None:
-            position = self.desk.positions[execution_id]
-            opened.append(
-                {
-                    "execution_id": execution_id,
-                    "strategy_id": decision.strategy_id,
-                    "direction": decision.direction,
-                    "entry_price": position.entry_price,
-                    "size": position.size,
-                    "hash_triggers": list(decision.hash_triggers),
-                    "confidence": decision.confidence,
-                }
-            )
-        return execution_id
-
-    def _queue(
-        self, decision: Decision, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
-    ) -> str | None:
-        if self.config.trading.fill_policy == "this_tick":
-            return self._execute(decision, tick, tick.price, opened, closed)
-        self.desk.pending.append(decision)
-        return None
-
-    def _exit(
-        self,
-        position_id: str,
-        tick: Tick,
-        reason: str,
-        opened: list[dict[str, Any]],
-        closed: list[ExecutionOutcome],
-    ) -> None:
-        if any(d.execution_id == position_id for d in self.desk.pending):
-            return
-        position = self.desk.positions[position_id]
-        decision = Decision(
-            strategy_id=position.strategy_id,
-            direction=-position.direction,
-            decided_index=tick.index,
-            execution_id=position_id,
-            reason=reason,
-        )
-        self._queue(decision, tick, opened, closed)
-
-    def _decide_exits(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
-        cfg = self.config.trading
-        opened: list[dict[str, Any]] = []
-        for position in list(self.desk.positions.values()):
-            if position.symbol != tick.symbol:
-                continue
-            move = position.direction * (tick.price - position.entry_price) / position.entry_price
-            reason = None
-            if cfg.stop_loss is not None and move <= -cfg.stop_loss:
-                reason = "stop_loss"
-            elif cfg.take_profit is not None and move >= cfg.take_profit:
-                reason = "take_profit"
-            elif cfg.holding_bars is not None and tick.index - position.opened_index >= cfg.holding_bars:
-                reason = "holding"
-            if reason is not None:
-                self._exit(position.execution_id, tick, reason, opened, closed)
-
     def _expire_executions(self, now: float) -> None:
         timeout = self.config.engine.strategy_execution_timeout
         closed: list[ExecutionOutcome] = []
@@ -501,94 +416,6 @@ class SystemOrchestrator(CheckpointRecovery):
             return hash_value, cursor, []
         self.health.ok("triggers")
         return hash_value, cursor, fired
-
-    def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:
-        signals: list[Signal] = []
-        if fired and self.config.trading.trade_patterns:
-            by_strategy: dict[tuple[str, int], list[str]] = {}
-            for trigger in self.hash_trigger_engine.fired_triggers(fired):
-                by_strategy.setdefault((trigger.strategy_id, trigger.direction), []).append(
-                    trigger.trigger_id
-                )
-            signals.extend(
-                Signal(strategy_id=sid, direction=direction, hash_triggers=tuple(ids), source="pattern")
-                for (sid, direction), ids in by_strategy.items()
-            )
-        if self.predictor is None and not self.signal_sources:
-            return signals
-        sources = ([self.predictor] if self.predictor is not None else []) + self.signal_sources
-        health = self.health
-        for source in sources:
-            try:
-                signals.extend(source.on_tick(tick))
-            except Exception as exc:  # a user's or the model's code must not stop the engine
-                health.fail(f"source:{source.name}", f"{type(exc).__name__}: {exc}")
-            else:
-                if health.degraded:
-                    health.ok(f"source:{source.name}")
-        return signals
-
-    def _min_confidence(self, profit_zone: str) -> float:
-        cfg = self.config.trading
-        margin = self.config.engine.defensive_margin if profit_zone in _DEFENSIVE_ZONES else 0.0
-        return min(1.0, cfg.min_confidence + margin)
-
-    def _entries(
-        self, tick: Tick, fired: list[str], opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
-    ) -> list[dict[str, Any]]:
-        report: list[dict[str, Any]] = []
-        signals = self._signals(tick, fired)
-        if not signals:
-            return report
-        context = self.agent.current_context()
-        threshold = self._min_confidence(context["profit_zone"])
-        for sig in signals:
-            entry: dict[str, Any] = {
-                "strategy_id": sig.strategy_id,
-                "direction": sig.direction,
-                "hash_triggers": list(sig.hash_triggers),
-                "source": sig.source,
-                "execution_id": None,
-            }
-            report.append(entry)
-            position = self.desk.position_for(sig.strategy_id, tick.symbol)
-            if position is not None and position.direction != sig.direction:
-                self._exit(
-                    position.execution_id, tick, "opposite" if sig.direction else "signal", opened, closed
-                )
-                position = None
-            if sig.direction == 0:
-                entry["decision"] = "exit"
-                continue
-            if position is not None:
-                entry["decision"] = "held"
-                continue
-            if self.desk.pending_for(sig.strategy_id) is not None:
-                entry["decision"] = "pending"
-                continue
-            terms = self.agent.explain_confidence(
-                sig.strategy_id, sig.hash_triggers, context, now=tick.timestamp
-            )
-            confidence = terms.confidence
-            entry["confidence"] = confidence
-            # Explore while the agent has too little evidence, or only stale evidence: the decay
-            # would otherwise starve an idle strategy of the outcomes that could restore it.
-            exploring = terms.n_total < self.config.trading.explore_outcomes or terms.decay < 0.5
-            if confidence < threshold and not exploring:
-                entry["decision"] = "below_confidence"
-                continue
-            decision = Decision(
-                strategy_id=sig.strategy_id,
-                direction=sig.direction,
-                decided_index=tick.index,
-                hash_triggers=sig.hash_triggers,
-                confidence=confidence,
-                context=context,
-                source=sig.source,
-            )
-            entry["execution_id"] = self._queue(decision, tick, opened, closed)
-            entry["decision"] = "opened" if entry["execution_id"] else "queued"
-        return report
 
     def _after_closes(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
         if not closed:

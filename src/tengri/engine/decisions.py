@@ -1,0 +1,214 @@
+"""What a tick decides: fills of earlier decisions, exits, and entries gated by the agent's confidence.
+
+Mixed into :class:`~tengri.engine.orchestrator.SystemOrchestrator`, whose tick calls, in order,
+:meth:`TradingDecisions._fill_pending` (decisions of the previous tick filled at this tick's open,
+exits first), :meth:`TradingDecisions._decide_exits` (holding period, stop-loss, take-profit) and,
+once the hash has fired its triggers, :meth:`TradingDecisions._entries`: the signals of the pattern
+triggers, the predictor and the user's sources; an opposite signal exits; an entry needs the
+agent's confidence in the current context to reach ``min_confidence`` (plus ``defensive_margin``
+in a drawdown or volatile profit zone) unless the strategy is still exploring (fewer than
+``explore_outcomes`` outcomes, or only stale ones).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tengri.config import TengriConfig
+from tengri.engine.agent import ExecutionOutcome, MemoryAgent
+from tengri.engine.desk import Decision, ExecutionDesk
+from tengri.engine.duties import Health
+from tengri.engine.profit import ZoneState
+from tengri.engine.signals import Signal, SignalSource, Tick
+from tengri.engine.triggers import HashTriggerEngine
+from tengri.errors import TengriError
+
+__all__ = ["TradingDecisions"]
+
+_DEFENSIVE_ZONES = frozenset({ZoneState.DRAWDOWN.value, ZoneState.VOLATILE.value})
+
+
+class TradingDecisions:
+    """The orchestrator's fills, exits and entries (see the module docstring)."""
+
+    config: TengriConfig
+    agent: MemoryAgent
+    desk: ExecutionDesk
+    health: Health
+    hash_trigger_engine: HashTriggerEngine
+    predictor: SignalSource | None
+    signal_sources: list[SignalSource]
+
+    def _fill_pending(self, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]) -> None:
+        if not self.desk.pending:
+            return
+        fill = tick.open if tick.open is not None else tick.price
+        pending, self.desk.pending = self.desk.pending, []
+        for decision in sorted(pending, key=lambda d: d.execution_id is None):  # exits first
+            self._execute(decision, tick, fill, opened, closed)
+
+    def _execute(
+        self,
+        decision: Decision,
+        tick: Tick,
+        price: float,
+        opened: list[dict[str, Any]],
+        closed: list[ExecutionOutcome],
+    ) -> str | None:
+        try:
+            if decision.execution_id is not None:
+                if decision.execution_id in self.desk.positions:
+                    closed.append(self.desk.close(decision.execution_id, tick, price, decision.reason))
+                return decision.execution_id
+            execution_id = self.desk.open(decision, tick, price)
+        except TengriError as exc:
+            self.health.fail("executions", f"{type(exc).__name__}: {exc.message}")
+            return None
+        self.health.ok("executions")
+        if execution_id is not None:
+            position = self.desk.positions[execution_id]
+            opened.append(
+                {
+                    "execution_id": execution_id,
+                    "strategy_id": decision.strategy_id,
+                    "direction": decision.direction,
+                    "entry_price": position.entry_price,
+                    "size": position.size,
+                    "hash_triggers": list(decision.hash_triggers),
+                    "confidence": decision.confidence,
+                }
+            )
+        return execution_id
+
+    def _queue(
+        self, decision: Decision, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
+    ) -> str | None:
+        if self.config.trading.fill_policy == "this_tick":
+            return self._execute(decision, tick, tick.price, opened, closed)
+        self.desk.pending.append(decision)
+        return None
+
+    def _exit(
+        self,
+        position_id: str,
+        tick: Tick,
+        reason: str,
+        opened: list[dict[str, Any]],
+        closed: list[ExecutionOutcome],
+    ) -> None:
+        if any(d.execution_id == position_id for d in self.desk.pending):
+            return
+        position = self.desk.positions[position_id]
+        decision = Decision(
+            strategy_id=position.strategy_id,
+            direction=-position.direction,
+            decided_index=tick.index,
+            execution_id=position_id,
+            reason=reason,
+        )
+        self._queue(decision, tick, opened, closed)
+
+    def _decide_exits(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
+        cfg = self.config.trading
+        opened: list[dict[str, Any]] = []
+        for position in list(self.desk.positions.values()):
+            if position.symbol != tick.symbol:
+                continue
+            move = position.direction * (tick.price - position.entry_price) / position.entry_price
+            reason = None
+            if cfg.stop_loss is not None and move <= -cfg.stop_loss:
+                reason = "stop_loss"
+            elif cfg.take_profit is not None and move >= cfg.take_profit:
+                reason = "take_profit"
+            elif cfg.holding_bars is not None and tick.index - position.opened_index >= cfg.holding_bars:
+                reason = "holding"
+            if reason is not None:
+                self._exit(position.execution_id, tick, reason, opened, closed)
+
+    def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:
+        signals: list[Signal] = []
+        if fired and self.config.trading.trade_patterns:
+            by_strategy: dict[tuple[str, int], list[str]] = {}
+            for trigger in self.hash_trigger_engine.fired_triggers(fired):
+                by_strategy.setdefault((trigger.strategy_id, trigger.direction), []).append(
+                    trigger.trigger_id
+                )
+            signals.extend(
+                Signal(strategy_id=sid, direction=direction, hash_triggers=tuple(ids), source="pattern")
+                for (sid, direction), ids in by_strategy.items()
+            )
+        if self.predictor is None and not self.signal_sources:
+            return signals
+        sources = ([self.predictor] if self.predictor is not None else []) + self.signal_sources
+        health = self.health
+        for source in sources:
+            try:
+                signals.extend(source.on_tick(tick))
+            except Exception as exc:  # a user's or the model's code must not stop the engine
+                health.fail(f"source:{source.name}", f"{type(exc).__name__}: {exc}")
+            else:
+                if health.degraded:
+                    health.ok(f"source:{source.name}")
+        return signals
+
+    def _min_confidence(self, profit_zone: str) -> float:
+        cfg = self.config.trading
+        margin = self.config.engine.defensive_margin if profit_zone in _DEFENSIVE_ZONES else 0.0
+        return min(1.0, cfg.min_confidence + margin)
+
+    def _entries(
+        self, tick: Tick, fired: list[str], opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
+    ) -> list[dict[str, Any]]:
+        report: list[dict[str, Any]] = []
+        signals = self._signals(tick, fired)
+        if not signals:
+            return report
+        context = self.agent.current_context()
+        threshold = self._min_confidence(context["profit_zone"])
+        for sig in signals:
+            entry: dict[str, Any] = {
+                "strategy_id": sig.strategy_id,
+                "direction": sig.direction,
+                "hash_triggers": list(sig.hash_triggers),
+                "source": sig.source,
+                "execution_id": None,
+            }
+            report.append(entry)
+            position = self.desk.position_for(sig.strategy_id, tick.symbol)
+            if position is not None and position.direction != sig.direction:
+                self._exit(
+                    position.execution_id, tick, "opposite" if sig.direction else "signal", opened, closed
+                )
+                position = None
+            if sig.direction == 0:
+                entry["decision"] = "exit"
+                continue
+            if position is not None:
+                entry["decision"] = "held"
+                continue
+            if self.desk.pending_for(sig.strategy_id) is not None:
+                entry["decision"] = "pending"
+                continue
+            terms = self.agent.explain_confidence(
+                sig.strategy_id, sig.hash_triggers, context, now=tick.timestamp
+            )
+            confidence = terms.confidence
+            entry["confidence"] = confidence
+            # Explore while the agent has too little evidence, or only stale evidence: the decay
+            # would otherwise starve an idle strategy of the outcomes that could restore it.
+            exploring = terms.n_total < self.config.trading.explore_outcomes or terms.decay < 0.5
+            if confidence < threshold and not exploring:
+                entry["decision"] = "below_confidence"
+                continue
+            decision = Decision(
+                strategy_id=sig.strategy_id,
+                direction=sig.direction,
+                decided_index=tick.index,
+                hash_triggers=sig.hash_triggers,
+                confidence=confidence,
+                context=context,
+                source=sig.source,
+            )
+            entry["execution_id"] = self._queue(decision, tick, opened, closed)
+            entry["decision"] = "opened" if entry["execution_id"] else "queued"
+        return report
