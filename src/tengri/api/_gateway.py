@@ -32,7 +32,11 @@ __all__ = ["EngineGateway"]
 
 
 class EngineGateway:
-    """Calls into one :class:`SystemOrchestrator` for the views; thread-safe and stateless per request."""
+    """Calls into one :class:`SystemOrchestrator` for the views; thread-safe and stateless per request.
+
+    A request that writes holds the orchestrator's lock (:attr:`SystemOrchestrator.lock`), so that
+    it never waits for a tick's transaction while holding a component's lock the tick needs.
+    """
 
     def __init__(self, orchestrator: SystemOrchestrator) -> None:
         self.orchestrator = orchestrator
@@ -52,14 +56,15 @@ class EngineGateway:
     def start_strategy(self, agent_id: str, body: StrategyStartRequest) -> dict[str, Any]:
         """Open an execution for ``agent_id`` (created on first use)."""
         agent = self._agent(agent_id, create=True)
-        execution_id = agent.start_strategy(
-            body.strategy_id,
-            body.hash_triggers,
-            body.entry_price,
-            body.initial_confidence,
-            direction=body.direction,
-            context=None if body.context is None else body.context.model_dump(exclude_none=True),
-        )
+        with self.orchestrator.lock:
+            execution_id = agent.start_strategy(
+                body.strategy_id,
+                body.hash_triggers,
+                body.entry_price,
+                body.initial_confidence,
+                direction=body.direction,
+                context=None if body.context is None else body.context.model_dump(exclude_none=True),
+            )
         return {
             "execution_id": execution_id,
             "agent_id": agent_id,
@@ -73,9 +78,10 @@ class EngineGateway:
         """Close an execution of ``agent_id``; a position of the paper desk closes through the desk."""
         agent = self._agent(agent_id, create=False)
         orch = self.orchestrator
-        if agent is orch.agent and body.execution_id in orch.desk.positions:
-            return orch.complete_strategy(body.execution_id, body.exit_price)
-        return agent.complete_strategy(body.execution_id, body.exit_price, body.execution_time).to_dict()
+        with orch.lock:
+            if agent is orch.agent and body.execution_id in orch.desk.positions:
+                return orch.complete_strategy(body.execution_id, body.exit_price)
+            return agent.complete_strategy(body.execution_id, body.exit_price, body.execution_time).to_dict()
 
     def confidence(self, agent_id: str, query: ConfidenceQuery) -> dict[str, Any]:
         """Return C_final and its terms for a strategy, its triggers and a context (default now's)."""
@@ -101,6 +107,10 @@ class EngineGateway:
         Without a timestamp the point is taken now, or just after the last point when the clock
         has not moved past it; a timestamp at or before the last point conflicts (409).
         """
+        with self.orchestrator.lock:
+            return self._profit_update(body)
+
+    def _profit_update(self, body: ProfitUpdateRequest) -> dict[str, Any]:
         coprocessor = self.orchestrator.profit_coprocessor
         last = coprocessor.last_vector.timestamp
         timestamp = body.timestamp
@@ -122,31 +132,34 @@ class EngineGateway:
 
     def burst_start(self, body: BurstStartRequest) -> dict[str, Any]:
         """Start a burst or raise :class:`BurstRefusedError` (409)."""
-        burst = self.orchestrator.thermal_manager.start_burst(body.duration, label=body.label)
+        with self.orchestrator.lock:
+            burst = self.orchestrator.thermal_manager.start_burst(body.duration, label=body.label)
         return {**burst.to_dict(), "max_seconds": burst.max_seconds}
 
     def burst_end(self, body: BurstEndRequest) -> dict[str, Any]:
         """End the running burst; ``duration`` is charged when given."""
-        return self.orchestrator.thermal_manager.end_burst(body.burst_id, body.duration).to_dict()
+        with self.orchestrator.lock:
+            return self.orchestrator.thermal_manager.end_burst(body.burst_id, body.duration).to_dict()
 
     # -- triggers -----------------------------------------------------------------------------
     def register_trigger(self, body: TriggerRegisterRequest) -> dict[str, Any]:
         """Register a trigger; an id that is taken is a conflict (409)."""
         engine = self.orchestrator.hash_trigger_engine
         trigger_id = body.trigger_id or f"T{body.pattern & body.mask:04X}_{body.mask:04X}_{body.strategy_id}"
-        try:
-            engine.get(trigger_id)
-        except TriggerNotFoundError:
-            pass
-        else:
-            raise ConflictError(f"trigger id {trigger_id!r} is already registered")
-        trigger = engine.register(
-            pattern=body.pattern,
-            mask=body.mask,
-            strategy_id=body.strategy_id,
-            direction=body.direction,
-            trigger_id=trigger_id,
-        )
+        with self.orchestrator.lock:
+            try:
+                engine.get(trigger_id)
+            except TriggerNotFoundError:
+                pass
+            else:
+                raise ConflictError(f"trigger id {trigger_id!r} is already registered")
+            trigger = engine.register(
+                pattern=body.pattern,
+                mask=body.mask,
+                strategy_id=body.strategy_id,
+                direction=body.direction,
+                trigger_id=trigger_id,
+            )
         return trigger.to_dict()
 
     def process_hash(self, body: HashProcessRequest) -> dict[str, Any]:
@@ -164,7 +177,8 @@ class EngineGateway:
                 braid_angle=state.braid_angle,
                 timestamp=state.timestamp,
             )
-        fired = engine.process_hash(hash_value, cursor)
+        with self.orchestrator.lock:
+            fired = engine.process_hash(hash_value, cursor)
         return {
             "hash_value": hash_value,
             "hash_hex": f"0x{hash_value:04X}",

@@ -164,6 +164,18 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self._add_duties()
 
     @property
+    def lock(self) -> threading.RLock:
+        """The engine's lock, held by every tick; hold it to drive its components from another thread.
+
+        A tick holds the store's write transaction from its first write to its end, and takes the
+        components' locks meanwhile. A thread that wrote through a component (``agent``,
+        ``profit_coprocessor``, ``thermal_manager``, ``hash_trigger_engine``) while ticks run
+        could wait for that transaction while holding the component's lock the tick waits for; so
+        while ticks run, such a thread holds this lock around its calls (the REST gateway does).
+        """
+        return self._lock
+
+    @property
     def tick_index(self) -> int:
         """Ticks processed by this engine over its life (restored on restart)."""
         return self._index
@@ -251,7 +263,8 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
 
     def _live_loop(self) -> None:
         while not self._stop.wait(1.0):
-            self.run_pending_duties()
+            with self._lock:  # duties write through the components, as ticks do (see `lock`)
+                self.run_pending_duties()
 
     def run_pending_duties(self) -> list[str]:
         """Run every duty that is due on the machine clock; return their names."""
