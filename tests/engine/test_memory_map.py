@@ -433,3 +433,21 @@ def test_close_of_a_known_execution_returns_the_row_as_stored(store: MemoryMap) 
     assert closed == store.get_execution("e1")
     with pytest.raises(ExecutionAlreadyCompletedError):
         store.close_execution("e1", exit_price=101.0, profit=0.9, opened=opened)
+
+
+def test_a_unit_lost_before_a_read_is_still_reported_at_its_end(store: MemoryMap) -> None:
+    driver = store._driver()
+    pages = driver.execute("PRAGMA page_count").fetchone()[0]
+    unit = store.unit_of_work()
+    unit.__enter__()
+    store.insert_execution(_execution("e1"))
+    driver.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StoreError, match="full"):
+        store.append_profit_points("p", [(float(i), 0.0) for i in range(5000)])
+    driver.execute("PRAGMA max_page_count = 1073741823")
+    assert store.executions() == []  # the read commits what the unit holds: nothing, it was lost
+    with pytest.raises(UnitOfWorkLostError):
+        unit.__exit__(None, None, None)
+    with store.unit_of_work():  # the next unit starts clean
+        store.insert_execution(_execution("e2"))
+    assert _other_reader(store) == ["e2"]

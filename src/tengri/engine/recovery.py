@@ -151,7 +151,7 @@ class CheckpointRecovery:
             else self.store.profit_points(stream, self.profit_coprocessor.window_size, until=profit_time)
         )
         later = self.store.profit_points(stream, since=profit_time)
-        self._rewind_profit(window)
+        self.profit_coprocessor.reload(window)
         self._recovery_points = dict(later)
         times = [t for t, _ in later]
         for row in newer:
@@ -168,10 +168,6 @@ class CheckpointRecovery:
                 len(later),
                 self._index,
             )
-
-    def _rewind_profit(self, window: list[tuple[float, float]]) -> None:
-        """Put the profit window back to ``window`` (oldest first), as the coprocessor loads it."""
-        self.profit_coprocessor.reload(window)
 
     def _finish_recovery(self) -> None:
         """End crash recovery: adopt, as stored, every newer event re-processing did not reproduce."""
@@ -190,7 +186,7 @@ class CheckpointRecovery:
         newest = window[-1][0] if window else None
         kept = [(t, v) for t, v in points if newest is None or t > newest]
         if kept:
-            self._rewind_profit((window + kept)[-coprocessor.window_size :])
+            coprocessor.reload(window + kept)  # reload keeps the newest window_size points
             log.warning("adopted %d stored profit point(s) that re-processing did not reproduce", len(kept))
         if closed and self.config.engine.enable_profit_tracking:
             last = coprocessor.window()

@@ -272,8 +272,9 @@ class HashTriggerEngine:
 
         A change of state (registration, dormancy, probation, collapse) is written at once; the
         counts of an outcome that changes no state wait for this call, which the orchestrator
-        makes at every checkpoint, on its statistics duty and at shutdown. They are derived data:
-        after a crash, re-processing (or adopting) the stored executions counts them again.
+        makes at every checkpoint, on a duty every ``system_monitoring_interval`` seconds and at
+        shutdown. They are derived data: after a crash, re-processing (or adopting) the stored
+        executions counts them again.
 
         Raises
         ------

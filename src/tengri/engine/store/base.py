@@ -209,10 +209,12 @@ class StoreBase:
     def _end_unit(self) -> None:
         """Commit this thread's unit of work, if it wrote; raise :class:`UnitOfWorkLostError` if it failed."""
         unit = self._unit
+        lost, unit.lost = getattr(unit, "lost", None), None
         if not getattr(unit, "begun", False):
+            if lost is not None:  # a flush inside the unit failed, and nothing was written since
+                raise UnitOfWorkLostError(f"a unit of work was rolled back ({lost})")
             return
         unit.begun = False
-        lost, unit.lost = getattr(unit, "lost", None), None
         try:
             if self._writer is None:
                 raise UnitOfWorkLostError("a unit of work was rolled back (the memory map was closed)")
