@@ -341,6 +341,7 @@ def test_sqlalchemy_write_path_as_for_postgresql(
     assert store._writer is not None
     store._writer.close()
     monkeypatch.setattr(store, "_writer", None)
+    monkeypatch.setattr(store, "_raw", None)
     monkeypatch.setattr(store.engine.dialect, "update_returning", returning)
     store.set("ns", "k", {"a": [1, None]})
     store.set("ns", "k", None)

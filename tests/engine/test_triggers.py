@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import math
 
+import numpy as np
 import pytest
 
 from tengri.config import TriggerConfig
 from tengri.engine.pattern_hash import CursorState
+from tengri.engine.pattern_stats import PatternStats, PatternTable
 from tengri.engine.store import MemoryMap
-from tengri.engine.triggers import (
-    HashTriggerEngine,
-    PatternStats,
-    Trigger,
-    TriggerState,
-    pack_stats,
-    unpack_stats,
-)
+from tengri.engine.triggers import HashTriggerEngine, Trigger, TriggerState
 from tengri.errors import InvalidInputError, TriggerNotFoundError
 
 
@@ -154,15 +150,39 @@ def test_snapshot_restores_learnt_state() -> None:
 
 
 def test_packed_statistics_round_trip_exactly_and_read_the_older_form() -> None:
-    table = {
-        0xFFFF: PatternStats(3, -1e-5, 2.5e-9),
+    table = PatternTable()
+    expected = {
         0: PatternStats(2**40, 0.1 / 3, 1e300),
-        7: PatternStats(),
+        7: PatternStats(3, -1e-5, 2.5e-9),
+        0xFFFF: PatternStats(1),
     }
-    assert unpack_stats(pack_stats(table)) == table
-    assert unpack_stats(pack_stats({})) == {}
+    for code, stats in expected.items():
+        table.set(code, stats)
+    table.set(9, PatternStats(2, 1.0, 1.0))
+    table.set(9, PatternStats())  # forgotten again
+    assert len(table) == 3
+    assert dict(PatternTable.unpack(table.pack()).items()) == expected
+    assert len(PatternTable.unpack(table.pack())) == 3
+    assert dict(PatternTable.unpack(PatternTable().pack()).items()) == {}
     older = {"7": [3, 0.5, 0.25], "65535": [1, -0.1, 0.0]}
-    assert unpack_stats(older) == {7: PatternStats(3, 0.5, 0.25), 65535: PatternStats(1, -0.1, 0.0)}
+    assert dict(PatternTable.unpack(older).items()) == {
+        7: PatternStats(3, 0.5, 0.25),
+        65535: PatternStats(1, -0.1, 0.0),
+    }
+
+
+def test_pattern_table_follows_welford_and_refuses_a_damaged_pack() -> None:
+    table, reference = PatternTable(), PatternStats()
+    for x in [0.5, -0.25, 1.0, 0.125]:
+        assert table.add(0x1234, x) == reference.count + 1
+        reference.add(x)
+    assert table.get(0x1234) == reference
+    assert table.t_stat(0x1234) == pytest.approx(reference.t_stat)
+    assert table.get(0x4321) == PatternStats()
+    with pytest.raises(ValueError, match="16 bits"):
+        PatternTable.unpack(
+            base64.b64encode(np.array([70_000.0, 1.0, 0.0, 0.0]).astype("<f8").tobytes()).decode()
+        )
 
 
 def test_outcome_counts_are_written_on_flush_and_state_changes_at_once() -> None:

@@ -147,9 +147,9 @@ def _failing_writes(store: MemoryMap, fails: Callable[[int], bool]) -> Iterator[
     count = 0
 
     @contextmanager
-    def transaction() -> Iterator[Any]:
+    def transaction(action: str) -> Iterator[Any]:
         nonlocal count
-        with real() as txn:
+        with real(action) as txn:
             yield txn
             count += 1
             if fails(count):

@@ -14,10 +14,10 @@ re-processing did not reproduce, exactly as stored. A confirmed execution is nev
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -247,7 +247,7 @@ class MemoryAgent:
         self._sequence += 1
         second = math.floor(now)
         if second != self._stamp[0]:  # executions often open within the same second (or bar)
-            self._stamp = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y%m%d_%H%M%S"))
+            self._stamp = (second, time.strftime("%Y%m%d_%H%M%S", time.gmtime(second)))
         return f"{strategy_id}_{self._stamp[1]}_{self._sequence:06d}"
 
     def start_strategy(

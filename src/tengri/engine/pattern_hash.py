@@ -77,15 +77,6 @@ def quantise(r: float, sigma: float) -> int:
     return 0b11
 
 
-def _cursor(prices: Sequence[float], sigma: float, timestamp: float) -> CursorState:
-    p0, p1, p2 = prices[-3], prices[-2], prices[-1]
-    delta_idx = 0 if abs(p1 - p0) > abs(p2 - p1) else 1
-    sigma_price = max(sigma, _SIGMA_FLOOR) * p2
-    # For prices near the float minimum σ·p underflows to 0: a flat angle, not a division error.
-    angle = math.degrees(math.atan2((p2 - p1) / sigma_price, 1.0)) if sigma_price > 0 else 0.0
-    return CursorState(triplet=(p0, p1, p2), delta_idx=delta_idx, braid_angle=angle, timestamp=timestamp)
-
-
 class PatternEncoder:
     """Streaming pattern hash: feed prices one at a time, read the hash once 9 prices are in.
 
@@ -137,13 +128,20 @@ class PatternEncoder:
             raise InvalidInputError(
                 f"a pattern hash needs {HASH_RETURNS + 1} prices, have {len(self._prices)}"
             )
-        sigma = self.sigma
-        s = max(sigma, _SIGMA_FLOOR)
+        variance = self._variance
+        sigma = math.sqrt(variance) if variance is not None else 0.0
+        s = sigma if sigma > _SIGMA_FLOOR else _SIGMA_FLOOR
         value = 0
         for r in self._codes:  # oldest first: each newer code shifts the older ones up (quantise, inlined)
             code = (0b00 if r <= -s else 0b01) if r <= 0.0 else (0b10 if r < s else 0b11)
             value = ((value << 2) | code) & 0xFFFF
-        return value, _cursor(self._prices, sigma, timestamp)
+        prices = self._prices
+        p0, p1, p2 = prices[-3], prices[-2], prices[-1]
+        sigma_price = s * p2
+        # For prices near the float minimum σ·p underflows to 0: a flat angle, not a division error.
+        angle = math.degrees(math.atan2((p2 - p1) / sigma_price, 1.0)) if sigma_price > 0 else 0.0
+        delta_idx = 0 if abs(p1 - p0) > abs(p2 - p1) else 1
+        return value, CursorState((p0, p1, p2), delta_idx, angle, timestamp)
 
     def snapshot(self) -> dict[str, Any]:
         """Return the encoder's state as JSON-ready data."""

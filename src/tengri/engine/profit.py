@@ -140,8 +140,7 @@ class ProfitTrajectoryCoprocessor:
     @property
     def last_vector(self) -> ProfitVector:
         """The vector of the current window (after the last update or restore)."""
-        with self._lock:
-            return self._last
+        return self._last  # replaced whole by each update: one read needs no lock
 
     @property
     def n_points(self) -> int:

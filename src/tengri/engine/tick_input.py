@@ -76,6 +76,25 @@ def validate_tick(
 
     ``now`` is the default timestamp, or the clock to read it from (only when none is given).
     """
+    # The common tick, accepted with comparisons only: every number a float in range (NaN fails
+    # every comparison), a known symbol, time not going back. Anything else takes the checks
+    # below, which name what is wrong.
+    if (
+        price.__class__ is float
+        and 0.0 < price < _INF
+        and timestamp.__class__ is float
+        and -_INF < timestamp < _INF
+        and symbol.__class__ is str
+        and 0 < len(symbol) <= 64
+        and (volume is None or (volume.__class__ is float and 0.0 <= volume < _INF))
+        and (open is None or (open.__class__ is float and 0.0 < open < _INF))
+        and (high is None or (high.__class__ is float and 0.0 < high < _INF))
+        and (low is None or (low.__class__ is float and 0.0 < low < _INF))
+        and (not allowed_symbols or symbol in allowed_symbols)
+    ):
+        last = last_time.get(symbol)
+        if last is None or timestamp >= last:
+            return Tick(symbol, timestamp, price, index, volume, open, high, low)
     px = _positive("price", price)
     sym = symbol if symbol is not None else "default"
     if not isinstance(sym, str) or not sym or len(sym) > 64:

@@ -22,18 +22,16 @@ a trigger with the sign of that mean as its direction.
 
 from __future__ import annotations
 
-import base64
 import math
-import sys
 import threading
-from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tengri.config import TriggerConfig
 from tengri.engine.pattern_hash import CursorState, encode
+from tengri.engine.pattern_stats import PatternStats, PatternTable
 from tengri.engine.store.records import TriggerRecord
 from tengri.errors import InvalidInputError, TriggerNotFoundError
 
@@ -41,8 +39,6 @@ if TYPE_CHECKING:
     from tengri.engine.store.memory_map import MemoryMap
 
 __all__ = ["HashTriggerEngine", "PatternStats", "Trigger", "TriggerState"]
-
-_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 class TriggerState(StrEnum):
@@ -52,75 +48,6 @@ class TriggerState(StrEnum):
     PROBATION = "probation"
     DORMANT = "dormant"
     COLLAPSED = "collapsed"
-
-
-@dataclass(slots=True)
-class PatternStats:
-    """Count, mean and variance of the next move after a code (Welford's algorithm)."""
-
-    count: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-
-    def add(self, x: float) -> None:
-        """Fold in one observation."""
-        self.count += 1
-        delta = x - self.mean
-        self.mean += delta / self.count
-        self.m2 += delta * (x - self.mean)
-
-    @property
-    def variance(self) -> float:
-        """Sample variance (0 under two observations)."""
-        return self.m2 / (self.count - 1) if self.count > 1 else 0.0
-
-    @property
-    def t_stat(self) -> float:
-        """t statistic of the mean against zero (0 when undefined)."""
-        var = self.variance
-        if self.count < 2 or var <= 0.0:
-            return 0.0
-        return self.mean / math.sqrt(var / self.count)
-
-    def to_dict(self) -> dict[str, float]:
-        """Return a JSON-ready dict."""
-        return {"count": self.count, "mean": self.mean, "variance": self.variance, "m2": self.m2}
-
-
-def _packed(values: array[float]) -> str:
-    if not _LITTLE_ENDIAN:
-        values.byteswap()
-    return base64.b64encode(values.tobytes()).decode("ascii")
-
-
-def _unpacked(text: str) -> array[float]:
-    values = array("d", base64.b64decode(text))
-    if not _LITTLE_ENDIAN:
-        values.byteswap()
-    return values
-
-
-def pack_stats(table: dict[int, PatternStats]) -> str:
-    """Return a pattern-statistics table as base64 little-endian float64 rows (code, count, mean, m2).
-
-    A checkpoint holds thousands of codes; as JSON numbers they cost tens of milliseconds to write,
-    as packed doubles well under one (every count and code is exact in a double).
-    """
-    values: array[float] = array("d")
-    for code, stats in table.items():
-        values.extend((code, stats.count, stats.mean, stats.m2))
-    return _packed(values)
-
-
-def unpack_stats(data: str | dict[str, Any]) -> dict[int, PatternStats]:
-    """Read :func:`pack_stats` output (or the ``{code: [count, mean, m2]}`` form of older checkpoints)."""
-    if isinstance(data, dict):
-        return {int(k): PatternStats(int(c), float(m), float(s)) for k, (c, m, s) in data.items()}
-    values = _unpacked(data)
-    return {
-        int(values[i]): PatternStats(int(values[i + 1]), values[i + 2], values[i + 3])
-        for i in range(0, len(values), 4)
-    }
 
 
 @dataclass(slots=True)
@@ -237,8 +164,8 @@ class HashTriggerEngine:
         self._lock = threading.RLock()
         self._triggers: dict[str, Trigger] = {}
         self._by_mask: dict[int, dict[int, list[Trigger]]] = {}
-        self._code_stats: dict[int, PatternStats] = {}
-        self._masked_stats: dict[int, PatternStats] = {}
+        self._code_stats = PatternTable()
+        self._masked_stats = PatternTable()
         self._pending: tuple[int, float] | None = None  # (hash, price) awaiting its next move
         self._sleepers: dict[str, Trigger] = {}
         # Triggers whose evidence counts changed since they were last written (see flush).
@@ -386,27 +313,22 @@ class HashTriggerEngine:
         return [self._triggers[i] for i in ids]
 
     def _learn(self, code: int, move: float) -> None:
-        stats = self._code_stats.get(code)
-        if stats is None:
-            stats = self._code_stats[code] = PatternStats()
-        stats.add(move)
-        masked = code & self.config.auto_register_mask
-        stats = self._masked_stats.get(masked)
-        if stats is None:
-            stats = self._masked_stats[masked] = PatternStats()
-        stats.add(move)
+        self._code_stats.add(code, move)
+        config = self.config
+        masked = code & config.auto_register_mask
+        count = self._masked_stats.add(masked, move)
         if (
             self.auto_register
-            and stats.count >= self.config.auto_register_min_count
-            and abs(stats.t_stat) > self.config.auto_register_t_stat
+            and count >= config.auto_register_min_count
+            and abs(self._masked_stats.t_stat(masked)) > config.auto_register_t_stat
         ):
-            trigger_id = f"AUTO_{masked:04X}_{self.config.auto_register_mask:04X}{self._suffix}"
+            trigger_id = f"AUTO_{masked:04X}_{config.auto_register_mask:04X}{self._suffix}"
             if trigger_id not in self._triggers:
                 self.register(
                     pattern=masked,
-                    mask=self.config.auto_register_mask,
+                    mask=config.auto_register_mask,
                     strategy_id=f"PATTERN_{masked:04X}",
-                    direction=1 if stats.mean > 0 else -1,
+                    direction=1 if self._masked_stats.get(masked).mean > 0 else -1,
                     trigger_id=trigger_id,
                     source="auto",
                 )
@@ -420,10 +342,9 @@ class HashTriggerEngine:
 
     def pattern_mapping(self, code: int, *, masked: bool = False) -> PatternStats:
         """Next-move statistics of a full code, or of a masked code with ``masked=True``."""
-        table = self._masked_stats if masked else self._code_stats
-        key = code & self.config.auto_register_mask if masked else code
-        stats = table.get(key)
-        return replace(stats) if stats is not None else PatternStats()
+        if masked:
+            return self._masked_stats.get(code & self.config.auto_register_mask)
+        return self._code_stats.get(code)
 
     # -- outcomes -----------------------------------------------------------------------------
     def _transition(self, trigger: Trigger, state: TriggerState) -> None:
@@ -456,6 +377,9 @@ class HashTriggerEngine:
             epoch_conf = _confidence(trigger.epoch_successes, trigger.epoch_failures)
             if (
                 trigger.outcomes >= cfg.collapse_min_samples
+                # Beta(1 + s, 1 + f) has its median at 1/2 or above when s >= f, so its 95% bound
+                # too: only a trigger with more failures than successes needs the bound computed.
+                and trigger.successes < trigger.failures
                 and _upper_bound(trigger.successes, trigger.failures) < 0.5
             ):
                 self._transition(trigger, TriggerState.COLLAPSED)
@@ -475,8 +399,8 @@ class HashTriggerEngine:
                 "ticks": self.ticks,
                 "triggers": [t.to_dict() for t in self._triggers.values()],
                 "pending": list(self._pending) if self._pending is not None else None,
-                "codes": pack_stats(self._code_stats),
-                "masked": pack_stats(self._masked_stats),
+                "codes": self._code_stats.pack(),
+                "masked": self._masked_stats.pack(),
             }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -494,8 +418,8 @@ class HashTriggerEngine:
             self.ticks = int(data["ticks"])
             pending = data.get("pending")
             self._pending = (int(pending[0]), float(pending[1])) if pending else None
-            self._code_stats = unpack_stats(data["codes"])
-            self._masked_stats = unpack_stats(data["masked"])
+            self._code_stats = PatternTable.unpack(data["codes"])
+            self._masked_stats = PatternTable.unpack(data["masked"])
 
     def statistics(self) -> dict[str, Any]:
         """Counts by state, codes seen, ticks processed."""

@@ -112,7 +112,7 @@ class StoreBase:
             self.backups_dir = Path(data_dir or "data") / "backups"
         self.synchronous = synchronous
         self._lock = threading.RLock()
-        self._unit = threading.local()  # this thread's unit of work (see unit_of_work)
+        self._unit = _UnitState()  # this thread's unit of work (see unit_of_work)
         self._closed = False
         #: The backup restored at start because the file failed its integrity check, if any.
         self.restored_from: Path | None = None
@@ -123,6 +123,7 @@ class StoreBase:
                 self.restored_from = recover_damaged(self.path, self.backups_dir, self.clock.now())
         self.engine = create_store_engine(self._url, synchronous)
         self._writer: Connection | None = None
+        self._raw: SqliteTransaction | None = None  # the writer's driver connection, for the prepared writes
         self._open_writer()
         with self._guard("migrate the schema"), self._write() as conn:
             applied = migrate(conn, self.clock.now())
@@ -141,6 +142,7 @@ class StoreBase:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+                self._raw = None
             self.engine.dispose()
 
     def __enter__(self) -> Self:
@@ -160,8 +162,12 @@ class StoreBase:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+                self._raw = None
             if self.is_sqlite:
                 self._writer = self.engine.connect().execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+                driver = self._writer.connection.driver_connection
+                assert isinstance(driver, sqlite3.Connection)
+                self._raw = SqliteTransaction(driver)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -198,19 +204,19 @@ class StoreBase:
         return _UnitOfWork(self)
 
     def _in_unit(self) -> bool:
-        return self._writer is not None and getattr(self._unit, "depth", 0) > 0
+        return self._raw is not None and self._unit.depth > 0
 
     def _driver(self) -> sqlite3.Connection:
-        assert self._writer is not None
-        driver = self._writer.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
-        return driver
+        assert self._raw is not None
+        return self._raw.driver
 
     def _end_unit(self) -> None:
         """Commit this thread's unit of work, if it wrote; raise :class:`UnitOfWorkLostError` if it failed."""
         unit = self._unit
-        lost, unit.lost = getattr(unit, "lost", None), None
-        if not getattr(unit, "begun", False):
+        lost = unit.lost
+        if lost is not None:
+            unit.lost = None
+        if not unit.begun:
             if lost is not None:  # a flush inside the unit failed, and nothing was written since
                 raise UnitOfWorkLostError(f"a unit of work was rolled back ({lost})")
             return
@@ -233,78 +239,27 @@ class StoreBase:
 
     def _flush_unit(self) -> None:
         """Commit this thread's unit of work so far (before a read or a maintenance write)."""
-        if getattr(self._unit, "begun", False) and getattr(self._unit, "depth", 0) > 0:
+        if self._unit.begun and self._unit.depth > 0:
             try:
                 self._end_unit()
             except UnitOfWorkLostError as exc:
                 self._unit.lost = exc.message  # reported when the unit ends
 
-    @contextmanager
-    def _unit_write(self) -> Iterator[Transaction]:
-        """One write inside this thread's unit of work: a savepoint in its transaction."""
-        unit = self._unit
-        driver = self._driver()
-        if not getattr(unit, "begun", False):
-            self._lock.acquire()  # held until the unit ends (_end_unit releases it)
-            try:
-                if self._closed:
-                    raise StoreError("the memory map is closed")
-                driver.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                self._lock.release()
-                raise
-            unit.begun = True
-        elif not driver.in_transaction:
-            driver.execute("BEGIN IMMEDIATE")  # the database ended it after a failure; go on in a new one
-        driver.execute("SAVEPOINT tengri_write")
-        try:
-            yield SqliteTransaction(driver)
-        except BaseException as exc:
-            try:
-                if driver.in_transaction:
-                    driver.execute("ROLLBACK TO tengri_write")
-                    driver.execute("RELEASE tengri_write")
-                else:
-                    unit.lost = f"{exc.__class__.__name__}: {exc}"
-            except sqlite3.Error as rollback_error:
-                unit.lost = f"{rollback_error.__class__.__name__}: {rollback_error}"
-            raise
-        driver.execute("RELEASE tengri_write")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Transaction]:
-        """A write transaction for the prepared statements of :mod:`.statements`.
+    def _transaction(self, action: str) -> _Write:
+        """A write transaction for the prepared statements of :mod:`.statements`; ``action`` names it.
 
         The same guarantees as :meth:`_write`. On SQLite it runs on the writer's driver connection:
         ``BEGIN IMMEDIATE`` and ``COMMIT`` (fsynced as ``synchronous`` says) are the driver's. In a
-        unit of work (:meth:`unit_of_work`) it is a savepoint of the unit's transaction.
+        unit of work (:meth:`unit_of_work`) it is a savepoint of the unit's transaction. A database
+        failure raises :class:`StoreError` ("could not <action>: …", the driver's error as its
+        cause); any other exception rolls the write back and propagates as it is.
         """
-        if self._in_unit():
-            with self._unit_write() as txn:
-                yield txn
-            return
-        with self._lock:
-            if self._closed:
-                raise StoreError("the memory map is closed")
-            if self._writer is None:
-                with self.engine.connect() as conn, conn.begin():
-                    yield CoreTransaction(conn)
-                return
-            driver = self._writer.connection.driver_connection
-            assert isinstance(driver, sqlite3.Connection)
-            driver.execute("BEGIN IMMEDIATE")
-            try:
-                yield SqliteTransaction(driver)
-                driver.execute("COMMIT")
-            except BaseException:
-                if driver.in_transaction:
-                    driver.execute("ROLLBACK")
-                raise
+        return _Write(self, action)
 
     def _json_param(self, value: Any, what: str) -> Any:
         """Check that ``value`` is JSON; return it as :meth:`_transaction` takes it (text on SQLite)."""
         text = json_text(value, what)
-        return text if self._writer is not None else value
+        return text if self._raw is not None else value
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -324,9 +279,135 @@ class StoreBase:
             yield
         except TengriError:
             raise
-        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
-            # sqlite3's own errors come from the statements run on the driver (see _transaction).
-            raise StoreError(f"could not {action}: {exc.__class__.__name__}: {exc}") from exc
+        except _DATABASE_ERRORS as exc:
+            raise _store_error(action, exc) from exc
+
+
+# sqlite3's own errors come from the statements run on the driver (see StoreBase._transaction).
+_DATABASE_ERRORS = (sa.exc.SQLAlchemyError, sqlite3.Error)
+
+
+def _store_error(action: str, exc: BaseException) -> StoreError:
+    return StoreError(f"could not {action}: {exc.__class__.__name__}: {exc}")
+
+
+class _Write:
+    """The context manager of :meth:`StoreBase._transaction` (a class: entered on every write).
+
+    On SQLite outside a unit of work: the store's lock, ``BEGIN IMMEDIATE`` … ``COMMIT`` on the
+    writer's driver connection. Inside a unit: the unit's transaction (begun by its first write,
+    which takes the store's lock until the unit ends) and a savepoint, so that a write that fails
+    is rolled back alone. Elsewhere: a pooled SQLAlchemy connection and its transaction.
+    """
+
+    __slots__ = ("_action", "_core", "_mode", "_store")
+
+    def __init__(self, store: StoreBase, action: str) -> None:
+        self._store = store
+        self._action = action
+        self._mode = ""
+        self._core: Connection | None = None
+
+    def __enter__(self) -> Transaction:
+        store = self._store
+        try:
+            raw = store._raw
+            if raw is not None and store._unit.depth > 0:
+                self._mode = "unit"
+                self._begin_unit_write(raw.driver)
+                return raw
+            store._lock.acquire()
+            try:
+                if store._closed:
+                    raise StoreError("the memory map is closed")
+                if raw is not None:
+                    raw.driver.execute("BEGIN IMMEDIATE")
+                    self._mode = "sqlite"
+                    return raw
+                conn = store.engine.connect()
+                try:
+                    conn.begin()
+                except BaseException:
+                    conn.close()
+                    raise
+                self._core, self._mode = conn, "core"
+                return CoreTransaction(conn)
+            except BaseException:
+                store._lock.release()
+                raise
+        except _DATABASE_ERRORS as exc:
+            raise _store_error(self._action, exc) from exc
+
+    def _begin_unit_write(self, driver: sqlite3.Connection) -> None:
+        store = self._store
+        unit = store._unit
+        if not unit.begun:
+            store._lock.acquire()  # held until the unit ends (StoreBase._end_unit releases it)
+            try:
+                if store._closed:
+                    raise StoreError("the memory map is closed")
+                driver.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                store._lock.release()
+                raise
+            unit.begun = True
+        elif not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE")  # the database ended it after a failure; go on in a new one
+        driver.execute("SAVEPOINT tengri_write")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
+        store, mode = self._store, self._mode
+        try:
+            if mode == "unit":
+                self._end_unit_write(exc)
+            elif mode == "sqlite":
+                try:
+                    driver = store._driver()
+                    if exc is None:
+                        driver.execute("COMMIT")
+                    elif driver.in_transaction:
+                        driver.execute("ROLLBACK")
+                finally:
+                    store._lock.release()
+            else:
+                conn = self._core
+                assert conn is not None
+                try:
+                    if exc is None:
+                        conn.commit()
+                    else:
+                        conn.rollback()
+                finally:
+                    conn.close()
+                    store._lock.release()
+        except _DATABASE_ERRORS as error:  # the commit, or the rollback after ``exc``, failed
+            raise _store_error(self._action, error) from error
+        if isinstance(exc, _DATABASE_ERRORS):
+            raise _store_error(self._action, exc) from exc
+
+    def _end_unit_write(self, exc: BaseException | None) -> None:
+        store = self._store
+        driver = store._driver()
+        if exc is None:
+            driver.execute("RELEASE tengri_write")
+            return
+        unit = store._unit
+        try:
+            if driver.in_transaction:
+                driver.execute("ROLLBACK TO tengri_write")
+                driver.execute("RELEASE tengri_write")
+            else:
+                unit.lost = f"{exc.__class__.__name__}: {exc}"
+        except sqlite3.Error as rollback_error:
+            unit.lost = f"{rollback_error.__class__.__name__}: {rollback_error}"
+
+
+class _UnitState(threading.local):
+    """One thread's unit of work: its nesting depth, whether its transaction began, why it was lost."""
+
+    depth = 0
+    begun = False
+    lost: str | None = None
 
 
 class _UnitOfWork:
@@ -340,7 +421,7 @@ class _UnitOfWork:
 
     def __enter__(self) -> None:
         unit = self._store._unit
-        self._depth = getattr(unit, "depth", 0)
+        self._depth = unit.depth
         unit.depth = self._depth + 1
 
     def __exit__(self, *exc: object) -> None:

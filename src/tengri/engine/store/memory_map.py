@@ -100,7 +100,7 @@ class MemoryMap(StoreTables):
     def set(self, namespace: str, key: str, value: Any) -> None:
         """Store ``value`` (plain JSON: tuples come back as lists) at ``namespace``/``key``."""
         stored = self._json_param(value, f"value of {namespace}/{key}")
-        with self._guard("write a key"), self._transaction() as txn:
+        with self._transaction("write a key") as txn:
             self._put_kv(txn, namespace, key, stored)
 
     def update(self, namespace: str, key: str, fn: Callable[[Any], Any], default: Any = None) -> Any:
@@ -110,7 +110,7 @@ class MemoryMap(StoreTables):
         store's write lock is held, so concurrent updates from threads or processes never lose one
         another's change. If ``fn`` raises, nothing is written and the exception propagates.
         """
-        with self._guard("update a key"), self._transaction() as txn:
+        with self._transaction("update a key") as txn:
             if self.engine.dialect.name == "postgresql":
                 # FOR UPDATE locks no row that is not there yet: two first updates would both
                 # start from the default. A lock on the key's name serialises them.

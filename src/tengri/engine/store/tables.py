@@ -82,7 +82,7 @@ class StoreTables(StoreBase):
             "closed_at": execution.closed_at,
         }
         try:
-            with self._guard("insert an execution"), self._transaction() as txn:
+            with self._transaction("insert an execution") as txn:
                 txn.execute(INSERT_EXECUTION, values)
         except StoreError as exc:
             if isinstance(exc.__cause__, sa.exc.IntegrityError | sqlite3.IntegrityError):
@@ -129,7 +129,7 @@ class StoreTables(StoreBase):
             "closed_at": closed_at,
             "new_costs": costs,
         }
-        with self._guard("close an execution"), self._transaction() as txn:
+        with self._transaction("close an execution") as txn:
             if opened is not None and opened.execution_id == execution_id:
                 if txn.execute(CLOSE_EXECUTION, params) == 1:
                     return ExecutionRecord(  # dataclasses.replace, without its introspection
@@ -241,7 +241,7 @@ class StoreTables(StoreBase):
             )
         if not rows:
             return
-        with self._guard("write a trigger"), self._transaction() as txn:
+        with self._transaction("write a trigger") as txn:
             for values in rows:
                 txn.upsert(UPSERT_TRIGGER, values)
 
@@ -281,7 +281,7 @@ class StoreTables(StoreBase):
         rows = [{"stream": stream, "t": t, "value": v} for t, v in pairs]
         if not rows:
             return
-        with self._guard("append profit points"), self._transaction() as txn:
+        with self._transaction("append profit points") as txn:
             if len(rows) == 1:
                 txn.execute(INSERT_PROFIT_POINT, rows[0])
             else:
@@ -355,7 +355,7 @@ class StoreTables(StoreBase):
             "active_burst": None if burst is None else self._json_param(burst, "active burst"),
             "updated_at": self.clock.now(),
         }
-        with self._guard("write the budget"), self._transaction() as txn:
+        with self._transaction("write the budget") as txn:
             txn.upsert(UPSERT_BUDGET, values)
 
 
