@@ -213,6 +213,13 @@ class StoreConfig(_Section):
     replay_synchronous: Literal["full", "normal"] = Field(
         "normal", description="The same for a replay's own store: a replay can be run again from its data."
     )
+    replay_commit: Literal["checkpoint", "tick"] = Field(
+        "checkpoint",
+        description=(
+            "A replay commits its store with each checkpoint (a kill loses the ticks since the last "
+            "one, which --resume re-processes) or after every tick, as live processing does."
+        ),
+    )
 
 
 class ApiConfig(_Section):

@@ -5,10 +5,11 @@ The folder holds ``timeline.csv`` (one row per bar), ``trades.csv`` (closed exec
 whether their direction was right) and ``bursts.csv``; the report reads exactly these. A resumed
 run loads them and drops the rows past its checkpoint, so that nothing is counted twice.
 
-Rows are kept by column, and a flush appends only the rows added since the last one: a replay
-flushes at every checkpoint, and rewriting whole files each time would grow with the square of
-the run's length. A kill during an append can leave a partial last line; :meth:`RunJournal.load`
-cuts it off before reading (its rows are past the store's checkpoint, so they are dropped anyway).
+Rows are kept as tuples in the file's column order, and a flush appends only the rows added since
+the last one: a replay flushes at every checkpoint, and rewriting whole files each time would grow
+with the square of the run's length. A kill during an append can leave a partial last line;
+:meth:`RunJournal.load` cuts it off before reading (its rows are past the store's checkpoint, so
+they are dropped anyway).
 """
 
 from __future__ import annotations
@@ -67,45 +68,52 @@ def _cut_partial_line(path: Path) -> None:
         handle.truncate(data.rfind(b"\n") + 1)
 
 
+def _finite(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``row`` with every non-finite float as ``None`` (an empty field); the row itself when it has none."""
+    for value in row:
+        if value.__class__ is float and not -math.inf < value < math.inf:
+            return tuple(None if v.__class__ is float and not -math.inf < v < math.inf else v for v in row)
+    return row
+
+
 class RunJournal:
-    """Rows of one run, kept in memory by column and appended to CSV files on :meth:`flush`."""
+    """Rows of one run, kept in memory and appended to CSV files on :meth:`flush`."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self._columns: dict[str, dict[str, list[Any]]] = {
-            name: {column: [] for column in columns} for name, columns in FILES.items()
-        }
+        self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in FILES}
         self._written: dict[str, int] = dict.fromkeys(FILES, 0)  # rows of each table on disk
 
     def __len__(self) -> int:
-        return sum(self.count(table) for table in FILES)
+        return sum(len(rows) for rows in self._rows.values())
 
     def count(self, table: str) -> int:
         """The number of rows in ``table``."""
-        return len(self._columns[table][FILES[table][0]])
+        return len(self._rows[table])
 
     def add(self, table: str, **row: Any) -> None:
         """Append one row to ``table`` (keys are that table's columns; a missing one is empty).
 
         A non-finite float is written as an empty field.
         """
-        for name, values in self._columns[table].items():
-            value = row.get(name)
-            if value.__class__ is float and not math.isfinite(value):
-                value = None
-            values.append(value)
+        self.append(table, tuple(row.get(name) for name in FILES[table]))
+
+    def append(self, table: str, row: tuple[Any, ...]) -> None:
+        """Append one row given as a tuple in ``FILES[table]`` order (a bar's row: no dict per bar)."""
+        if len(row) != len(FILES[table]):
+            raise ValueError(f"a {table} row has {len(FILES[table])} values, got {len(row)}")
+        self._rows[table].append(_finite(row))
 
     def replace(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
         """Replace every row of ``table``; the next flush rewrites its file."""
-        for values in self._columns[table].values():
-            values.clear()
+        self._rows[table] = []
         self._written[table] = 0
         for row in rows:
             self.add(table, **row)
 
     def frame(self, table: str) -> pd.DataFrame:
         """Return a table as a DataFrame with its columns in order."""
-        return pd.DataFrame(self._columns[table], columns=list(FILES[table]))
+        return pd.DataFrame.from_records(self._rows[table], columns=list(FILES[table]))
 
     def flush(self) -> None:
         """Write the rows added since the last flush to ``<run_dir>/<table>.csv``.
@@ -113,12 +121,12 @@ class RunJournal:
         A file is created whole (written, then renamed into place); later flushes append.
         """
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        for table, columns in self._columns.items():
+        for table, all_rows in self._rows.items():
             path = self.run_dir / f"{table}.csv"
-            start, end = self._written[table], self.count(table)
+            start, end = self._written[table], len(all_rows)
             if start and start == end and path.is_file():
                 continue
-            rows = zip(*(values[start:end] for values in columns.values()), strict=True)
+            rows = all_rows[start:end]
             if start and path.is_file():
                 with path.open("a", newline="") as handle:
                     csv.writer(handle, lineterminator="\n").writerows(rows)
@@ -133,10 +141,9 @@ class RunJournal:
 
     def load(self, upto_bar: int) -> None:
         """Load the tables from disk, keeping only rows of bars before ``upto_bar``."""
-        for table, columns in self._columns.items():
+        for table, columns in FILES.items():
             path = self.run_dir / f"{table}.csv"
-            for values in columns.values():
-                values.clear()
+            self._rows[table] = []
             self._written[table] = 0  # the next flush rewrites the file: it may hold rows past upto_bar
             if not path.is_file():
                 continue
@@ -145,6 +152,5 @@ class RunJournal:
             bar = _BAR_COLUMN.get(table)
             if bar is not None:
                 frame = frame[frame[bar] < upto_bar]
-            for name, values in columns.items():
-                column = frame[name].astype(object) if name in frame else pd.Series([None] * len(frame))
-                values.extend(column.where(column.notna(), None).tolist())
+            frame = frame.reindex(columns=list(columns)).astype(object)
+            self._rows[table] = list(frame.where(frame.notna(), None).itertuples(index=False, name=None))

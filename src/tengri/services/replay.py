@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -33,7 +34,7 @@ from tengri.config import TengriConfig
 from tengri.data import read_ohlcv
 from tengri.engine import Burst, ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
 from tengri.engine.signals import Tick
-from tengri.errors import InvalidInputError
+from tengri.errors import InvalidInputError, UnitOfWorkLostError
 from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ class _Replay:
             *(frame[c].to_numpy(dtype=float).tolist() for c in ("Open", "High", "Low", "Close", "Volume")),
         )
         self._iso = iso_times(self._columns[0])
+        self._batch: AbstractContextManager[None] | None = None  # see begin_batch
 
     def tick(self, bar: int) -> Tick:
         times, opens, highs, lows, closes, volumes = self._columns
@@ -184,37 +186,41 @@ class _Replay:
         )
 
     def step(self, bar: int) -> dict[str, Any]:
-        t = self.tick(bar)
-        self.clock.set(t.timestamp)
+        times, opens, highs, lows, closes, volumes = self._columns
+        t, close, open_, high, low = times[bar], closes[bar], opens[bar], highs[bar], lows[bar]
+        self.clock.set(t)
         result = self.orchestrator.process_tick(
-            t.price, t.timestamp, t.volume, self.symbol, open=t.open, high=t.high, low=t.low
+            close, t, volumes[bar], self.symbol, open=open_, high=high, low=low
         )
         for outcome in result["closed"]:
             self._trade(outcome, bar)
         for opened in result["opened"]:
             self.strategies_seen.add(opened["strategy_id"])
         desk = self.orchestrator.desk
+        positions = desk.positions
         thermal = self.orchestrator.thermal_manager
         snapshot = thermal.snapshot
-        self.journal.add(
+        self.journal.append(
             "timeline",
-            bar=bar,
-            timestamp=self._iso[bar],
-            open=t.open,
-            high=t.high,
-            low=t.low,
-            close=t.price,
-            equity=result["equity"],
-            cash=desk.config.cash + desk.realised,
-            position=sum(p.direction * p.size for p in desk.positions.values()),
-            open_executions=len(desk.positions),
-            profit_zone=result["profit_zone"],
-            thermal_zone=snapshot.zone,
-            temperature=snapshot.max_celsius,
-            in_burst=int(thermal.ledger.active is not None),
+            (
+                bar,
+                self._iso[bar],
+                open_,
+                high,
+                low,
+                close,
+                result["equity"],
+                desk.config.cash + desk.realised,
+                sum(p.direction * p.size for p in positions.values()) if positions else 0,
+                len(positions),
+                result["profit_zone"],
+                snapshot.zone,
+                snapshot.max_celsius,
+                int(thermal.ledger.active is not None),
+            ),
         )
         if bar % self.sample_every == 0:
-            self._sample_confidences(bar, t.timestamp)
+            self._sample_confidences(bar, t)
         return result
 
     def _trade(self, outcome: dict[str, Any], bar: int) -> None:
@@ -244,17 +250,36 @@ class _Replay:
     def _sample_confidences(self, bar: int, t: float) -> None:
         agent = self.orchestrator.agent
         context = agent.current_context()
+        stamp = self._iso[bar]
         for strategy_id in sorted(self.strategies_seen):
             confidence = agent.get_confidence_coefficient(strategy_id, (), context, now=t)
-            self.journal.add(
-                "confidences", bar=bar, timestamp=iso(t), strategy_id=strategy_id, confidence=confidence
-            )
+            self.journal.append("confidences", (bar, stamp, strategy_id, confidence))
+
+    def begin_batch(self) -> None:
+        """Open the store's transaction for the ticks up to the next checkpoint (``replay_commit``).
+
+        A replay's ticks and its checkpoint then commit together: a kill leaves the store exactly
+        at the last checkpoint, and ``--resume`` re-processes the ticks since (a replay is
+        deterministic), instead of each tick paying its own commit.
+        """
+        if self.config.store.replay_commit == "checkpoint" and self._batch is None:
+            self._batch = self.store.unit_of_work()
+            self._batch.__enter__()
+
+    def commit_batch(self) -> None:
+        """Commit the open batch, if any (raises :class:`UnitOfWorkLostError` if the database lost it)."""
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            batch.__exit__(None, None, None)
 
     def checkpoint(self) -> None:
-        # Journal first: after a kill between the two, the store's older checkpoint makes the
-        # resume drop the journal's newer rows and the engine re-process (and re-journal) them.
+        # Journal first: after a kill before the store's commit, the store's older checkpoint
+        # makes the resume drop the journal's newer rows and the engine re-process (and
+        # re-journal) them.
         self.journal.flush()
         self.orchestrator.checkpoint()
+        self.commit_batch()
+        self.begin_batch()
 
     def in_burst(self, label: str, work: Callable[[], T]) -> T:
         """Run heavy ``work`` inside a thermal burst, waiting (bounded) for one to be allowed.
@@ -402,6 +427,7 @@ def run_replay(
                 replay.maybe_retrain(bar)
         log.info("resuming run %s at bar %d of %d", run_id, first, len(frame))
     try:
+        replay.begin_batch()
         for bar in range(first, len(frame)):
             result = replay.step(bar)
             replay.maybe_retrain(bar)
@@ -418,12 +444,22 @@ def run_replay(
                         result["profit_zone"],
                     )
                 )
+        replay.orchestrator.shutdown()
+        replay.commit_batch()
+    except UnitOfWorkLostError:
+        # The database rolled back what the engine holds in memory: a checkpoint of that memory
+        # would not match the store. The store stays at its last checkpoint, for --resume.
+        replay.journal.flush()
+        replay.store.close()
+        raise
     except BaseException:
         replay.journal.flush()
         replay.orchestrator.shutdown()
-        replay.store.close()
+        try:
+            replay.commit_batch()
+        finally:
+            replay.store.close()
         raise
-    replay.orchestrator.shutdown()
     if model_source is not None:
         # The source's records cover every streamed bar.
         replay.journal.replace("signals", model_source.signal_rows(frame))
