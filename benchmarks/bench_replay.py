@@ -1,8 +1,8 @@
 """Replay speed: Tengri's replay against backtesting.py on the same SMA(10, 20) strategy and data.
 
-Side by side in one run, on GOOG daily (2,148 bars): backtesting.py's ``Backtest.run`` with its
-quick-start SmaCross, and Tengri's ``run_replay`` with the same rule written as a
-``tengri.Strategy`` (store, journal and statistics included, HTML report excluded). Then the main
+Side by side in one run, on GOOG daily (2,148 bars) and EURUSD hourly (5,000 bars): backtesting.py's
+``Backtest.run`` with its quick-start SmaCross, and Tengri's ``run_replay`` with the same rule
+written as a ``tengri.Strategy`` (store, journal and statistics included, HTML report excluded). Then the main
 job's streaming part with the enhanced model attached on EURUSD hourly: bars per second of the
 replay loop including per-bar inference (the fit is timed apart). Goals (issue 7): no model at
 least as fast as backtesting.py; with the enhanced model at least 1,000 bars/s.
@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from tengri.config import TengriConfig
+from tengri.engine import MemoryMap
 from tengri.services import replay as replay_module
 from tengri.services.replay import run_replay
 from tengri.strategies import SmaCross
@@ -31,10 +32,12 @@ from tengri.strategies import SmaCross
 ROUNDS = 5
 
 
-def _backtesting_py() -> float:
+def _backtesting_py(name: str) -> float:
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
-    from backtesting.test import GOOG, SMA
+    from backtesting.test import EURUSD, GOOG, SMA
+
+    data = {"goog_d1": GOOG, "eurusd_h1": EURUSD}[name]
 
     class SmaCrossReference(Strategy):
         def init(self) -> None:
@@ -52,11 +55,11 @@ def _backtesting_py() -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
-        Backtest(GOOG, SmaCrossReference, cash=10_000, commission=0.002).run()
+        Backtest(data, SmaCrossReference, cash=10_000, commission=0.002).run()
         return time.perf_counter() - start
 
 
-def _tengri_no_model() -> float:
+def _tengri_no_model(name: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         config = TengriConfig.load(data_dir=Path(tmp)).with_overrides(
             trading={
@@ -73,8 +76,54 @@ def _tengri_no_model() -> float:
             engine={"defensive_margin": 0.0},
         )
         start = time.perf_counter()
-        run_replay(config, "sample:goog_d1", model="none", strategy=SmaCross(), build_html=False)
+        run_replay(config, f"sample:{name}", model="none", strategy=SmaCross(), build_html=False)
         return time.perf_counter() - start
+
+
+def _breakdown(name: str) -> dict[str, float]:
+    """Seconds of one no-model replay by phase (wrappers around the replay's steps)."""
+    spent: dict[str, float] = dict.fromkeys(
+        (
+            "read and validate the data",
+            "open the store and the engine",
+            "engine: process_tick",
+            "replay bookkeeping per bar",
+            "checkpoints and journal flushes",
+            "statistics, run files, close",
+        ),
+        0.0,
+    )
+    patched: list[tuple[object, str, object]] = []
+
+    def timed(owner: object, attribute: str, phase: str) -> None:
+        original = getattr(owner, attribute)
+
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[phase] += time.perf_counter() - start
+
+        patched.append((owner, attribute, original))
+        setattr(owner, attribute, wrapper)
+
+    timed(replay_module, "read_ohlcv", "read and validate the data")
+    timed(replay_module._Replay, "__init__", "open the store and the engine")
+    timed(replay_module.SystemOrchestrator, "start", "open the store and the engine")
+    timed(replay_module._Replay, "step", "replay bookkeeping per bar")
+    timed(replay_module.SystemOrchestrator, "process_tick", "engine: process_tick")
+    timed(replay_module._Replay, "checkpoint", "checkpoints and journal flushes")
+    timed(replay_module, "_finish", "statistics, run files, close")
+    timed(MemoryMap, "close", "statistics, run files, close")
+    try:
+        total = _tengri_no_model(name)
+    finally:
+        for owner, attribute, original in reversed(patched):
+            setattr(owner, attribute, original)
+    spent["replay bookkeeping per bar"] -= spent["engine: process_tick"]  # step includes the tick
+    spent["other"] = total - sum(spent.values())
+    return spent
 
 
 def _tengri_with_model() -> tuple[float, float, int]:
@@ -114,14 +163,19 @@ def main() -> None:
         f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, torch {torch.__version__}"
     )
-    bars = 2148
-    reference = statistics.median(_backtesting_py() for _ in range(ROUNDS))
-    ours = statistics.median(_tengri_no_model() for _ in range(ROUNDS))
-    print(f"\nSMA(10, 20) crossover on GOOG daily, {bars} bars, median of {ROUNDS} runs")
-    print(f"  backtesting.py Backtest.run                {reference:7.3f} s  {bars / reference:9,.0f} bars/s")
-    print(f"  tengri run_replay (store, journal, stats)  {ours:7.3f} s  {bars / ours:9,.0f} bars/s")
-    verdict = "MET" if ours <= reference else "NOT MET"
-    print(f"  tengri / backtesting.py speed: {reference / ours:.2f}x (goal >= 1: {verdict})")
+    for name, label, bars in (("goog_d1", "GOOG daily", 2148), ("eurusd_h1", "EURUSD hourly", 5000)):
+        reference = statistics.median(_backtesting_py(name) for _ in range(ROUNDS))
+        ours = statistics.median(_tengri_no_model(name) for _ in range(ROUNDS))
+        print(f"\nSMA(10, 20) crossover on {label}, {bars} bars, median of {ROUNDS} runs")
+        print(f"  {'backtesting.py Backtest.run':<43}{reference:7.3f} s  {bars / reference:9,.0f} bars/s")
+        print(f"  tengri run_replay (store, journal, stats)  {ours:7.3f} s  {bars / ours:9,.0f} bars/s")
+        verdict = "MET" if ours <= reference else "NOT MET"
+        print(f"  tengri / backtesting.py speed: {reference / ours:.2f}x (goal >= 1: {verdict})")
+    _breakdown("goog_d1")  # warm
+    phases = _breakdown("goog_d1")
+    print("\nwhere one tengri replay of GOOG daily spends its time (wrappers add a little to each)")
+    for phase, seconds in phases.items():
+        print(f"  {phase:<43}{seconds * 1000:7.1f} ms  {seconds * 1e6 / 2148:6.1f} µs/bar")
     fit, stream, streamed = _tengri_with_model()
     rate = streamed / stream
     print(

@@ -453,9 +453,9 @@ def run_replay(
         replay.store.close()
         raise
     except BaseException:
-        replay.journal.flush()
-        replay.orchestrator.shutdown()
         try:
+            replay.journal.flush()
+            replay.orchestrator.shutdown()
             replay.commit_batch()
         finally:
             replay.store.close()
