@@ -114,7 +114,7 @@ def _breakdown(name: str) -> dict[str, float]:
     timed(replay_module._Replay, "step", "replay bookkeeping per bar")
     timed(replay_module.SystemOrchestrator, "process_tick", "engine: process_tick")
     timed(replay_module._Replay, "checkpoint", "checkpoints and journal flushes")
-    timed(replay_module, "_finish", "statistics, run files, close")
+    timed(replay_module, "write_run_files", "statistics, run files, close")
     timed(MemoryMap, "close", "statistics, run files, close")
     try:
         total = _tengri_no_model(name)
@@ -138,13 +138,13 @@ def _tengri_with_model() -> tuple[float, float, int]:
         timings["stream_start"] = time.perf_counter()
 
     replay_module._Replay.attach_model = timed_attach  # type: ignore[method-assign]
-    original_finish = replay_module._finish
+    original_finish = replay_module.write_run_files
 
     def timed_finish(*args, **kwargs):  # type: ignore[no-untyped-def]
         timings["stream_end"] = time.perf_counter()
         return original_finish(*args, **kwargs)
 
-    replay_module._finish = timed_finish  # type: ignore[assignment]
+    replay_module.write_run_files = timed_finish  # type: ignore[assignment]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             outcome = run_replay(
@@ -153,7 +153,7 @@ def _tengri_with_model() -> tuple[float, float, int]:
             bars = int(outcome.summary["bars_replayed"])
     finally:
         replay_module._Replay.attach_model = original  # type: ignore[method-assign]
-        replay_module._finish = original_finish
+        replay_module.write_run_files = original_finish
     return timings["fit"], timings["stream_end"] - timings["stream_start"], bars
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import json
 import logging
 import re
 import shutil
@@ -35,7 +34,8 @@ from tengri.data import read_ohlcv
 from tengri.engine import Burst, ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
 from tengri.engine.signals import Tick
 from tengri.errors import InvalidInputError, UnitOfWorkLostError
-from tengri.services.journal import FILES, RunJournal, iso, iso_times
+from tengri.services.journal import RunJournal, iso, iso_times
+from tengri.services.run_files import RunOutcome, write_run_files
 
 if TYPE_CHECKING:
     from tengri.services.model_source import PredictorSignalSource
@@ -63,16 +63,6 @@ class ProgressEvent:
     open_executions: int
     thermal_zone: str
     profit_zone: str
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """Where a run's files are and what it measured."""
-
-    run_id: str
-    run_dir: Path
-    report_path: Path | None
-    summary: dict[str, Any]
 
 
 def load_strategy(spec: str) -> Strategy:
@@ -117,11 +107,6 @@ def _run_id(source: str, model: str, strategy: Strategy | None, config: TengriCo
     if strategy is not None:
         parts.append(_slug(strategy.name))
     return "-".join([*parts, digest])
-
-
-def _bars_per_year(index: pd.DatetimeIndex) -> float:
-    years = (index[-1] - index[0]).total_seconds() / (365.25 * 86_400)
-    return float(len(index) / years) if years > 0 else float(len(index))
 
 
 class _Replay:
@@ -335,38 +320,6 @@ class _Replay:
         self.in_burst("retraining", refit)
 
 
-def _executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.DataFrame:
-    """Every execution, open ones included, with the trade columns (bars, reason) where closed."""
-    closed = {row["execution_id"]: row for row in trades.to_dict("records")}
-    rows = []
-    for e in store.executions():
-        trade = closed.get(e.execution_id, {})
-        notional = e.entry_price * e.size
-        rows.append(
-            {
-                "execution_id": e.execution_id,
-                "strategy_id": e.strategy_id,
-                "source": e.context.get("source", ""),
-                "status": e.status,
-                "direction": e.direction,
-                "size": e.size,
-                "entry_time": iso(e.opened_at),
-                "entry_price": e.entry_price,
-                "exit_time": iso(e.closed_at) if e.closed_at is not None else None,
-                "exit_price": e.exit_price,
-                "entry_bar": int(e.context.get("opened_index", 0)) + offset,
-                "exit_bar": trade.get("exit_bar"),
-                "profit": e.profit,
-                "return_pct": 100.0 * e.profit / notional if e.profit is not None and notional else None,
-                "costs": e.costs,
-                "reason": trade.get("reason"),
-                "confidence": e.confidence,
-                "hash_triggers": " ".join(e.hash_triggers),
-            }
-        )
-    return pd.DataFrame(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
-
-
 def run_replay(
     config: TengriConfig,
     data: str = "sample:eurusd_h1",
@@ -464,56 +417,20 @@ def run_replay(
         # The source's records cover every streamed bar.
         replay.journal.replace("signals", model_source.signal_rows(frame))
     replay.journal.flush()
-    outcome = _finish(config, replay, loaded.source, model, user_strategy, run_id, started, build_html)
+    outcome = write_run_files(
+        config,
+        replay.run_dir,
+        journal=replay.journal,
+        store=replay.store,
+        engine_statistics=replay.orchestrator.get_statistics(),
+        index=frame.index,
+        offset=replay.offset,
+        source=loaded.source,
+        model=model,
+        strategy=user_strategy.name if user_strategy is not None else None,
+        run_id=run_id,
+        started=started,
+        build_html=build_html,
+    )
     replay.store.close()
     return outcome
-
-
-def _finish(
-    config: TengriConfig,
-    replay: _Replay,
-    source: str,
-    model: str,
-    strategy: Strategy | None,
-    run_id: str,
-    started: float,
-    build_html: bool,
-) -> RunOutcome:
-    from tengri.report import build_report, compute_statistics, write_summary
-
-    run_dir = replay.run_dir
-    timeline = replay.journal.frame("timeline")
-    trades = replay.journal.frame("trades")
-    executions = _executions_frame(replay.store, trades, replay.offset)
-    executions.to_csv(run_dir / "executions.csv", index=False, lineterminator="\n")
-    bars_per_year = _bars_per_year(replay.frame.index)
-    statistics = compute_statistics(timeline, trades, bars_per_year=bars_per_year)
-    orchestrator_stats = replay.orchestrator.get_statistics()
-    summary = {
-        **statistics,
-        "run_id": run_id,
-        "data": source,
-        "model": model,
-        "strategy": strategy.name if strategy is not None else None,
-        "bars": len(replay.frame),
-        "bars_replayed": len(timeline),
-        "executions_completed": orchestrator_stats["executions"]["completed"],
-        "executions_open": orchestrator_stats["executions"]["open"],
-        "triggers": orchestrator_stats["triggers"]["triggers"],
-        "system_health": orchestrator_stats["system_state"]["system_health"],
-    }
-    write_summary(run_dir, summary)
-    run_info = {
-        "run_id": run_id,
-        "data": source,
-        "model": model,
-        "strategy": summary["strategy"],
-        "bars": len(replay.frame),
-        "started_at": iso(started),
-        "finished_at": iso(time.time()),
-        "bars_per_year": bars_per_year,
-        "config": json.loads(config.model_dump_json(exclude={"api"})),
-    }
-    (run_dir / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
-    report = build_report(run_dir) if build_html else None
-    return RunOutcome(run_id=run_id, run_dir=run_dir, report_path=report, summary=summary)

@@ -1,0 +1,135 @@
+"""The files that end a replay's run folder: executions, summary, run description and report.
+
+The replay service (:mod:`tengri.services.replay`) writes the journal's CSVs as it goes; once
+the last bar is in, :func:`write_run_files` adds every execution as stored, the statistics the
+report shows (:mod:`tengri.report`), the run's description, and the HTML report.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tengri.config import TengriConfig
+from tengri.engine import MemoryMap
+from tengri.services.journal import FILES, RunJournal, iso
+
+__all__ = ["RunOutcome", "bars_per_year", "executions_frame", "write_run_files"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run's files are and what it measured."""
+
+    run_id: str
+    run_dir: Path
+    report_path: Path | None
+    summary: dict[str, Any]
+
+
+def bars_per_year(index: pd.DatetimeIndex) -> float:
+    """Bars per year of ``index`` (its length when it spans no time): the statistics' annualisation."""
+    years = (index[-1] - index[0]).total_seconds() / (365.25 * 86_400)
+    return float(len(index) / years) if years > 0 else float(len(index))
+
+
+def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.DataFrame:
+    """Every execution, open ones included, with the trade columns (bars, reason) where closed."""
+    closed = {
+        execution_id: (exit_bar, reason)
+        for execution_id, exit_bar, reason in zip(
+            trades["execution_id"], trades["exit_bar"], trades["reason"], strict=True
+        )
+    }
+    rows = []
+    for e in store.executions():
+        exit_bar, reason = closed.get(e.execution_id, (None, None))
+        notional = e.entry_price * e.size
+        rows.append(
+            (
+                e.execution_id,
+                e.strategy_id,
+                e.context.get("source", ""),
+                e.direction,
+                e.size,
+                iso(e.opened_at),
+                e.entry_price,
+                iso(e.closed_at) if e.closed_at is not None else None,
+                e.exit_price,
+                int(e.context.get("opened_index", 0)) + offset,
+                exit_bar,
+                e.profit,
+                100.0 * e.profit / notional if e.profit is not None and notional else None,
+                e.costs,
+                reason,
+                e.confidence,
+                e.status,
+                " ".join(e.hash_triggers),
+            )
+        )
+    return pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
+
+
+def write_run_files(
+    config: TengriConfig,
+    run_dir: Path,
+    *,
+    journal: RunJournal,
+    store: MemoryMap,
+    engine_statistics: dict[str, Any],
+    index: pd.DatetimeIndex,
+    offset: int,
+    source: str,
+    model: str,
+    strategy: str | None,
+    run_id: str,
+    started: float,
+    build_html: bool,
+) -> RunOutcome:
+    """Write the run's closing files from its journal and store; return where they are.
+
+    ``engine_statistics`` is :meth:`SystemOrchestrator.get_statistics` at the run's end,
+    ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit).
+    """
+    from tengri.report import build_report, compute_statistics, write_summary
+
+    timeline = journal.frame("timeline")
+    trades = journal.frame("trades")
+    executions_frame(store, trades, offset).to_csv(
+        run_dir / "executions.csv", index=False, lineterminator="\n"
+    )
+    per_year = bars_per_year(index)
+    statistics = compute_statistics(timeline, trades, bars_per_year=per_year)
+    summary = {
+        **statistics,
+        "run_id": run_id,
+        "data": source,
+        "model": model,
+        "strategy": strategy,
+        "bars": len(index),
+        "bars_replayed": len(timeline),
+        "executions_completed": engine_statistics["executions"]["completed"],
+        "executions_open": engine_statistics["executions"]["open"],
+        "triggers": engine_statistics["triggers"]["triggers"],
+        "system_health": engine_statistics["system_state"]["system_health"],
+    }
+    write_summary(run_dir, summary)
+    run_info = {
+        "run_id": run_id,
+        "data": source,
+        "model": model,
+        "strategy": strategy,
+        "bars": len(index),
+        "started_at": iso(started),
+        "finished_at": iso(time.time()),
+        "bars_per_year": per_year,
+        "config": json.loads(config.model_dump_json(exclude={"api"})),
+    }
+    (run_dir / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
+    report = build_report(run_dir) if build_html else None
+    return RunOutcome(run_id=run_id, run_dir=run_dir, report_path=report, summary=summary)
