@@ -201,3 +201,11 @@ def test_outcome_counts_are_written_on_flush_and_state_changes_at_once() -> None
     row = store.get_trigger("T")
     assert (row.state, row.stats["failures"]) == ("dormant", 3)  # the change of state is written at once
     assert HashTriggerEngine(config, store=store, auto_register=False).get("T").state is TriggerState.DORMANT
+
+
+def test_no_collapse_bound_is_needed_while_successes_keep_up() -> None:
+    # record_outcome skips the Beta bound when successes >= failures: there it is never under 0.5.
+    from tengri.engine.triggers import _upper_bound
+
+    assert all(_upper_bound(s, f) >= 0.5 for s in range(60) for f in range(s + 1))
+    assert _upper_bound(2, 12) < 0.5  # and with enough failures it is
