@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +56,54 @@ def test_interrupt_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
     pd.testing.assert_series_equal(timeline_resumed["equity"], timeline_whole["equity"])
     keep = {k: v for k, v in whole.summary.items() if k not in ("run_id",)}
     assert {k: resumed.summary[k] for k in keep} == keep
+
+
+def _stored_executions(data_dir: Path) -> int:
+    """Executions another process would see in the run's store now (committed ones only)."""
+    (path,) = (data_dir / "runs").glob("*/store.db")
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM executions").fetchone()[0])
+
+
+@pytest.mark.parametrize("commit", ["checkpoint", "tick"])
+def test_a_replay_commits_its_store_with_each_checkpoint_or_each_tick(tmp_path: Path, commit: str) -> None:
+    seen: dict[int, int] = {}
+
+    def look(event: ProgressEvent) -> None:
+        if event.bar in (1_000, 1_400):  # right after the checkpoint at bar 1,000; 400 bars later
+            seen[event.bar] = _stored_executions(tmp_path)
+
+    config = _config(tmp_path).with_overrides(store={"replay_commit": commit})
+    outcome = run_replay(config, "sample:eurusd_h1", model="none", on_progress=look, build_html=False)
+    assert seen[1_000] > 0
+    if commit == "checkpoint":
+        assert seen[1_400] == seen[1_000]  # the bars since the checkpoint are not committed yet
+    else:
+        assert seen[1_400] > seen[1_000]
+    assert (
+        _stored_executions(tmp_path)
+        == outcome.summary["executions_completed"] + outcome.summary["executions_open"]
+    )
+
+
+@pytest.mark.timeout(60)
+def test_a_pause_between_bars_leaves_no_duty_waiting_on_the_batch(tmp_path: Path) -> None:
+    # The replay's batch holds the store between bars. A duty thread that woke in such a pause
+    # and flushed trigger counts would wait for the store while holding the engine's lock, and
+    # the next bar would wait for that lock: the replay runs its duties on its own bars instead.
+    def pause(event: ProgressEvent) -> None:
+        if event.bar == 900:  # trigger outcomes wait unflushed here; the flush duty falls due
+            time.sleep(3.0)
+
+    config = _config(tmp_path).with_overrides(
+        engine={
+            "checkpoint_interval": 1_000,
+            "system_monitoring_interval": 2.5,
+            "thermal_monitoring_interval": 2.5,
+        }
+    )
+    outcome = run_replay(config, "sample:eurusd_h1", model="none", on_progress=pause, build_html=False)
+    assert outcome.summary["bars_replayed"] == 5_000
 
 
 def test_resume_without_a_run_is_a_clear_error(tmp_path: Path) -> None:

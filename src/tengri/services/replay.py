@@ -243,9 +243,10 @@ class _Replay:
     def begin_batch(self) -> None:
         """Open the store's transaction for the ticks up to the next checkpoint (``replay_commit``).
 
-        A replay's ticks and its checkpoint then commit together: a kill leaves the store exactly
-        at the last checkpoint, and ``--resume`` re-processes the ticks since (a replay is
-        deterministic), instead of each tick paying its own commit.
+        A replay's ticks and its checkpoint then commit together: a kill leaves the store at the
+        last checkpoint, and ``--resume`` re-processes the ticks since (a replay is deterministic),
+        instead of each tick paying its own commit. The batch holds the store's write lock between
+        bars, so only the replay's own thread may write meanwhile (its engine runs no duty thread).
         """
         if self.config.store.replay_commit == "checkpoint" and self._batch is None:
             self._batch = self.store.unit_of_work()
@@ -364,7 +365,10 @@ def run_replay(
     symbol = _slug(loaded.source)
     replay = _Replay(config, frame, run_dir, symbol, user_strategy, None, 0)
     started = time.time()
-    replay.orchestrator.start()
+    # No duty thread: each bar runs the duties due (process_tick does). A thread's write would
+    # wait for the store while it held the engine's lock, which the next bar needs: the replay's
+    # batch holds the store from one checkpoint to the next (see _Replay.begin_batch).
+    replay.orchestrator.start(background=False)
     if model != "none":
         replay.attach_model(model)
     offset = replay.offset
