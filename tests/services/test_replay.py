@@ -86,7 +86,7 @@ def test_a_replay_commits_its_store_with_each_checkpoint_or_each_tick(tmp_path: 
     )
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(60, method="thread")  # a deadlock does not yield to a signal
 def test_a_pause_between_bars_leaves_no_duty_waiting_on_the_batch(tmp_path: Path) -> None:
     # The replay's batch holds the store between bars. A duty thread that woke in such a pause
     # and flushed trigger counts would wait for the store while holding the engine's lock, and
