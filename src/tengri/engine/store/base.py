@@ -192,7 +192,10 @@ class StoreBase:
         outside, and the others stay. The transaction begins at the first write and holds the
         store's write lock until the block ends; a read inside the block, and a maintenance write,
         first commit what the block has written so far. Units nest (the outermost commits). On
-        databases other than SQLite each write commits on its own, as outside a unit.
+        databases other than SQLite each write commits on its own, as outside a unit. A unit held
+        across several of an orchestrator's ticks keeps the write lock between them: no other
+        thread may then write through that engine (start it with ``background=False``, as a replay
+        does, so that no duty thread does).
 
         Raises
         ------
