@@ -3,10 +3,10 @@
 Pinned to one core. Side by side in one run: the full pipeline on a SQLite file (WAL) with one
 commit per tick (live processing: a tick's writes are durable when it returns) under
 ``synchronous=full`` and ``normal``, the same with one commit per 1,000 ticks (what a replay does
-between its checkpoints, ``store.replay_commit``), on an in-memory store, and the pattern hash
-alone (the floor every tick pays). Prices and times are Python floats, as a live feed's decoded
-JSON gives them. Prints p50 and p99 of one tick's latency. Goal (issue 4): at least 20,000
-ticks/s on one core without the model.
+between its checkpoints, ``store.replay_commit``), on an in-memory store, a tick that fires no
+trigger (nothing registered: no fills, no writes), and the pattern hash alone. Prices and times
+are Python floats, as a live feed's decoded JSON gives them. Prints p50 and p99 of one tick's
+latency. Goal (issue 4): at least 20,000 ticks/s on one core without the model.
 
 Run: .venv/bin/python benchmarks/bench_engine_flow.py
 """
@@ -81,6 +81,32 @@ def _run(store_kind: str, frame, repeats: int = 3, batch: int = 1) -> dict[str, 
     return best
 
 
+def _quiet_ticks(frame, repeats: int = 5) -> float:  # type: ignore[no-untyped-def]
+    """Ticks/s of process_tick with no trigger registered: nothing fires, nothing trades or writes."""
+    columns = (frame.index.asi8 / 1e9, frame["Open"], frame["Close"], frame["Volume"])
+    rows = list(zip(*(np.asarray(c, dtype=float).tolist() for c in columns), strict=True))
+    best = 0.0
+    for _ in range(repeats):
+        clock = ManualClock(0.0)
+        config = TengriConfig.load().with_overrides(engine={"auto_register_triggers": False})
+        store = MemoryMap.in_memory(clock=clock)
+        orchestrator = SystemOrchestrator(
+            config,
+            store=store,
+            clock=clock,
+            sensors=[ScriptedSensor({"cpu": 50.0})],
+            mode="replay",
+            machine_clock=clock,
+        )
+        orchestrator.start()
+        start = time.perf_counter()
+        for t, o, c, v in rows:
+            orchestrator.process_tick(c, t, v, "EURUSD", open=o)
+        best = max(best, len(rows) / (time.perf_counter() - start))
+        store.close()
+    return best
+
+
 def _hash_only(frame) -> float:  # type: ignore[no-untyped-def]
     closes = frame["Close"].to_numpy().tolist()
     start = time.perf_counter()
@@ -117,6 +143,8 @@ def main() -> None:
             f"{name:<38}{r['ticks_per_s']:>10,.0f}{r['p50_us']:>9.1f}{r['p99_us']:>9.1f}"
             f"{r['executions']:>12.0f}{r['ticks_per_s'] / GOAL:>8.2f}×"
         )
+    quiet = _quiet_ticks(frame)
+    print(f"{'no triggers: no fills, no writes':<38}{quiet:>10,.0f}{1e6 / quiet:>9.1f} µs a tick (mean)")
     print(f"{'pattern hash alone (floor)':<38}{floor:>10,.0f}")
     print(f"\ngoal: {GOAL:,.0f} ticks/s on one core with the store on SQLite")
     print(
