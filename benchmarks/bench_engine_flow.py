@@ -29,7 +29,27 @@ from tengri.engine import ManualClock, MemoryMap, PatternEncoder, ScriptedSensor
 GOAL = 20_000.0
 
 
+def _rows(frame) -> list[tuple[float, float, float, float]]:  # type: ignore[no-untyped-def]
+    """(time, open, close, volume) per bar as Python floats, as a live feed's decoded JSON gives them."""
+    columns = (frame.index.asi8 / 1e9, frame["Open"], frame["Close"], frame["Volume"])
+    return list(zip(*(np.asarray(c, dtype=float).tolist() for c in columns), strict=True))
+
+
+def _engine(config: TengriConfig, store: MemoryMap, clock: ManualClock) -> SystemOrchestrator:
+    """A started replay-mode orchestrator on ``store``, its duties on the market clock."""
+    orchestrator = SystemOrchestrator(
+        config,
+        store=store,
+        clock=clock,
+        sensors=[ScriptedSensor({"cpu": 50.0})],
+        mode="replay",
+        machine_clock=clock,
+    )
+    return orchestrator.start()
+
+
 def _run(store_kind: str, frame, repeats: int = 3, batch: int = 1) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    rows = _rows(frame)
     best: dict[str, float] = {}
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
@@ -45,17 +65,7 @@ def _run(store_kind: str, frame, repeats: int = 3, batch: int = 1) -> dict[str, 
                 if store_kind == "memory"
                 else MemoryMap.from_config(config, clock=clock)
             )
-            orchestrator = SystemOrchestrator(
-                config,
-                store=store,
-                clock=clock,
-                sensors=[ScriptedSensor({"cpu": 50.0})],
-                mode="replay",
-                machine_clock=clock,
-            )
-            orchestrator.start()
-            columns = (frame.index.asi8 / 1e9, frame["Open"], frame["Close"], frame["Volume"])
-            rows = list(zip(*(np.asarray(c, dtype=float).tolist() for c in columns), strict=True))
+            orchestrator = _engine(config, store, clock)
             latencies = np.empty(len(rows))
             start = time.perf_counter()
             for first in range(0, len(rows), batch):
@@ -83,22 +93,13 @@ def _run(store_kind: str, frame, repeats: int = 3, batch: int = 1) -> dict[str, 
 
 def _quiet_ticks(frame, repeats: int = 5) -> float:  # type: ignore[no-untyped-def]
     """Ticks/s of process_tick with no trigger registered: nothing fires, nothing trades or writes."""
-    columns = (frame.index.asi8 / 1e9, frame["Open"], frame["Close"], frame["Volume"])
-    rows = list(zip(*(np.asarray(c, dtype=float).tolist() for c in columns), strict=True))
+    rows = _rows(frame)
     best = 0.0
     for _ in range(repeats):
         clock = ManualClock(0.0)
-        config = TengriConfig.load().with_overrides(engine={"auto_register_triggers": False})
         store = MemoryMap.in_memory(clock=clock)
-        orchestrator = SystemOrchestrator(
-            config,
-            store=store,
-            clock=clock,
-            sensors=[ScriptedSensor({"cpu": 50.0})],
-            mode="replay",
-            machine_clock=clock,
-        )
-        orchestrator.start()
+        config = TengriConfig.load().with_overrides(engine={"auto_register_triggers": False})
+        orchestrator = _engine(config, store, clock)
         start = time.perf_counter()
         for t, o, c, v in rows:
             orchestrator.process_tick(c, t, v, "EURUSD", open=o)
