@@ -206,9 +206,6 @@ class StoreBase:
         """
         return _UnitOfWork(self)
 
-    def _in_unit(self) -> bool:
-        return self._raw is not None and self._unit.depth > 0
-
     def _driver(self) -> sqlite3.Connection:
         assert self._raw is not None
         return self._raw.driver
