@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tengri-installed
 
-.PHONY: install run test lint typecheck layers check bench clean
+.PHONY: install run test lint typecheck layers check bench reliability-report clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ layers: $(STAMP)
 	$(BIN)/lint-imports
 
 check: lint typecheck layers
+
+## Refresh docs/reliability.md's figures from a run of the reliability suite (a plain `make test`
+## writes them to build/reliability.md and edits no tracked file). Set TENGRI_TEST_POSTGRES_URL to
+## include the PostgreSQL rows.
+reliability-report: $(STAMP)
+	TENGRI_TEST_RELIABILITY_DOC=docs/reliability.md $(BIN)/python -m pytest tests/reliability
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python "$$script" || exit 1; done

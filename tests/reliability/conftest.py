@@ -1,8 +1,10 @@
-"""The reliability suite's report: tests add rows, the session writes them into docs/reliability.md.
+"""The reliability suite's report: tests add rows, the session writes them into a copy of docs/reliability.md.
 
 Each section of the document between ``<!-- figures:<name> -->`` and ``<!-- /figures:<name> -->``
 is replaced by the rows the tests of this run added to it; a section no test of this run touched
-keeps the figures of the run that last did.
+keeps the figures it had. A test run writes ``build/reliability.md`` and never edits a tracked
+file; ``make reliability-report`` sets ``TENGRI_TEST_RELIABILITY_DOC=docs/reliability.md`` to
+refresh the document itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "reliability.md"
+# Read at import, like POSTGRES_URL below.
+TARGET = Path(os.environ.get("TENGRI_TEST_RELIABILITY_DOC") or ROOT / "build" / "reliability.md")
 # Read at import: the suite's autouse fixture clears TENGRI_* variables before each test.
 POSTGRES_URL = os.environ.get("TENGRI_TEST_POSTGRES_URL")
 NO_POSTGRES = "TENGRI_TEST_POSTGRES_URL is unset: .ci/run starts a PostgreSQL server and sets it"
@@ -35,10 +40,11 @@ class ReliabilityReport:
         _, rows = self.sections.setdefault(section, (header, []))
         rows.append([str(v).replace("|", "\\|").replace("\n", " ") for v in values])
 
-    def write(self, path: Path) -> None:
-        if not self.sections or not path.is_file():
+    def write(self, source: Path, target: Path) -> None:
+        """Write ``source`` with this run's sections replaced to ``target``."""
+        if not self.sections or not source.is_file():
             return
-        text = path.read_text()
+        text = source.read_text()
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         for name, (header, rows) in self.sections.items():
             table = [
@@ -56,14 +62,15 @@ class ReliabilityReport:
                 text = pattern.sub(lambda _m, b=block: b, text)
             else:
                 text += f"\n{block}\n"
-        path.write_text(text)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
 
 
 @pytest.fixture(scope="session")
 def reliability_report() -> Iterator[ReliabilityReport]:
     report = ReliabilityReport()
     yield report
-    report.write(DOC)
+    report.write(DOC, TARGET)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

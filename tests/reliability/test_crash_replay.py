@@ -1,11 +1,12 @@
 """Kill -9 at random points of a replay, resume each time with start(): nothing lost, nothing twice.
 
 A child process (``crash_replay.py``) replays the EURUSD sample through the orchestrator on a store
-file; the parent kills it with SIGKILL at seeded random points (at least 50 times) and starts it
-again on the same store, where it resumes from the checkpoint (re-processed ticks adopt what the
-store already holds). At the end the store must equal that of an uninterrupted run: the same
-executions (ids, statuses, profits to the bit), triggers, profit points and engine state; every
-confirmed opening and close present; ``PRAGMA integrity_check`` ok.
+file; the parent kills it with SIGKILL at seeded random points (exactly ``KILLS`` times: each
+child is armed with the next seeded tick and killed once it reports it, whatever the machine's
+speed) and starts it again on the same store, where it resumes from the checkpoint
+(re-processed ticks adopt what the store already holds). At the end the store must equal that of
+an uninterrupted run: the same executions (ids, statuses, profits to the bit), triggers, profit
+points and engine state; every confirmed opening and close present; ``PRAGMA integrity_check`` ok.
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ def _ticks_file(tmp_path: Path) -> Path:
     return path
 
 
-def _spawn(data_dir: Path, ticks: Path) -> subprocess.Popen[str]:
+def _spawn(data_dir: Path, ticks: Path, arm_at: int | None = None) -> subprocess.Popen[str]:
+    armed = [] if arm_at is None else [str(arm_at)]
     return subprocess.Popen(
-        [sys.executable, str(CHILD), str(data_dir), str(ticks)],
+        [sys.executable, str(CHILD), str(data_dir), str(ticks), *armed],
+        stdin=subprocess.DEVNULL if arm_at is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -132,30 +135,32 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     last_reported: set[int] = set()  # the last tick each killed child reported
     started = time.perf_counter()
     while not seen.done:
-        proc = _spawn(crashed, ticks)
+        # Each child but the last is armed with the next target (or the tick it resumes at, if
+        # later) and killed after it reports it: exactly KILLS kills on any machine.
+        arm_at = targets.pop(0) if targets else None
+        proc = _spawn(crashed, ticks, arm_at)
         restarts += 1
         assert proc.stdout is not None
         killed = False
         try:
             for line in proc.stdout:
                 seen.read(line)
-                if targets and line.startswith("start "):
-                    resumed = int(line.split()[1])
-                    while targets and targets[0] < resumed:
-                        targets.pop(0)
-                if targets and not killed and seen.last_tick >= targets[0]:
-                    # A random instant past the target: inside a tick, a write, a checkpoint, …
+                if line == "armed\n":
+                    # A random instant later: inside a tick, a write, a checkpoint, …
                     time.sleep(rng.uniform(0.0, 0.004))
                     proc.send_signal(signal.SIGKILL)
                     killed = True
-                    targets.pop(0)
             # Lines already in the pipe when the kill landed were confirmed too (read above).
         finally:
             if proc.poll() is None and not killed:
                 proc.kill()
             returncode = proc.wait()
             proc.stdout.close()
-        if killed and returncode == -signal.SIGKILL:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        if arm_at is not None:
+            assert killed, "an armed child ended without saying 'armed'"
+            assert returncode == -signal.SIGKILL, returncode
             kills += 1
             last_reported.add(seen.last_tick)
         else:
@@ -181,7 +186,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         f"(reference run: {len(reference.opened)}, {len(reference.closed)}); "
         f"lost: {len(lost_opens) + len(lost_closes)}, duplicated: {len(duplicated)}; integrity_check ok"
     )
-    assert kills >= 50
+    assert kills == KILLS
     assert not lost_opens
     assert not lost_closes
     assert not duplicated
