@@ -2,7 +2,8 @@
 
 Heavy libraries (torch, pennylane, Flask) are imported inside the commands that need them, so
 ``tengri --help`` stays fast. Every :class:`tengri.errors.TengriError` becomes one line on stderr
-and exit status 2.
+and exit status 2; so does every usage mistake (an unknown command or option, a missing value),
+after the command's usage line, as click prints it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ EXIT_ERROR = 2
 
 app = typer.Typer(
     name="tengri",
+    # Click's formatter re-wraps docstring paragraphs to the terminal; rich keeps their line breaks.
+    rich_markup_mode=None,
     help=(
         "Tengri turns market data into trading signals and learns from their outcomes.\n\n"
         "Data arguments take a CSV or Parquet file of OHLCV bars, or a bundled sample: "
@@ -47,7 +50,15 @@ ConfigOption = Annotated[
 ]
 DataArgument = Annotated[
     str,
-    typer.Argument(help="OHLCV file (CSV/Parquet) or sample:NAME.", show_default=True),
+    typer.Argument(help="OHLCV file (CSV/Parquet) or sample:NAME.", show_default=True, metavar="DATA"),
+]
+RepairOption = Annotated[
+    bool,
+    typer.Option(
+        "--repair",
+        help="Drop rows with a duplicate timestamp (keeping the first) and sort the rows, "
+        "instead of refusing such data; says how many rows changed.",
+    ),
 ]
 MODELS = ("enhanced", "lstm", "lstm+lif", "lstm+attention", "qlstm")
 ModelOption = Annotated[
@@ -69,6 +80,20 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 def _load_config(config_file: Path | None) -> TengriConfig:
     return TengriConfig.load(config_file)
+
+
+def _read_data(data: str, repair: bool) -> Any:
+    """Read and validate ``data`` once (an :class:`~tengri.data.OHLCVData` the services take).
+
+    With ``repair``, say on stderr how many rows the repair changed.
+    """
+    from tengri.data import read_ohlcv
+
+    loaded = read_ohlcv(data, repair=repair)
+    if repair:
+        changed = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in loaded.repairs.items())
+        typer.echo(f"repaired {data}: {changed or 'nothing to repair'}", err=True)
+    return loaded
 
 
 def _print_json(payload: dict[str, Any]) -> None:
@@ -162,11 +187,18 @@ _SUMMARY_KEYS = (
 
 
 def _replay_command(
-    data: str, model: str, config: Path | None, resume: bool, strategy: str | None, label: str
+    data: str,
+    model: str,
+    config: Path | None,
+    resume: bool,
+    strategy: str | None,
+    label: str,
+    repair: bool,
 ) -> None:
     from tengri.services.replay import run_replay
 
     settings = _load_config(config)
+    bars = _read_data(data, repair)
     if strategy is not None:
         settings = settings.with_overrides(
             trading={"trade_patterns": False, "min_confidence": 0.0, "holding_bars": None},
@@ -176,10 +208,12 @@ def _replay_command(
     try:
         with display:
             outcome = run_replay(
-                settings, data, model=model, strategy=strategy, resume=resume, on_progress=callback
+                settings, bars, model=model, strategy=strategy, resume=resume, on_progress=callback
             )
     except KeyboardInterrupt:
         _fail("interrupted: the run is saved; continue it with --resume", 130)
+    for note in outcome.notes:
+        typer.echo(f"note: {note}", err=True)
     shown = {k: outcome.summary.get(k) for k in _SUMMARY_KEYS if k in outcome.summary}
     for key, value in shown.items():
         if isinstance(value, float):
@@ -194,16 +228,18 @@ def run(
     model: ModelOption = "enhanced",
     config: ConfigOption = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its store.")] = False,
+    repair: RepairOption = False,
 ) -> None:
     """Replay DATA through the whole system: predictor, triggers, agent, profit and thermal steering.
 
     Fits the predictor on the first part of the data inside a thermal burst, streams the rest bar
     by bar through the orchestrator, trades on paper with commission and slippage, and writes a
-    report folder under the data directory (summary.json, trades.csv, executions.csv, report.html).
+    report folder under the data directory's runs/ (summary.json, trades.csv, executions.csv,
+    report.html, and the run's own store, store.db).
     """
     if model not in (*MODELS, "none"):
         _fail(f"--model must be one of {', '.join(MODELS)}, none (got {model!r})")
-    _replay_command(data, model, config, resume, None, "run")
+    _replay_command(data, model, config, resume, None, "run", repair)
 
 
 @app.command()
@@ -211,29 +247,40 @@ def train(
     data: DataArgument = "sample:eurusd_h1",
     model: ModelOption = "enhanced",
     config: ConfigOption = None,
+    repair: RepairOption = False,
 ) -> None:
-    """Fit a predictor on DATA (walk-forward validation, early stopping) and save it under models/."""
+    """Fit a predictor on DATA (walk-forward validation, early stopping) and save it.
+
+    The model goes to the models directory, <data_dir>/models/NAME (data/models/ by default).
+    """
     from tengri.services.train import train as run_train
 
     if model not in MODELS:
         _fail(f"--model must be one of {', '.join(MODELS)} (got {model!r})")
-    result = run_train(_load_config(config), data, model)
-    _print_summary(dict(result.metrics), title=f"tengri train: {result.name}")
+    result = run_train(_load_config(config), _read_data(data, repair), model)
+    metrics = {k: int(v) if k == "best_epoch" else v for k, v in result.metrics.items()}
+    _print_summary(metrics, title=f"tengri train: {result.name}")
     typer.echo(f"saved: {result.directory}")
 
 
-@app.command()
+@app.command(no_args_is_help=True)
 def evaluate(
-    data: DataArgument = "sample:eurusd_h1",
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="OHLCV file (CSV/Parquet) or sample:NAME, e.g. sample:eurusd_h1.", metavar="DATA"
+        ),
+    ],
     config: ConfigOption = None,
     quick: Annotated[
         bool, typer.Option(help="A few minutes on 2 CPU cores (fewer folds and epochs).")
     ] = False,
+    repair: RepairOption = False,
 ) -> None:
     """Walk-forward evaluation of every model variant against honest baselines, with significance tests."""
     from tengri.services.evaluate import evaluate as run_evaluate
 
-    result = run_evaluate(_load_config(config), data, quick=quick)
+    result = run_evaluate(_load_config(config), _read_data(data, repair), quick=quick)
     typer.echo(result.markdown.read_text())
     typer.echo(f"written: {result.directory}")
 
@@ -251,11 +298,13 @@ def tune(
         str, typer.Option(help="Study name; workers with the same storage and name cooperate.")
     ] = "tengri",
     config: ConfigOption = None,
+    repair: RepairOption = False,
 ) -> None:
     """Particle-swarm hyperparameter search (an Optuna sampler) on walk-forward validation loss."""
     from tengri.services.tune import tune as run_tune
 
-    _print_json(run_tune(_load_config(config), data, trials=trials, storage=storage, study=study))
+    bars = _read_data(data, repair)
+    _print_json(run_tune(_load_config(config), bars, trials=trials, storage=storage, study=study))
 
 
 @app.command()
@@ -266,6 +315,7 @@ def backtest(
     ] = "tengri.strategies:SmaCross",
     config: ConfigOption = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted backtest from its store.")] = False,
+    repair: RepairOption = False,
 ) -> None:
     """Run a user's strategy through the same replay as `run`, without a model.
 
@@ -273,7 +323,7 @@ def backtest(
     held until the strategy changes its mind (no holding period) and the agent's confidence gate
     is off (the agent still learns each strategy's confidence from its outcomes).
     """
-    _replay_command(data, "none", config, resume, strategy, "backtest")
+    _replay_command(data, "none", config, resume, strategy, "backtest", repair)
 
 
 @app.command()
@@ -296,16 +346,55 @@ def serve(
 @app.command()
 def status(
     config: ConfigOption = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", help="Show a run's own store (see `tengri runs`) instead of the live store."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Show the store's state: integrity, burst budget, profit zone, open executions, triggers."""
+    """Show a store's state: integrity, executions, bursts, profit zone, open executions, triggers.
+
+    The live store (the one `tengri serve` uses) by default. Each `tengri run` and `tengri
+    backtest` keeps its own store in its run folder: --run RUN_ID shows it, and when the live
+    store holds nothing, the newest run's store is shown, saying so.
+    """
     from tengri.services.status import store_status
 
-    payload = store_status(_load_config(config))
+    payload = store_status(_load_config(config), run_id=run_id)
+    note = payload.get("note")
+    if note:
+        typer.echo(f"note: {note}", err=True)
     if as_json:
         _print_json(payload)
     else:
         _print_summary(payload, title="tengri status")
+
+
+@app.command()
+def runs(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the runs under the data directory, newest first (their id is what --run takes)."""
+    from tengri.services.status import list_runs
+
+    rows = list_runs(_load_config(config))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        typer.echo("no runs yet: `tengri run` or `tengri backtest` makes one")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = ("run_id", "finished_at", "data", "model", "strategy", "num_trades", "return_pct")
+    table = Table(title="tengri runs")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("-" if row.get(c) is None else str(row[c]) for c in columns))
+    Console().print(table)
 
 
 @app.command("check-lookahead")
@@ -316,11 +405,12 @@ def check_lookahead(
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Also check a quickly fitted model's predictions.")
     ] = None,
+    repair: RepairOption = False,
 ) -> None:
     """Check that features (and predictions) at bar t are the same computed on data[:t+1] and on all of it."""
     from tengri.services.lookahead import check_data
 
-    reports = check_data(_load_config(config), data, cuts=cuts, model=model)
+    reports = check_data(_load_config(config), _read_data(data, repair), cuts=cuts, model=model)
     failed = False
     for name, report in reports.items():
         typer.echo(f"{name}: {report.message}")
@@ -359,6 +449,24 @@ def data_info(
         _print_summary(summary, title=f"tengri data info: {data}")
 
 
+@data_app.command("repair")
+def data_repair(
+    data: DataArgument,
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="Where to write the repaired bars (.csv or .parquet).", dir_okay=False, metavar="OUT"
+        ),
+    ],
+) -> None:
+    """Write DATA to OUT with duplicate timestamps dropped (the first kept) and the rows sorted."""
+    from tengri.data import write_ohlcv
+
+    loaded = _read_data(data, repair=True)
+    write_ohlcv(loaded.frame, out)
+    typer.echo(f"written: {out} ({len(loaded.frame)} bars)")
+
+
 @data_app.command("samples")
 def data_samples() -> None:
     """List the bundled sample data sets."""
@@ -368,29 +476,73 @@ def data_samples() -> None:
         typer.echo(name)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"tengri {version('tengri')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Global options, read before any command."""
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is click's ``ClickException``, from click itself or from the copy typer bundles."""
+    return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
+
+
+def _usage_context(command: Any, args: list[str]) -> Any:
+    """The context of the (sub)command ``args`` name, for an error click raised without one.
+
+    Click's parser raises some usage errors (an option missing its value) without a context, and
+    then prints no usage line; this gives them the usage of the command they were meant for.
+    """
+    context = command.context_class(command, info_name="tengri")
+    name = next((a for a in args if not a.startswith("-")), None)
+    while name is not None and hasattr(command, "commands") and name in command.commands:
+        command = command.commands[name]
+        context = command.context_class(command, info_name=name, parent=context)
+        args = args[args.index(name) + 1 :]
+        name = next((a for a in args if not a.startswith("-")), None)
+    return context
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit status (TengriError → one line on stderr, status 2)."""
+    """Run the CLI; return the exit status.
+
+    A usage mistake (an unknown command or option, a missing value, an extra argument) prints the
+    command's usage line and one error line, status 2, whichever click typer bundles; a
+    :class:`TengriError` becomes one line on stderr, status 2.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
     try:
-        # Outside standalone mode click returns the status of typer.Exit instead of raising it.
-        status = app(args=argv, prog_name="tengri", standalone_mode=False)
+        # Outside standalone mode click returns typer.Exit's status instead of raising it.
+        status = command.main(args=args, prog_name="tengri", standalone_mode=False)
     except TengriError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         return EXIT_ERROR
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except Exception as exc:
+        if type(exc).__name__ == "Abort":
+            typer.echo("aborted", err=True)
+            return 130
+        if not _is_click_error(exc):
+            raise
+        if getattr(exc, "ctx", False) is None:
+            exc.ctx = _usage_context(command, args)  # type: ignore[attr-defined]
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
     return status if isinstance(status, int) else 0
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tengri.engine.store.connection import database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reliability.md"
 # Read at import, like POSTGRES_URL below.
@@ -81,12 +83,12 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if POSTGRES_URL is None:
         pytest.skip(NO_POSTGRES)
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(database_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
     name = f"tengri_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield database_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

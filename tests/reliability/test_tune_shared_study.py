@@ -21,7 +21,8 @@ def test_two_workers_complete_the_study_without_running_a_trial_twice(
     url: str, reliability_report: Any
 ) -> None:
     # Create the study first: two workers creating one at the same instant is Optuna's own race.
-    optuna.create_study(study_name="shared", storage=url, direction="minimize")
+    storage = optuna.storages.RDBStorage(url)
+    optuna.create_study(study_name="shared", storage=storage, direction="minimize")
     procs = [
         subprocess.Popen(
             [sys.executable, str(WORKER), url, "shared", str(TRIALS), str(seed)],
@@ -35,7 +36,8 @@ def test_two_workers_complete_the_study_without_running_a_trial_twice(
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0
         ran.update(int(line.split()[1]) for line in out.splitlines() if line.startswith("ran "))
-    study = optuna.load_study(study_name="shared", storage=url)
+    study = optuna.load_study(study_name="shared", storage=storage)
+    storage.engine.dispose()
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 2 * TRIALS == len(study.trials)
     assert sorted(ran) == sorted(t.number for t in study.trials)

@@ -17,9 +17,10 @@ from tengri.services.tune import SWARM_SIZE, run_study
 
 def main(storage: str, study_name: str, trials: int, seed: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    backend = optuna.storages.RDBStorage(storage)
     study = optuna.create_study(
         study_name=study_name,
-        storage=storage,
+        storage=backend,
         sampler=ParticleSwarmSampler(SWARM_SIZE, seed=seed),
         direction="minimize",
         load_if_exists=True,
@@ -32,6 +33,7 @@ def main(storage: str, study_name: str, trials: int, seed: int) -> None:
         return (x - 1.0) ** 2 + y
 
     run_study(study, objective, trials)
+    backend.engine.dispose()
 
 
 if __name__ == "__main__":

@@ -106,9 +106,57 @@ def test_a_pause_between_bars_leaves_no_duty_waiting_on_the_batch(tmp_path: Path
     assert outcome.summary["bars_replayed"] == 5_000
 
 
-def test_resume_without_a_run_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match="nothing to resume"):
-        run_replay(_config(tmp_path), "sample:goog_d1", model="none", resume=True)
+def test_resume_without_a_run_starts_anew_and_says_so(tmp_path: Path) -> None:
+    outcome = run_replay(_config(tmp_path), "sample:goog_d1", model="none", resume=True, build_html=False)
+    assert outcome.summary["bars_replayed"] == 2148
+    assert len(outcome.notes) == 1
+    assert outcome.notes[0].startswith("nothing to resume")
+    assert outcome.summary["notes"] == list(outcome.notes)
+    run_info = json.loads((outcome.run_dir / "run.json").read_text())
+    assert run_info["notes"] == list(outcome.notes)
+    # run.json records the checkpoint interval the replay kept, not the engine's disabled one.
+    assert run_info["config"]["engine"]["checkpoint_interval"] == 500
+
+
+class _SilentPredictor:
+    """A predictor whose calibrated probability never leaves (0.4, 0.6): no buy or sell."""
+
+    class settings:  # noqa: N801 (stands for the predictor's settings object)
+        variant = "stub"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def update(self, bar: dict[str, object]) -> dict[str, object] | None:
+        self.calls += 1
+        if self.calls <= 2:
+            return None  # still warming up
+        prob_up = 0.45 if self.calls % 2 else 0.58
+        return {
+            "timestamp": bar["timestamp"],
+            "prob_up": prob_up,
+            "confidence": 0.5,
+            "predicted_return": 0.0,
+            "in_sample": False,
+        }
+
+
+def test_a_model_that_never_signals_says_why() -> None:
+    from tengri.engine.signals import Tick
+    from tengri.services.model_source import PredictorSignalSource
+
+    source = PredictorSignalSource(_SilentPredictor(), threshold=0.6)  # type: ignore[arg-type]
+    for i in range(10):
+        assert source.on_tick(Tick("X", 1_700_000_000.0 + 3600 * i, 1.0, i)) == ()
+    (note,) = source.silence_notes()
+    assert "no buy or sell in 8 predictions" in note
+    assert "the strongest was 0.580" in note
+    assert "more than 0.600" in note
+    # One signal, and there is nothing to explain.
+    source.threshold = 0.55
+    assert source.on_tick(Tick("X", 1_700_100_000.0, 1.0, 11)) == ()  # 0.45: hold
+    assert len(source.on_tick(Tick("X", 1_700_200_000.0, 1.0, 12))) == 1  # 0.58 > 0.55: buy
+    assert source.silence_notes() == []
 
 
 def test_bad_arguments(tmp_path: Path) -> None:

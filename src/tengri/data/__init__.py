@@ -3,7 +3,7 @@
 The bottom layer of Tengri: it imports nothing from Tengri but :mod:`tengri.errors`.
 """
 
-from tengri.data._reading import OHLCVSource, load_ohlcv, read_ohlcv
+from tengri.data._reading import OHLCVSource, load_ohlcv, read_ohlcv, write_ohlcv
 from tengri.data._resampling import COMPLETED_AT, align_to_base, resample_ohlcv
 from tengri.data._samples import list_samples
 from tengri.data._summary import describe_ohlcv
@@ -21,4 +21,5 @@ __all__ = [
     "read_ohlcv",
     "resample_ohlcv",
     "validate_ohlcv",
+    "write_ohlcv",
 ]

@@ -5,7 +5,9 @@ A source is one of
 - a path to ``*.csv`` (optionally compressed: ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zip``)
   or ``*.parquet`` / ``*.pq``;
 - ``"sample:<name>"``, a bundled sample (see :func:`tengri.data.list_samples`);
-- a :class:`pandas.DataFrame` (named ``"<frame>"`` in messages; not modified).
+- a :class:`pandas.DataFrame` (named ``"<frame>"`` in messages; not modified);
+- an :class:`~tengri.data.OHLCVData` already read, returned as it is (so a caller that read and
+  repaired the bars once can hand them to a service that reads its data argument).
 
 Whatever the source, the bars go through :func:`tengri.data.validate_ohlcv`. Row numbers in
 messages are 1-based data rows: in a CSV file, row 1 is the line after the header, and blank lines
@@ -25,9 +27,9 @@ from tengri.data._samples import is_sample_address, sample_resource
 from tengri.data._validation import OHLCVData, validated_data
 from tengri.errors import DataValidationError
 
-__all__ = ["OHLCVSource", "load_ohlcv", "read_ohlcv"]
+__all__ = ["OHLCVSource", "load_ohlcv", "read_ohlcv", "write_ohlcv"]
 
-OHLCVSource: TypeAlias = str | Path | pd.DataFrame
+OHLCVSource: TypeAlias = str | Path | pd.DataFrame | OHLCVData
 """Anything :func:`read_ohlcv` accepts."""
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
@@ -40,7 +42,7 @@ def read_ohlcv(source: OHLCVSource, *, repair: bool = False) -> OHLCVData:
     Parameters
     ----------
     source
-        A CSV or Parquet path, ``"sample:<name>"``, or a DataFrame.
+        A CSV or Parquet path, ``"sample:<name>"``, a DataFrame, or bars already read.
     repair
         Drop duplicate timestamps (keeping the first) and sort rows instead of failing on them.
 
@@ -55,6 +57,8 @@ def read_ohlcv(source: OHLCVSource, *, repair: bool = False) -> OHLCVData:
         If the file is missing, empty, of an unsupported type or unreadable, or if the bars fail
         validation; the message names the source and, where it applies, the row and column.
     """
+    if isinstance(source, OHLCVData):
+        return source
     if isinstance(source, pd.DataFrame):
         return validated_data(source, source="<frame>", repair=repair)
     name = str(source)
@@ -126,3 +130,25 @@ def _read_csv(file: Path | IO[bytes], source: str) -> pd.DataFrame:
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def write_ohlcv(frame: pd.DataFrame, path: Path) -> Path:
+    """Write validated bars to ``path`` as CSV or Parquet (by its suffix), readable by :func:`read_ohlcv`.
+
+    Raises
+    ------
+    DataValidationError
+        If the suffix is neither CSV nor Parquet, or the file cannot be written.
+    """
+    lowered = path.name.lower()
+    try:
+        if lowered.endswith(_PARQUET_SUFFIXES):
+            frame.to_parquet(path)
+        elif lowered.endswith(_CSV_SUFFIXES):
+            frame.to_csv(path, index_label="timestamp", lineterminator="\n")
+        else:
+            supported = ", ".join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
+            _fail(str(path), f"unsupported file type (supported: {supported})")
+    except OSError as error:
+        _fail(str(path), f"cannot write: {_one_line(error)}")
+    return path

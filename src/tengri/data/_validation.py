@@ -369,7 +369,7 @@ def _check_order(
             _fail(
                 source,
                 f"duplicate timestamp {frame.index[row].isoformat()} (first in row {first_seen + 1}); "
-                "repair=True keeps the first",
+                "--repair keeps the first (repair=True in Python)",
                 row=row + 1,
                 column=label,
             )
@@ -383,7 +383,7 @@ def _check_order(
             _fail(
                 source,
                 f"timestamp {frame.index[row].isoformat()} is earlier than the row before "
-                f"({frame.index[row - 1].isoformat()}); repair=True sorts the rows",
+                f"({frame.index[row - 1].isoformat()}); --repair sorts the rows (repair=True in Python)",
                 row=row + 1,
                 column=label,
             )

@@ -188,10 +188,11 @@ def _header(run: RunFolder, statistics: Mapping[str, Statistic]) -> str:
             f'<div class="value{tone}">{html.escape(_format(value))}{suffix}</div></div>'
         )
     links = "".join(f'<a href="#{s}">{s}</a>' for s in SECTION_IDS)
+    notes = "".join(_note(str(text)) for text in meta.get("notes") or ())
     return (
         f"<header><h1>{html.escape(title)}</h1><p class='meta'>{facts}</p>"
         f"<p class='meta'>{period} · replayed {html.escape(_format(meta.get('started_at')))}"
-        f" – {html.escape(_format(meta.get('finished_at')))}</p>"
+        f" – {html.escape(_format(meta.get('finished_at')))}</p>{notes}"
         f"<div class='cards'>{''.join(cards)}</div><nav>{links}</nav></header>"
     )
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from tengri.data import load_ohlcv
+from tengri.data import OHLCVSource, read_ohlcv
 from tengri.features import FeaturePipeline, next_return
 from tengri.predict import DEFAULT_HIGHER_FACTORS, LSTMTradingPredictor, PredictorSettings, action_for
 from tengri.predict.calibration import expected_calibration_error
@@ -93,7 +93,7 @@ class EvaluationSettings:
         )
 
 
-def evaluate(config: TengriConfig, data: str, *, quick: bool) -> EvaluationResult:
+def evaluate(config: TengriConfig, data: OHLCVSource, *, quick: bool) -> EvaluationResult:
     """Evaluate every model on ``data`` walk-forward; write evaluation.md / .csv / .json.
 
     Parameters
@@ -113,7 +113,8 @@ def evaluate(config: TengriConfig, data: str, *, quick: bool) -> EvaluationResul
         same data, config and seed give the same numbers) and the rows.
     """
     settings = EvaluationSettings.from_config(config, quick=quick)
-    bars = load_ohlcv(data)
+    loaded = read_ohlcv(data)
+    bars = loaded.frame
     returns = next_return(bars, settings.horizon)
     folds = _folds(len(bars), settings)
     rows: list[dict[str, Any]] = []
@@ -134,7 +135,7 @@ def evaluate(config: TengriConfig, data: str, *, quick: bool) -> EvaluationResul
                 row["dm_stat"], row["dm_p"] = diebold_mariano(loss, logistic_loss, settings.horizon)
             rows.append(row)
     summary = _summary(rows, losses, settings)
-    return write_report(config, data, quick, settings, folds, bars, rows, summary)
+    return write_report(config, loaded.source, quick, settings, folds, bars, rows, summary)
 
 
 def _folds(n_bars: int, settings: EvaluationSettings) -> list[tuple[int, int, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tengri.config import TengriConfig
-from tengri.data import load_ohlcv
+from tengri.data import OHLCVSource, load_ohlcv
 from tengri.features import LookaheadReport, check_lookahead, compute_features
 
 __all__ = ["check_data"]
@@ -14,7 +14,7 @@ _PREDICTION_COLUMNS = ["predicted_return", "prob_up", "confidence"]
 
 
 def check_data(
-    config: TengriConfig, data: str, *, cuts: int = 20, model: str | None = None
+    config: TengriConfig, data: OHLCVSource, *, cuts: int = 20, model: str | None = None
 ) -> dict[str, LookaheadReport]:
     """Check features on ``data`` at ``cuts`` cut points; with ``model``, also its predictions.
 

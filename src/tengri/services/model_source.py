@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tengri.engine.signals import Signal, Tick
-from tengri.predict import LSTMTradingPredictor, action_for
+from tengri.predict import DEFAULT_THRESHOLD, LSTMTradingPredictor, action_for
 
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
@@ -55,6 +55,24 @@ class PredictorSignalSource:
         self.offset = 0
         """Frame position of the tick with ``index`` 0 (a replay's first streamed bar)."""
         self._action = "hold"
+        self.predictions = 0
+        """Predictions made (bars the model was asked about)."""
+        self.strongest = 0.0
+        """The largest calibrated max(P(up), 1 − P(up)) of any prediction: how near a buy or sell came."""
+
+    def silence_notes(self) -> list[str]:
+        """Say why the model emitted no buy or sell, if it emitted none (empty otherwise)."""
+        if any(record["direction"] != 0 for record in self.records):
+            return []
+        if self.predictions == 0:
+            return ["the model made no prediction: the stream was shorter than its sequence length"]
+        threshold = DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+        note = (
+            f"the model emitted no buy or sell in {self.predictions:,} predictions: no calibrated "
+            f"probability reached the entry threshold (the strongest was {self.strongest:.3f}, "
+            f"a signal needs more than {threshold:.3f}); its calibration found no edge it could state"
+        )
+        return [note]
 
     def warm(self, tick: Tick) -> None:
         """Replay a tick already processed before a resume: same state and records, no signal."""
@@ -95,6 +113,8 @@ class PredictorSignalSource:
         prediction = self.predictor.update(bar)
         if prediction is None:
             return ()
+        self.predictions += 1
+        self.strongest = max(self.strongest, prediction["prob_up"], 1.0 - prediction["prob_up"])
         action = action_for(prediction["prob_up"], self.threshold)
         if action == self._action:
             return ()

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import pandas as pd
 
 from tengri.config import TengriConfig
-from tengri.data import read_ohlcv
+from tengri.data import OHLCVSource, read_ohlcv
 from tengri.engine import Burst, ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
 from tengri.engine.signals import Tick
 from tengri.errors import InvalidInputError, UnitOfWorkLostError
@@ -49,6 +49,8 @@ MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
 DECAY_BARS = 168
 _BURST_WAIT_S = 900.0
 _NEVER = 2**62
+# The longest symbol a tick may carry (tengri.engine.tick_input refuses longer ones).
+MAX_SYMBOL_LENGTH = 64
 _BURST_POLL_S = 5.0
 T = TypeVar("T")
 
@@ -101,9 +103,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text.removeprefix("sample:")).strip("-").lower() or "data"
 
 
+def _data_slug(source: str) -> str:
+    """The data's short name: a sample's name or a file's stem (a whole path can be long), slugged."""
+    return _slug(source if source.startswith("sample:") else Path(source).stem)[:MAX_SYMBOL_LENGTH]
+
+
 def _run_id(source: str, model: str, strategy: Strategy | None, config: TengriConfig) -> str:
     digest = hashlib.sha256(config.model_dump_json(exclude={"data_dir", "api"}).encode()).hexdigest()[:8]
-    parts = [_slug(Path(source).stem if not source.startswith("sample:") else source), model]
+    parts = [_data_slug(source), model]
     if strategy is not None:
         parts.append(_slug(strategy.name))
     return "-".join([*parts, digest])
@@ -323,7 +330,7 @@ class _Replay:
 
 def run_replay(
     config: TengriConfig,
-    data: str = "sample:eurusd_h1",
+    data: OHLCVSource = "sample:eurusd_h1",
     *,
     model: str = "none",
     strategy: Strategy | str | None = None,
@@ -357,12 +364,15 @@ def run_replay(
     config = config.with_overrides(agent=agent, engine={"checkpoint_interval": _NEVER})
     run_id = _run_id(loaded.source, model, user_strategy, config)
     run_dir = config.data_dir / "runs" / run_id
+    notes: list[str] = []
     if resume and not (run_dir / "store.db").is_file():
-        raise InvalidInputError(f"nothing to resume: no run {run_id} under {config.data_dir / 'runs'}")
+        notes.append(f"nothing to resume (no run {run_id} under {config.data_dir / 'runs'}): started anew")
+        log.warning(notes[-1])
+        resume = False
     if not resume and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    symbol = _slug(loaded.source)
+    symbol = _data_slug(loaded.source)
     replay = _Replay(config, frame, run_dir, symbol, user_strategy, None, 0)
     started = time.time()
     # No duty thread: each bar runs the duties due (process_tick does). A thread's write would
@@ -421,8 +431,11 @@ def run_replay(
         # The source's records cover every streamed bar.
         replay.journal.replace("signals", model_source.signal_rows(frame))
     replay.journal.flush()
+    if model_source is not None:
+        notes.extend(model_source.silence_notes())
     outcome = write_run_files(
-        config,
+        # run.json records the checkpoint interval the replay kept, not the engine's disabled one.
+        config.with_overrides(engine={"checkpoint_interval": checkpoint_every}),
         replay.run_dir,
         journal=replay.journal,
         store=replay.store,
@@ -435,6 +448,7 @@ def run_replay(
         run_id=run_id,
         started=started,
         build_html=build_html,
+        notes=tuple(notes),
     )
     replay.store.close()
     return outcome

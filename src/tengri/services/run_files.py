@@ -30,6 +30,7 @@ class RunOutcome:
     run_dir: Path
     report_path: Path | None
     summary: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 def bars_per_year(index: pd.DatetimeIndex) -> float:
@@ -90,11 +91,14 @@ def write_run_files(
     run_id: str,
     started: float,
     build_html: bool,
+    notes: tuple[str, ...] = (),
 ) -> RunOutcome:
     """Write the run's closing files from its journal and store; return where they are.
 
     ``engine_statistics`` is :meth:`SystemOrchestrator.get_statistics` at the run's end,
-    ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit).
+    ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit),
+    ``notes`` what the run has to say beyond its figures (why a model never traded, a resume
+    that found nothing): in ``summary.json``, ``run.json`` and the report's header.
     """
     from tengri.report import build_report, compute_statistics, write_summary
 
@@ -117,6 +121,7 @@ def write_run_files(
         "executions_open": engine_statistics["executions"]["open"],
         "triggers": engine_statistics["triggers"]["triggers"],
         "system_health": engine_statistics["system_state"]["system_health"],
+        "notes": list(notes),
     }
     write_summary(run_dir, summary)
     run_info = {
@@ -128,8 +133,9 @@ def write_run_files(
         "started_at": iso(started),
         "finished_at": iso(time.time()),
         "bars_per_year": per_year,
+        "notes": list(notes),
         "config": json.loads(config.model_dump_json(exclude={"api"})),
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
     report = build_report(run_dir) if build_html else None
-    return RunOutcome(run_id=run_id, run_dir=run_dir, report_path=report, summary=summary)
+    return RunOutcome(run_id=run_id, run_dir=run_dir, report_path=report, summary=summary, notes=notes)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tengri.data import load_ohlcv
+from tengri.data import OHLCVSource, read_ohlcv
 from tengri.predict import LSTMTradingPredictor
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def train(config: TengriConfig, data: str, model: str) -> TrainResult:
+def train(config: TengriConfig, data: OHLCVSource, model: str) -> TrainResult:
     """Fit ``LSTMTradingPredictor(config, model=model)`` on every bar of ``data`` and save it.
 
     Parameters
@@ -47,7 +47,7 @@ def train(config: TengriConfig, data: str, model: str) -> TrainResult:
     config
         Tengri's configuration (model settings, seed, models directory).
     data
-        A data source for :func:`tengri.data.load_ohlcv`.
+        A data source for :func:`tengri.data.read_ohlcv` (a path, ``sample:NAME``, bars already read).
     model
         A model name of :data:`tengri.predict.VARIANTS`.
 
@@ -56,9 +56,9 @@ def train(config: TengriConfig, data: str, model: str) -> TrainResult:
     TrainResult
         Paths and validation metrics; the same data, config and seed give the same files.
     """
-    bars = load_ohlcv(data)
-    predictor = LSTMTradingPredictor(config, model=model).fit(bars)
-    source = Path(data).stem if ":" not in data else data
+    loaded = read_ohlcv(data)
+    predictor = LSTMTradingPredictor(config, model=model).fit(loaded.frame)
+    source = Path(loaded.source).stem if ":" not in loaded.source else loaded.source
     name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", f"{source}-{model}").strip("-")
     directory = predictor.save(config.models_dir / name)
     return TrainResult(

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
-from tengri.data import load_ohlcv
+from tengri.data import OHLCVSource, load_ohlcv
+from tengri.engine.store.connection import database_url
 from tengri.predict import LSTMTradingPredictor, PredictorSettings
 
 if TYPE_CHECKING:
@@ -34,7 +35,12 @@ SWARM_SIZE: Final = 8
 
 
 def tune(
-    config: TengriConfig, data: str, *, trials: int, storage: str | None = None, study: str = "tengri"
+    config: TengriConfig,
+    data: OHLCVSource,
+    *,
+    trials: int,
+    storage: str | None = None,
+    study: str = "tengri",
 ) -> dict[str, Any]:
     """Run ``trials`` more trials of the study ``study`` on ``data``.
 
@@ -64,15 +70,22 @@ def tune(
     if storage is None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{(config.data_dir / 'optuna.db').resolve()}"
+    else:
+        # A plain postgresql:// means the installed psycopg (3), whichever SQLAlchemy is installed.
+        storage = database_url(storage).render_as_string(hide_password=False)
     bars = load_ohlcv(data)
     bars = bars.iloc[: int(len(bars) * config.model.train_fraction)]
     base = PredictorSettings.from_config(config)
     sampler = ParticleSwarmSampler(SWARM_SIZE, seed=config.seed)
-    handle = optuna.create_study(
-        study_name=study, storage=storage, sampler=sampler, direction="minimize", load_if_exists=True
-    )
-    run_study(handle, _objective(base, bars), trials)
-    return _summary(handle, storage)
+    backend = optuna.storages.RDBStorage(storage)
+    try:
+        handle = optuna.create_study(
+            study_name=study, storage=backend, sampler=sampler, direction="minimize", load_if_exists=True
+        )
+        run_study(handle, _objective(base, bars), trials)
+        return _summary(handle, storage)
+    finally:
+        backend.engine.dispose()  # close the pool's connections now, not when collected
 
 
 def suggest_settings(trial: optuna.Trial, base: PredictorSettings) -> PredictorSettings:

@@ -35,6 +35,7 @@ from tengri.engine.store.connection import (
     BEGIN_OPTION,
     SYNCHRONOUS_MODES,
     create_store_engine,
+    database_url,
     dump_json,
     is_memory_sqlite,
     sqlite_path,
@@ -93,7 +94,7 @@ class StoreBase:
         if synchronous not in SYNCHRONOUS_MODES:
             raise InvalidInputError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
         try:
-            self._url = sa.make_url(url)
+            self._url = database_url(url)
         except sa.exc.ArgumentError as exc:
             raise StoreError(f"invalid store URL: {exc}") from None
         self.clock: Clock = clock or SystemClock()

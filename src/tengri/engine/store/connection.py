@@ -26,6 +26,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "SYNCHRONOUS_MODES",
     "create_store_engine",
+    "database_url",
     "dump_json",
     "is_memory_sqlite",
     "sqlite_path",
@@ -41,6 +42,19 @@ SYNCHRONOUS_MODES = ("full", "normal")
 #: The store's JSON text: compact, no NaN or infinity (raises ``ValueError``). One encoder, built
 #: once: ``json.dumps`` with options builds a new one per call.
 dump_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
+
+def database_url(url: str | URL) -> URL:
+    """Parse ``url``, naming psycopg (version 3, a dependency) as the driver of a plain ``postgresql://``.
+
+    SQLAlchemy's default PostgreSQL driver is psycopg2 before 2.1 and psycopg from 2.1 on; Tengri
+    installs psycopg, so a URL without a driver must mean it whichever SQLAlchemy is installed.
+    A URL that names its driver (``postgresql+psycopg2://``) is kept as it is.
+    """
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def is_memory_sqlite(url: URL) -> bool:
