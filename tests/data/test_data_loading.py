@@ -149,6 +149,14 @@ def test_missing_price_column_is_named(tmp_path: Path) -> None:
     assert caught.value.column == "High"
 
 
+def test_missing_column_message_names_an_unnamed_header_cell_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "unnamed.csv"
+    path.write_text(",Open,High,Low\n2024-01-01,1,2,0.5\n")
+    with pytest.raises(DataValidationError, match=r"found: \(unnamed column 1\), Open, High, Low") as caught:
+        read_ohlcv(path)
+    assert "Unnamed" not in str(caught.value)
+
+
 def test_file_without_a_timestamp_column_is_rejected(tmp_path: Path) -> None:
     rows = [row.split(",", 1)[1] for row in GOOD_ROWS]
 

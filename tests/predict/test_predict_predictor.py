@@ -53,7 +53,10 @@ def test_signals_follow_the_calibrated_probability(
     predictions = fitted_eurusd.predict(eurusd.iloc[:1500])
     signals = fitted_eurusd.generate_signals(predictions)
     assert len(signals) == len(predictions)
-    assert set(signals[0]) == {"timestamp", "action", "confidence", "predicted_return"}
+    assert set(signals[0]) == {"timestamp", "action", "confidence", "predicted_return", "prob_up"}
+    # The action follows the calibrated probability, whatever the sign of predicted_return.
+    for signal in signals:
+        assert signal["action"] == action_for(signal["prob_up"])
     for signal, prob in zip(signals, predictions["prob_up"], strict=True):
         assert signal["action"] == ("buy" if prob > 0.5 else "sell" if prob < 0.5 else "hold")
     strict = fitted_eurusd.generate_signals(predictions, threshold=0.99)

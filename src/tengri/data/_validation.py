@@ -184,7 +184,13 @@ def _price_columns(
             _fail(source, f"several columns match {wanted} ({listed}); keep one", column=wanted)
     missing = [wanted for wanted in _PRICE_COLUMNS if wanted.lower() not in by_key]
     if missing:
-        present = ", ".join(str(name) for name in raw.columns)
+        # pandas names a header's empty cell "Unnamed: N"; say what the file has there.
+        present = ", ".join(
+            f"(unnamed column {int(str(name)[9:]) + 1})"
+            if re.fullmatch(r"Unnamed: \d+", str(name))
+            else str(name)
+            for name in raw.columns
+        )
         _fail(source, f"missing column(s) {', '.join(missing)} (found: {present})", column=missing[0])
     columns: dict[str, Hashable | None] = {
         wanted: by_key[wanted.lower()][0] if wanted.lower() in by_key else None for wanted in OHLCV_COLUMNS

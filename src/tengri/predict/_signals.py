@@ -44,6 +44,7 @@ def signals_from(predictions: pd.DataFrame, threshold: float | None = None) -> l
             "action": action_for(float(prob), threshold),
             "confidence": float(confidence),
             "predicted_return": float(predicted),
+            "prob_up": float(prob),
         }
         for stamp, prob, confidence, predicted in zip(
             predictions.index,

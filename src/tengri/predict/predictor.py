@@ -268,7 +268,10 @@ class LSTMTradingPredictor:
         -------
         list of dict
             ``timestamp``, ``action`` (buy / sell / hold, see :func:`action_for`), ``confidence``,
-            ``predicted_return``, in time order.
+            ``predicted_return`` and ``prob_up``, in time order. The action follows the calibrated
+            probability of an up move (``prob_up``), not the sign of ``predicted_return``: the two
+            come from separate heads, and only the probability is calibrated on held-out data, so
+            a ``sell`` may stand beside a small positive predicted return.
         """
         return signals_from(predictions, threshold)
 
