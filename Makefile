@@ -20,6 +20,7 @@ install: $(STAMP)
 ## The main job: replay the bundled EURUSD sample through the whole system.
 run: $(STAMP)
 	$(BIN)/tengri run
+	@echo "tengri is installed in $(VENV): 'source $(VENV)/bin/activate' to use the tengri command"
 
 ## The whole test suite, slow tests included.
 test: $(STAMP)

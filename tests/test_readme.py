@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -76,12 +77,28 @@ def _quick_cli_lines() -> list[str]:
     return lines
 
 
+def _tengri(args: list[str], tmp_path: Path) -> str:
+    tengri = Path(sys.executable).parent / "tengri"
+    result = subprocess.run(
+        [str(tengri), *args], check=True, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True
+    )
+    return result.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("line", _quick_cli_lines())
 def test_cli_line_runs(line: str, tmp_path: Path) -> None:
     argv = shlex.split(line)
     if argv[0] == "python":
         argv[0] = sys.executable
+    if "dup.csv" in argv:  # the README's file with a duplicate timestamp
+        (tmp_path / "dup.csv").write_text(
+            "Date,Open,High,Low,Close\n2024-01-01,1,2,0.5,1.5\n2024-01-02,1,2,0.5,1.5\n2024-01-02,1,2,0.5,1.6\n"
+        )
+    if "RUN_ID" in argv:  # a run made the way the README makes one
+        _tengri(["backtest", "sample:goog_d1"], tmp_path)
+        (run,) = json.loads(_tengri(["runs", "--json"], tmp_path))
+        argv[argv.index("RUN_ID")] = run["run_id"]
     result = subprocess.run(
         argv, check=False, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=600
     )
