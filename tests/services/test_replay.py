@@ -162,6 +162,25 @@ def test_a_model_that_never_signals_says_why() -> None:
     assert source.silence_notes() == []
 
 
+def test_a_model_whose_calibration_collapsed_says_so() -> None:
+    from tengri.engine.signals import Tick
+    from tengri.services.model_source import PredictorSignalSource
+
+    predictor = _SilentPredictor()
+    predictor.update = lambda bar: {  # type: ignore[method-assign]
+        "timestamp": bar["timestamp"],
+        "prob_up": 0.5,
+        "confidence": 0.5,
+        "predicted_return": 0.001,
+        "in_sample": False,
+    }
+    source = PredictorSignalSource(predictor)  # type: ignore[arg-type]
+    for i in range(3):
+        source.on_tick(Tick("X", 1_700_000_000.0 + 3600 * i, 1.0, i))
+    (note,) = source.silence_notes()
+    assert "in 3 predictions: its calibration set every probability of an up move to 0.5" in note
+
+
 def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="model"):
         run_replay(_config(tmp_path), "sample:goog_d1", model="gpt")

@@ -67,12 +67,15 @@ class PredictorSignalSource:
         if self.predictions == 0:
             return ["the model made no prediction: the stream was shorter than its sequence length"]
         threshold = DEFAULT_THRESHOLD if self.threshold is None else self.threshold
-        note = (
-            f"the model emitted no buy or sell in {self.predictions:,} predictions: no calibrated "
-            f"probability reached the entry threshold (the strongest was {self.strongest:.3f}, "
-            f"a signal needs more than {threshold:.3f}); its calibration found no edge it could state"
+        why = (
+            "its calibration set every probability of an up move to 0.5 (on the held-out bars the "
+            "model's output told nothing about the outcome), so no prediction reached the entry threshold"
+            if self.strongest <= 0.5 + 1e-9
+            else f"no calibrated probability reached the entry threshold (the strongest was "
+            f"{self.strongest:.3f}, a signal needs more than {threshold:.3f}); its calibration found "
+            "no edge it could state"
         )
-        return [note]
+        return [f"the model emitted no buy or sell in {self.predictions:,} predictions: {why}"]
 
     def warm(self, tick: Tick) -> None:
         """Replay a tick already processed before a resume: same state and records, no signal."""
