@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from tengri.engine.store.connection import database_url
 
@@ -83,7 +84,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if POSTGRES_URL is None:
         pytest.skip(NO_POSTGRES)
-    admin = sa.create_engine(database_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    # NullPool: each connection is closed when its block ends, none left for the collector.
+    admin = sa.create_engine(database_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     name = f"tengri_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from tengri.cli import main
 from tengri.engine.store.connection import database_url
@@ -25,7 +26,8 @@ def plain_url() -> Iterator[str]:
     """A fresh database on CI's server, as a driverless ``postgresql://`` URL."""
     if POSTGRES_URL is None:
         pytest.skip("TENGRI_TEST_POSTGRES_URL is unset: .ci/run starts a PostgreSQL server and sets it")
-    admin = sa.create_engine(database_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    # NullPool: each connection is closed when its block ends, none left for the collector.
+    admin = sa.create_engine(database_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     name = f"tengri_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -11,6 +11,7 @@ from typing import Any
 import optuna
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 WORKER = Path(__file__).with_name("tune_worker.py")
 TRIALS = 12
@@ -21,7 +22,7 @@ def test_two_workers_complete_the_study_without_running_a_trial_twice(
     url: str, reliability_report: Any
 ) -> None:
     # Create the study first: two workers creating one at the same instant is Optuna's own race.
-    storage = optuna.storages.RDBStorage(url)
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"poolclass": NullPool})
     optuna.create_study(study_name="shared", storage=storage, direction="minimize")
     procs = [
         subprocess.Popen(
@@ -37,6 +38,7 @@ def test_two_workers_complete_the_study_without_running_a_trial_twice(
         assert proc.returncode == 0
         ran.update(int(line.split()[1]) for line in out.splitlines() if line.startswith("ran "))
     study = optuna.load_study(study_name="shared", storage=storage)
+    storage.remove_session()
     storage.engine.dispose()
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 2 * TRIALS == len(study.trials)

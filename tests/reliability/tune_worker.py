@@ -33,6 +33,7 @@ def main(storage: str, study_name: str, trials: int, seed: int) -> None:
         return (x - 1.0) ** 2 + y
 
     run_study(study, objective, trials)
+    backend.remove_session()
     backend.engine.dispose()
 
 

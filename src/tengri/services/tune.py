@@ -85,6 +85,7 @@ def tune(
         run_study(handle, _objective(base, bars), trials)
         return _summary(handle, storage)
     finally:
+        backend.remove_session()  # the session holds a connection out of the pool
         backend.engine.dispose()  # close the pool's connections now, not when collected
 
 
