@@ -8,9 +8,10 @@ Flask nor waitress, so the CLI passes :func:`tengri.api.make_server`::
 
     serve(config, host=host, port=port, server_factory=make_server)
 
-Security rules (issue 8): the bind address defaults to 127.0.0.1 (``api.host``); a bind address
-that is not loopback needs a bearer token (``api.token``, from the config file or
-``TENGRI_API__TOKEN``), else :func:`serve` refuses to start. Debug mode is never on.
+Security rules (issues 8 and 18): the bind address defaults to 127.0.0.1 (``api.host``); a bind
+address that is not loopback needs a bearer token (``api.token``, from the config file or
+``TENGRI_API_TOKEN``), else :func:`serve` refuses to start. With a token, reads need it too
+(:func:`reads_protected`). Debug mode is never on.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from tengri.config import TengriConfig
 from tengri.engine import SystemOrchestrator
 from tengri.errors import ConfigError
 
-__all__ = ["ServerFactory", "WsgiServer", "check_bind", "is_loopback", "resolve_token", "serve"]
+__all__ = [
+    "ServerFactory",
+    "WsgiServer",
+    "check_bind",
+    "is_loopback",
+    "reads_protected",
+    "resolve_token",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +75,16 @@ def resolve_token(config: TengriConfig) -> str | None:
     return token.strip()
 
 
+def reads_protected(config: TengriConfig) -> bool:
+    """Whether reads need the token: ``api.protect_reads``, by default whenever a token is set.
+
+    A non-loopback bind needs a token (:func:`check_bind`), so it protects reads by default too.
+    """
+    if config.api.protect_reads is not None:
+        return config.api.protect_reads
+    return config.api.token is not None
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
     if host.lower() == "localhost":
@@ -87,7 +106,7 @@ def check_bind(host: str, token: str | None) -> None:
     if token is None and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve on {host}: a non-loopback address needs a bearer token "
-            "(set api.token in the config file or TENGRI_API__TOKEN), or bind 127.0.0.1"
+            "(set TENGRI_API_TOKEN or api.token in the config file), or bind 127.0.0.1"
         )
 
 
