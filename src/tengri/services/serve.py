@@ -17,6 +17,7 @@ address that is not loopback needs a bearer token (``api.token``, from the confi
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import signal
 import threading
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 
 from tengri.config import TengriConfig
 from tengri.engine import SystemOrchestrator
-from tengri.errors import ConfigError
+from tengri.errors import ConfigError, TengriError
 
 __all__ = [
     "ServerFactory",
@@ -34,6 +35,7 @@ __all__ = [
     "check_bind",
     "is_loopback",
     "reads_protected",
+    "reset_symbol_time",
     "resolve_token",
     "serve",
 ]
@@ -177,3 +179,39 @@ def serve(
             signal.signal(sig, handler)
         orch.shutdown()
         log.info("orchestrator shut down; open executions persisted in %s", orch.store.url)
+
+
+def reset_symbol_time(
+    base_url: str, symbol: str, *, token: str | None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Ask the server at ``base_url`` to forget ``symbol``'s last tick time; return its answer.
+
+    Raises
+    ------
+    TengriError
+        With the server's error message, or why it could not be reached.
+    """
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token.strip()}"
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/tick/reset-time",
+        data=json.dumps({"symbol": symbol}).encode(),
+        headers=headers,
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = exc.reason
+        raise TengriError(f"the server refused ({exc.code}): {message}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise TengriError(f"cannot reach {base_url}: {exc}") from None
