@@ -218,12 +218,20 @@ def test_strategy_start_complete_confidence(client: FlaskClient) -> None:
     assert again.status_code == 409
     assert error_of(again) == "execution_already_completed"
     repeated = client.get("/agent/agent_1/confidence?strategy_id=STRATEGY_001&hash_triggers=TRIGGER_001")
-    commas = client.get(
-        "/agent/agent_1/confidence?strategy_id=STRATEGY_001&hash_triggers=TRIGGER_001,TRIGGER_002"
+    both = client.get(
+        "/agent/agent_1/confidence?strategy_id=STRATEGY_001&hash_triggers=TRIGGER_001&hash_triggers=TRIGGER_002"
     )
-    assert repeated.status_code == commas.status_code == 200
+    assert repeated.status_code == both.status_code == 200
     assert repeated.get_json()["n_total"] == 1
-    assert commas.get_json()["hash_triggers"] == ["TRIGGER_001", "TRIGGER_002"]
+    assert both.get_json()["hash_triggers"] == ["TRIGGER_001", "TRIGGER_002"]
+    # As the document says (form style, exploded): a comma is part of a value, which it does not fit.
+    for query in (
+        "hash_triggers=TRIGGER_001,TRIGGER_002",
+        "hash_triggers=",
+        "hash_triggers=T1&hash_triggers=",
+    ):
+        response = client.get(f"/agent/agent_1/confidence?strategy_id=STRATEGY_001&{query}")
+        assert response.status_code == 422, query
     in_context = client.get(
         "/agent/agent_1/confidence?strategy_id=STRATEGY_001&thermal_state=hot&profit_zone=drawdown"
     )

@@ -140,7 +140,7 @@ def _list_field(model: type[BaseModel], name: str) -> bool:
 
 
 def parse_query(model: type[M]) -> M:
-    """Parse the query string into ``model``: list fields repeat or separate values by commas."""
+    """Parse the query string into ``model``: a list field repeats its parameter (OpenAPI's form style)."""
     refuse_unknown_query(model.model_fields)
     values: dict[str, Any] = {}
     for name in model.model_fields:
@@ -148,7 +148,7 @@ def parse_query(model: type[M]) -> M:
         if not given:
             continue
         if _list_field(model, name):
-            values[name] = [item for value in given for item in value.split(",") if item]
+            values[name] = given
         elif len(given) > 1:
             raise MalformedRequestError(f"query parameter {name!r} is given {len(given)} times")
         else:

@@ -156,7 +156,7 @@ class StrategyCompleteRequest(_Request):
 
 
 class ConfidenceQuery(_Query):
-    """``?strategy_id=…&hash_triggers=T1&hash_triggers=T2`` (or ``hash_triggers=T1,T2``)."""
+    """``?strategy_id=…&hash_triggers=T1&hash_triggers=T2`` (a list repeats its parameter)."""
 
     strategy_id: Identifier
     hash_triggers: list[Identifier] = Field(default_factory=list, max_length=64)
