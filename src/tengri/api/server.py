@@ -105,7 +105,13 @@ class _DeadlineChannel(HTTPChannel):  # type: ignore[misc]
 
     def readable(self) -> bool:
         began = self.request_began
-        if began is not None and time.time() - began > self.request_timeout and not self.will_close:
+        # Not while a request is being served: its answer would be cut (a pipelined next one waits).
+        if (
+            began is not None
+            and not self.requests
+            and time.time() - began > self.request_timeout
+            and not self.will_close
+        ):
             # Closed by handle_write, which the loop calls because will_close makes it writable.
             self.will_close = True
             return False
