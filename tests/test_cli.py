@@ -11,7 +11,19 @@ import pytest
 
 from tengri.cli import EXIT_ERROR, main
 
-COMMANDS = ["run", "train", "evaluate", "tune", "backtest", "serve", "status", "data", "check-lookahead"]
+COMMANDS = [
+    "run",
+    "train",
+    "evaluate",
+    "tune",
+    "backtest",
+    "serve",
+    "status",
+    "runs",
+    "data",
+    "check-lookahead",
+    "reset-time",
+]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

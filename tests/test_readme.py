@@ -26,6 +26,7 @@ BASH_LINES = [
 COVERED_ELSEWHERE = {
     "tengri run": "tests/services/test_replay.py and CI's make run",
     "tengri serve": "tests/api/test_serve_cli.py",
+    "tengri reset-time": "tests/api/test_served_hardening.py (it needs a running server)",
     "tengri train": "tests/predict",
     "tengri evaluate": "tests/predict",
     "tengri tune": "tests/predict",

@@ -335,12 +335,27 @@ def serve(
     """Serve the REST gateway and status page under a production WSGI server (waitress).
 
     Binds 127.0.0.1 unless --host says otherwise; a non-loopback address needs an API token
-    (TENGRI_API_TOKEN or api.token). SIGINT/SIGTERM shut down gracefully.
+    (TENGRI_API_TOKEN or api.token), and with a token every route but /health needs it.
+    Prints the address it listens on, and a line when it stops. SIGINT/SIGTERM shut down gracefully.
     """
     from tengri.api import make_server
+    from tengri.services.serve import reads_protected
     from tengri.services.serve import serve as serve_api
 
-    serve_api(_load_config(config), host=host, port=port, server_factory=make_server)
+    cfg = _load_config(config)
+
+    def ready(bound: str, bound_port: int) -> None:
+        shown = f"[{bound}]" if ":" in bound else bound
+        if cfg.api.token is None:
+            access = "no token: open to local clients only"
+        elif reads_protected(cfg):
+            access = "token required on every route but /health"
+        else:
+            access = "token required on writes"
+        typer.echo(f"tengri serve: listening on http://{shown}:{bound_port} ({access}); Ctrl-C stops")
+
+    serve_api(cfg, host=host, port=port, server_factory=make_server, on_ready=ready)
+    typer.echo("tengri serve: stopped; open executions persisted")
 
 
 @app.command()
@@ -474,6 +489,24 @@ def data_samples() -> None:
 
     for name in list_samples():
         typer.echo(name)
+
+
+@app.command("reset-time")
+def reset_time(
+    symbol: Annotated[str, typer.Argument(help="The symbol whose last tick time to forget.")] = "default",
+    url: Annotated[str, typer.Option(help="Base URL of the running server.")] = "http://127.0.0.1:5000",
+    config: ConfigOption = None,
+) -> None:
+    """Forget a symbol's last tick time on a running server, after a wrong (future) timestamp got in.
+
+    Calls POST /tick/reset-time with the configured token (TENGRI_API_TOKEN or api.token).
+    """
+    from tengri.services.serve import reset_symbol_time, resolve_token
+
+    result = reset_symbol_time(url, symbol, token=resolve_token(_load_config(config)))
+    previous = result.get("previous_timestamp")
+    shown = "not set" if previous is None else f"forgotten (it was {previous})"
+    typer.echo(f"{symbol}: last tick time {shown}")
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ HTTP status that fits it, so that the edges never have to guess.
 from __future__ import annotations
 
 __all__ = [
+    "AgentLimitError",
     "AuthenticationError",
     "BurstRefusedError",
     "ConfigError",
@@ -15,6 +16,7 @@ __all__ = [
     "DataValidationError",
     "ExecutionAlreadyCompletedError",
     "ExecutionNotFoundError",
+    "ForbiddenError",
     "ForeignExecutionError",
     "InvalidInputError",
     "MalformedRequestError",
@@ -22,11 +24,14 @@ __all__ = [
     "NotFoundError",
     "OutOfOrderError",
     "PayloadTooLargeError",
+    "RateLimitedError",
     "StoreError",
     "TengriError",
+    "TimestampAheadError",
     "TriggerNotFoundError",
     "UnitOfWorkLostError",
     "UnknownAgentError",
+    "UnsupportedMediaTypeError",
 ]
 
 
@@ -178,3 +183,45 @@ class PayloadTooLargeError(TengriError):
 
     code = "payload_too_large"
     http_status = 413
+
+
+class TimestampAheadError(OutOfOrderError):
+    """A live timestamp is further ahead of the server clock than ``api.max_clock_skew_seconds``.
+
+    A conflict with the server's state (its clock), like a timestamp going backwards: the same
+    request is accepted once the clock has caught up.
+    """
+
+    code = "timestamp_ahead"
+    http_status = 409
+
+
+class AgentLimitError(ConflictError):
+    """Creating an agent would pass ``api.max_agents``."""
+
+    code = "agent_limit_reached"
+
+
+class ForbiddenError(TengriError):
+    """A request comes from a foreign origin or names a host that is not allowed."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class UnsupportedMediaTypeError(TengriError):
+    """A write whose body is not declared ``Content-Type: application/json``."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class RateLimitedError(TengriError):
+    """Too many failed authentication attempts from one client address; retry after a while."""
+
+    code = "too_many_auth_failures"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -35,7 +35,7 @@ def test_health_is_the_seeds_check(client: FlaskClient) -> None:
     body = response.get_json()
     assert body["status"] == "healthy"
     assert body["thermal_zone"] == "cool"
-    assert body["agents"] == ["main_agent"]
+    assert body["agents"] == 1  # a count: the size of /health does not grow with the agents
 
 
 def test_statistics(client: FlaskClient) -> None:
@@ -114,7 +114,8 @@ def test_status_page_renders_everything_without_external_assets(
 
 
 # -- profit ---------------------------------------------------------------------------------------
-def test_profit_update_with_the_seeds_body(client: FlaskClient) -> None:
+def test_profit_update_with_the_seeds_body(client: FlaskClient, clock: ManualClock) -> None:
+    clock.set(1_704_110_400.0)  # 2024-01-01T12:00:00Z: the seed's time is not ahead of the clock
     response = client.post("/profit/update", json={"profit": 150.75, "timestamp": "2024-01-01T12:00:00Z"})
     assert response.status_code == 200
     assert response.get_json()["n_points"] == 1
@@ -167,21 +168,21 @@ def test_burst_start_end_and_refusals(client: FlaskClient, clock: ManualClock) -
     started = client.post("/thermal/burst/start", json={"duration": 60})
     assert started.status_code == 200
     assert started.get_json()["max_seconds"] == 60
-    refused = client.post("/thermal/burst/start")
+    refused = client.post("/thermal/burst/start", json={})
     assert refused.status_code == 409
     assert error_of(refused) == "burst_refused"
     ended = client.post("/thermal/burst/end", json={"duration": 30.5})
     assert ended.status_code == 200
     assert ended.get_json()["length_s"] == 30.5
     assert client.get("/thermal/status").get_json()["budget"]["used_s"] == 30.5
-    cooling = client.post("/thermal/burst/start")
+    cooling = client.post("/thermal/burst/start", json={})
     assert cooling.status_code == 409
     assert "cooling" in cooling.get_json()["error"]["message"]
     assert error_of(client.post("/thermal/burst/end", json={})) == "conflict"
 
 
 def test_burst_end_of_an_unknown_burst(client: FlaskClient) -> None:
-    client.post("/thermal/burst/start")
+    client.post("/thermal/burst/start", json={})
     response = client.post("/thermal/burst/end", json={"burst_id": "burst_nope"})
     assert response.status_code == 404
 
@@ -217,12 +218,20 @@ def test_strategy_start_complete_confidence(client: FlaskClient) -> None:
     assert again.status_code == 409
     assert error_of(again) == "execution_already_completed"
     repeated = client.get("/agent/agent_1/confidence?strategy_id=STRATEGY_001&hash_triggers=TRIGGER_001")
-    commas = client.get(
-        "/agent/agent_1/confidence?strategy_id=STRATEGY_001&hash_triggers=TRIGGER_001,TRIGGER_002"
+    both = client.get(
+        "/agent/agent_1/confidence?strategy_id=STRATEGY_001&hash_triggers=TRIGGER_001&hash_triggers=TRIGGER_002"
     )
-    assert repeated.status_code == commas.status_code == 200
+    assert repeated.status_code == both.status_code == 200
     assert repeated.get_json()["n_total"] == 1
-    assert commas.get_json()["hash_triggers"] == ["TRIGGER_001", "TRIGGER_002"]
+    assert both.get_json()["hash_triggers"] == ["TRIGGER_001", "TRIGGER_002"]
+    # As the document says (form style, exploded): a comma is part of a value, which it does not fit.
+    for query in (
+        "hash_triggers=TRIGGER_001,TRIGGER_002",
+        "hash_triggers=",
+        "hash_triggers=T1&hash_triggers=",
+    ):
+        response = client.get(f"/agent/agent_1/confidence?strategy_id=STRATEGY_001&{query}")
+        assert response.status_code == 422, query
     in_context = client.get(
         "/agent/agent_1/confidence?strategy_id=STRATEGY_001&thermal_state=hot&profit_zone=drawdown"
     )
@@ -474,10 +483,12 @@ def test_mutating_endpoints_accept_the_token(token_app: Flask, path: str, body: 
     assert response.status_code != 401
 
 
-def test_reads_need_no_token_and_the_document_declares_it(token_app: Flask) -> None:
+def test_reads_need_the_token_and_the_document_declares_it(token_app: Flask) -> None:
     client = token_app.test_client()
-    assert client.get("/health").status_code == 200
-    doc = client.get("/openapi.json").get_json()
+    assert client.get("/health").get_json() == {"status": "healthy"}  # only the status without it
+    assert client.get("/openapi.json").status_code == 401
+    doc = client.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
     assert doc["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert doc["paths"]["/tick"]["post"]["security"] == [{"bearer": []}]
+    assert doc["paths"]["/statistics"]["get"]["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/health"]["get"]

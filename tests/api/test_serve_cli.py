@@ -58,11 +58,15 @@ def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
         if curl.returncode != 127:
             assert json.loads(curl.stdout)["status"] == "healthy"
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
+    # It says where it listens when it starts, and that it stopped (issues 18 and 19).
+    lines = out.splitlines()
+    assert lines[0].startswith(f"tengri serve: listening on http://127.0.0.1:{port} ")
+    assert lines[-1].startswith("tengri serve: stopped")
     assert (tmp_path / "data" / "tengri.db").is_file()
 
 
@@ -78,5 +82,5 @@ def test_non_loopback_without_token_refuses(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "token" in result.stderr
+    assert "TENGRI_API_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,5 +1,7 @@
 """Security: the token is never shown or logged, compared in constant time; oversized bodies are refused
-before parsing; a crafted pickle is never loaded. (Hostile ids in the store's SQL: test_store_backends.)"""
+before parsing; a crafted pickle is never loaded; files are the owner's only; no sequence of valid prices
+overflows the engine's bounds. (Hostile ids in the store's SQL: test_store_backends; the served
+server's limits: tests/api/test_served_hardening.py.)"""
 
 from __future__ import annotations
 
@@ -9,15 +11,20 @@ import json
 import logging
 import os
 import pickle
+import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tengri.api import create_app
 from tengri.config import TengriConfig
 from tengri.engine import ManualClock, MemoryMap, ScriptedSensor, SystemOrchestrator
-from tengri.errors import TengriError
+from tengri.engine.profit import MAX_ABS_PROFIT
+from tengri.errors import ConfigError, TengriError
+from tengri.services.serve import check_bind
 
 TOKEN = "tok-9f2b7c1e-very-secret"
 
@@ -128,3 +135,79 @@ def test_a_crafted_pickle_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TengriError, match="pickle"):
         load(model_dir)
     assert not sentinel.exists()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_store_its_wal_and_backups_are_the_owners_only(tmp_path: Path) -> None:
+    data = tmp_path / "deep" / "data"
+    clock = ManualClock(1_700_000_000.0)
+    store = MemoryMap(f"sqlite:///{data / 'tengri.db'}", clock=clock)
+    try:
+        store.set("ns", "key", {"v": 1})
+        assert _mode(data) == 0o700
+        assert _mode(data / "tengri.db") == 0o600
+        assert (data / "tengri.db-wal").exists()
+        assert _mode(data / "tengri.db-wal") == 0o600
+        backup = store.backup()
+        assert _mode(backup) == 0o600
+        assert _mode(backup.parent) == 0o700
+    finally:
+        store.close()
+
+
+def test_an_existing_store_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "tengri.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    store = MemoryMap(f"sqlite:///{path}", clock=ManualClock(0.0))
+    store.close()
+    assert _mode(path) == 0o600
+
+
+def test_model_files_are_the_owners_only(tmp_path: Path) -> None:
+    persistence = pytest.importorskip("tengri.predict._persistence")
+    torch = pytest.importorskip("torch")
+    target = persistence.write_predictor(tmp_path / "model", {"kind": "test"}, {"w": torch.zeros(2)})
+    assert _mode(target) == 0o700
+    assert {p.name: _mode(p) for p in target.iterdir()} == {
+        "model.safetensors": 0o600,
+        "manifest.json": 0o600,
+    }
+
+
+def test_the_bind_refusal_names_the_documented_variable() -> None:
+    with pytest.raises(ConfigError) as refused:
+        check_bind("0.0.0.0", None)
+    assert "TENGRI_API_TOKEN" in refused.value.message
+    assert "TENGRI_API__TOKEN" not in refused.value.message
+
+
+PRICE = st.floats(min_value=1e-9, max_value=1e12, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(prices=st.lists(st.one_of(PRICE, st.sampled_from([1e-9, 1e12])), min_size=20, max_size=80))
+def test_no_sequence_of_valid_prices_overflows(prices: list[float]) -> None:
+    """Issue 18: 1e-9 then 1e12 opened a position of 2.5e12 units and ended in a profit of 2.5e24."""
+    clock = ManualClock(1_700_000_000.0)
+    config = TengriConfig.load().with_overrides(trading={"holding_bars": 2})
+    orchestrator = SystemOrchestrator(
+        config, store=MemoryMap.in_memory(clock=clock), clock=clock, sensors=[ScriptedSensor({"cpu": 50.0})]
+    )
+    engine = orchestrator.hash_trigger_engine
+    for pattern in (0, 1):  # every hash fires one of them: the desk trades on every chance
+        engine.register(pattern=pattern, mask=1, strategy_id="S", direction=1 - 2 * pattern)
+    for price in [1e-9 * (1 + 0.1 * (i % 4)) for i in range(12)] + prices:
+        clock.advance(1.0)
+        orchestrator.process_tick(price)  # raises if the profit trajectory refuses a point
+    cap = config.trading.notional_cap
+    assert orchestrator.desk.closed_count > 0
+    for execution in orchestrator.store.executions():
+        assert execution.entry_price * execution.size <= cap * (1 + 1e-9)
+        if execution.profit is not None:
+            assert abs(execution.profit) <= 1.2 * cap
+    assert abs(orchestrator.desk.realised) < MAX_ABS_PROFIT
+    assert orchestrator.health.status == "healthy", orchestrator.health.reasons()

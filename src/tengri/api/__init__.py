@@ -2,7 +2,7 @@
 
 ``create_app(config, orchestrator)`` builds the app; ``make_server`` wraps it in waitress for
 ``tengri serve`` (see :func:`tengri.services.serve.serve`); ``resolve_token`` reads the bearer
-token from the configuration (``api.token``: the config file or ``TENGRI_API__TOKEN``).
+token from the configuration (``api.token`` in the config file, or ``TENGRI_API_TOKEN``).
 """
 
 from tengri.api._app import create_app

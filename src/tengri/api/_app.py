@@ -1,13 +1,15 @@
-"""The application factory: blueprints per area, JSON error handlers, the body limit, the token."""
+"""The application factory: blueprints per area, the guard, JSON error handlers, security headers."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -15,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from tengri import __version__
 from tengri.api._edge import Edge
 from tengri.api._gateway import EngineGateway
+from tengri.api._guard import FailureLimiter, Guard
 from tengri.api._metrics import ApiMetrics
 from tengri.api._views import (
     agent_blueprint,
@@ -26,8 +29,8 @@ from tengri.api._views import (
 )
 from tengri.config import TengriConfig
 from tengri.engine import SystemOrchestrator
-from tengri.errors import PayloadTooLargeError, TengriError
-from tengri.services.serve import resolve_token
+from tengri.errors import PayloadTooLargeError, RateLimitedError, TengriError
+from tengri.services.serve import reads_protected, resolve_token
 
 __all__ = ["create_app"]
 
@@ -65,15 +68,40 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+# The status page is self-contained (inline style and SVG, no script): nothing else may load.
+_HTML_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
 }
 
 
-def create_app(config: TengriConfig | None = None, orchestrator: SystemOrchestrator | None = None) -> Flask:
+def create_app(
+    config: TengriConfig | None = None,
+    orchestrator: SystemOrchestrator | None = None,
+    *,
+    bind_host: str | None = None,
+    auth_clock: Callable[[], float] = time.monotonic,
+) -> Flask:
     """Build the REST gateway around ``orchestrator`` (default: a new one from ``config``).
 
     The orchestrator is not started here: :func:`tengri.services.serve.serve` starts and shuts
     it down, and the first tick starts it otherwise. ``app.extensions["tengri"]`` holds the
     orchestrator, the gateway and the metrics.
+
+    Parameters
+    ----------
+    bind_host
+        The address the server listens on (default ``api.host``): a ``Host`` header naming it is
+        accepted, besides the loopback names and ``api.allowed_hosts``.
+    auth_clock
+        Monotonic seconds for the failed-authentication window (a fake in tests).
 
     Raises
     ------
@@ -83,6 +111,14 @@ def create_app(config: TengriConfig | None = None, orchestrator: SystemOrchestra
     cfg = config or (orchestrator.config if orchestrator is not None else TengriConfig.load())
     orch = orchestrator or SystemOrchestrator(cfg)
     token = resolve_token(cfg)
+    guard = Guard(
+        token=token,
+        protect_reads=reads_protected(cfg),
+        bind_host=bind_host if bind_host is not None else cfg.api.host,
+        allowed_hosts=cfg.api.allowed_hosts,
+        allowed_origins=cfg.api.allowed_origins,
+        limiter=FailureLimiter(cfg.api.auth_failures_per_minute, clock=auth_clock),
+    )
 
     app = Flask("tengri.api")
     app.json = _StrictJSONProvider(app)
@@ -92,8 +128,10 @@ def create_app(config: TengriConfig | None = None, orchestrator: SystemOrchestra
         TESTING=False,
         PROPAGATE_EXCEPTIONS=False,
     )
-    edge = Edge(token=token, title="Tengri REST gateway", version=__version__)
-    gateway = EngineGateway(orch)
+    edge = Edge(guard=guard, title="Tengri REST gateway", version=__version__)
+    gateway = EngineGateway(
+        orch, max_agents=cfg.api.max_agents, max_clock_skew=cfg.api.max_clock_skew_seconds
+    )
     metrics = ApiMetrics(orch)
     app.extensions["tengri"] = {"orchestrator": orch, "gateway": gateway, "metrics": metrics, "edge": edge}
 
@@ -104,7 +142,7 @@ def create_app(config: TengriConfig | None = None, orchestrator: SystemOrchestra
     app.register_blueprint(hash_blueprint(edge, gateway))
     app.register_blueprint(ticks_blueprint(edge, gateway, metrics))
 
-    def answer(code: str, message: str, status: int) -> ResponseReturnValue:
+    def answer(code: str, message: str, status: int) -> Response:
         metrics.errors.labels(endpoint=request.endpoint or "unmatched", code=code).inc()
         response = jsonify({"error": {"code": code, "message": message}})
         response.status_code = status
@@ -116,7 +154,18 @@ def create_app(config: TengriConfig | None = None, orchestrator: SystemOrchestra
     def tengri_error(exc: TengriError) -> ResponseReturnValue:
         if exc.http_status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.path, exc.message)
-        return answer(exc.code, exc.message, exc.http_status)
+        response = answer(exc.code, exc.message, exc.http_status)
+        if isinstance(exc, RateLimitedError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html":
+            response.headers.update(_HTML_HEADERS)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
@@ -131,7 +180,7 @@ def create_app(config: TengriConfig | None = None, orchestrator: SystemOrchestra
         if status == 405 and exc.response is None:
             allowed = exc.get_response().headers.get("Allow")
             if allowed:
-                response.headers["Allow"] = allowed  # type: ignore[union-attr]
+                response.headers["Allow"] = allowed
         return response
 
     @app.errorhandler(Exception)

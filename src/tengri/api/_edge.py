@@ -8,24 +8,35 @@ pydantic models). Parsing sorts pydantic's errors into the two statuses of the i
   unknown field or a value of the wrong type;
 - **422** ``invalid_input``: a well-formed request with an invalid value (NaN, infinite, negative
   price, out of range, too long).
+
+A body must be a JSON object without duplicate keys (a parser that keeps the last of two keys would
+read another value than a proxy or a log that keeps the first); a query parameter that the route
+does not declare is refused, as an unknown body field is. Which requests get that far is the
+:class:`tengri.api._guard.Guard`'s decision; every status a route may answer is in its OpenAPI
+operation, and no other.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
-import hmac
+import json
+import re
 import typing
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import request
+from flask import current_app, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.models import SecureType
 
+from tengri.api._guard import Guard
 from tengri.api._models import ErrorBody
-from tengri.errors import AuthenticationError, InvalidInputError, MalformedRequestError
+from tengri.errors import InvalidInputError, MalformedRequestError
 
 __all__ = ["Edge", "View"]
 
@@ -61,6 +72,16 @@ _MALFORMED = frozenset(
     }
 )
 _MAX_MESSAGE = 500
+_PATH_PARAMETER = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What a route's declaration says it answers: statuses, and the media type when not JSON."""
+
+    codes: frozenset[int]
+    status: int
+    media_type: str | None
 
 
 def _describe(exc: ValidationError) -> str:
@@ -80,15 +101,34 @@ def _raise_for(exc: ValidationError, what: str) -> typing.NoReturn:
     raise InvalidInputError(message) from None
 
 
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise MalformedRequestError(f"invalid request body: key {key[:100]!r} is given twice")
+        seen[key] = value
+    return seen
+
+
 def parse_body(model: type[M]) -> M:
-    """Parse the request body as JSON into ``model``; an empty body is ``{}``."""
+    """Parse the request body, a JSON object without duplicate keys, into ``model``."""
     data = request.get_data(cache=True)
     if not data.strip():
-        data = b"{}"
+        raise MalformedRequestError("invalid request body: it is empty; send a JSON object ({} at least)")
+    with contextlib.suppress(ValueError, RecursionError):  # not JSON: pydantic says what is wrong below
+        json.loads(data, object_pairs_hook=_refuse_duplicates)
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
         _raise_for(exc, "invalid request body")
+
+
+def refuse_unknown_query(known: typing.Collection[str]) -> None:
+    """Refuse query parameters the route does not declare (400), as unknown body fields are."""
+    unknown = sorted(set(request.args) - set(known))
+    if unknown:
+        shown = ", ".join(repr(name[:50]) for name in unknown[:5])
+        raise MalformedRequestError(f"unknown query parameter(s): {shown}")
 
 
 def _list_field(model: type[BaseModel], name: str) -> bool:
@@ -100,14 +140,15 @@ def _list_field(model: type[BaseModel], name: str) -> bool:
 
 
 def parse_query(model: type[M]) -> M:
-    """Parse the query string into ``model``: list fields repeat or separate values by commas."""
+    """Parse the query string into ``model``: a list field repeats its parameter (OpenAPI's form style)."""
+    refuse_unknown_query(model.model_fields)
     values: dict[str, Any] = {}
     for name in model.model_fields:
         given = request.args.getlist(name)
         if not given:
             continue
         if _list_field(model, name):
-            values[name] = [item for value in given for item in value.split(",") if item]
+            values[name] = given
         elif len(given) > 1:
             raise MalformedRequestError(f"query parameter {name!r} is given {len(given)} times")
         else:
@@ -119,18 +160,18 @@ def parse_query(model: type[M]) -> M:
 
 
 class Edge:
-    """One app's route declarations: parsing, the bearer token, and the OpenAPI document.
+    """One app's route declarations: the guard, parsing, and the OpenAPI document.
 
     Parameters
     ----------
-    token
-        The bearer token mutating routes require; ``None`` leaves them open.
+    guard
+        Decides which requests reach a view (host, origin, token, media type).
     title, version
         The OpenAPI document's info.
     """
 
-    def __init__(self, *, token: str | None, title: str, version: str) -> None:
-        self._token = token.encode() if token is not None else None
+    def __init__(self, *, guard: Guard, title: str, version: str) -> None:
+        self.guard = guard
         schemes = (
             [
                 SecurityScheme(
@@ -138,7 +179,7 @@ class Edge:
                     data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"),
                 )
             ]
-            if token is not None
+            if guard.has_token
             else None
         )
         self.spectree = SpecTree(
@@ -158,29 +199,49 @@ class Edge:
     @property
     def protected(self) -> bool:
         """Whether mutating routes need the bearer token."""
-        return self._token is not None
-
-    def authorise(self) -> None:
-        """Raise :class:`AuthenticationError` unless the request carries the token (constant time)."""
-        if self._token is None:
-            return
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
-            raise AuthenticationError("this endpoint needs 'Authorization: Bearer <token>'")
+        return self.guard.has_token
 
     def path_parameter(self, name: str, schema: dict[str, Any]) -> None:
         """Document the path parameter ``name`` with ``schema`` (spectree knows only its converter)."""
         self._path_schemas[name] = schema
 
     def document(self) -> dict[str, Any]:
-        """Return the OpenAPI document of the routes declared so far (inside an app context)."""
-        spec: dict[str, Any] = self.spectree.spec
-        for operations in spec["paths"].values():
-            for operation in operations.values():
+        """Return the OpenAPI document of the routes declared so far (inside an app context).
+
+        Each operation lists exactly the statuses its route can answer (spectree would add 422
+        to every route), and the media type of a response that is not JSON.
+        """
+        spec: dict[str, Any] = copy.deepcopy(self.spectree.spec)
+        declared: dict[tuple[str, str], _Declared] = {}
+        for rule in current_app.url_map.iter_rules():
+            found = getattr(current_app.view_functions[rule.endpoint], "_tengri_declared", None)
+            if found is not None:
+                path = _PATH_PARAMETER.sub(r"{\1}", rule.rule)
+                for method in rule.methods or ():
+                    declared[(path, method.lower())] = found
+        for path, operations in spec["paths"].items():
+            for method, operation in operations.items():
                 for parameter in operation.get("parameters", []):
                     if parameter["in"] == "path" and parameter["name"] in self._path_schemas:
                         parameter["schema"] = self._path_schemas[parameter["name"]]
+                found = declared.get((path, method))
+                if found is None:
+                    continue
+                responses = operation["responses"]
+                for status in list(responses):
+                    if status.isdigit() and int(status) not in found.codes:
+                        del responses[status]
+                if found.media_type is not None:
+                    responses[str(found.status)]["content"] = {
+                        found.media_type: {"schema": {"type": "string"}}
+                    }
         return spec
+
+    def needs_token(self, *, mutating: bool, public: bool = False) -> bool:
+        """Whether a route needs the token: writes when one is set, reads when reads are protected."""
+        if not self.guard.has_token:
+            return False
+        return mutating or (self.guard.protect_reads and not public)
 
     def endpoint(
         self,
@@ -191,40 +252,53 @@ class Edge:
         errors: Iterable[int] = (),
         tag: str,
         mutating: bool = False,
+        public: bool = False,
         status: int = 200,
+        media_type: str | None = None,
     ) -> Callable[[View], View]:
         """Declare a route: ``body`` and ``query`` models reach the view as keyword arguments.
 
-        ``errors`` lists the error statuses the route may answer besides 400 and 422 (every
-        route with input may), 401 (every mutating route, when a token is configured) and
-        413 (every route with a body).
+        ``errors`` lists the statuses the view itself may answer; the rest follow from the
+        declaration: 400 and 403 on every route (an unknown query parameter, a foreign host),
+        422 with a body or query model, 413 and 415 with a body, 403 on writes (a foreign origin),
+        401 and 429 where the token is needed (and on a ``public`` route when a token is set:
+        a wrong one is refused there too). ``public`` routes answer without the token.
         """
-        codes = set(errors)
+        codes = set(errors) | {400, 403}
         if body is not None or query is not None:
-            codes |= {400, 422}
+            codes.add(422)
         if body is not None:
-            codes.add(413)
-        if mutating and self._token is not None:
-            codes.add(401)
+            codes |= {413, 415}
+        secured = self.needs_token(mutating=mutating, public=public)
+        if secured or (public and self.guard.has_token):
+            codes |= {401, 429}
         models: dict[str, Any] = {f"HTTP_{code}": ErrorBody for code in sorted(codes)}
         plain: list[str] = []
         if response is None:
             plain.append(f"HTTP_{status}")
         else:
             models[f"HTTP_{status}"] = response
-        security: dict[str, list[str]] | None = (
-            {"bearer": []} if mutating and self._token is not None else None
-        )
+        security: dict[str, list[str]] | None = {"bearer": []} if secured else None
+        known_query = tuple(query.model_fields) if query is not None else ()
 
         def decorate(view: View) -> View:
             @functools.wraps(view)
             def parsed(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+                guard = self.guard
+                guard.check_host()
                 if mutating:
-                    self.authorise()
-                if body is not None:
-                    kwargs["body"] = parse_body(body)
+                    guard.check_origin()
+                if secured or (public and guard.presents_token()):
+                    guard.authorise()
+                if public:
+                    kwargs["authorised"] = not guard.protect_reads or guard.presents_token()
                 if query is not None:
                     kwargs["query"] = parse_query(query)
+                else:
+                    refuse_unknown_query(known_query)
+                if body is not None:
+                    guard.check_media_type()
+                    kwargs["body"] = parse_body(body)
                 return view(*args, **kwargs)
 
             validate = self.spectree.validate(
@@ -235,6 +309,9 @@ class Edge:
                 security=security,
                 skip_validation=True,
             )
-            return typing.cast(View, validate(parsed))
+            decorated = typing.cast(View, validate(parsed))
+            declared = _Declared(frozenset(codes | {status}), status, media_type)
+            decorated.__dict__["_tengri_declared"] = declared
+            return decorated
 
         return decorate

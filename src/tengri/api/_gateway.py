@@ -2,12 +2,17 @@
 
 The rule for agents: ``POST /agent/<id>/strategy/start`` creates an agent on first use (that is
 how agents come to exist over REST); every other agent endpoint answers 404 ``agent_not_found``
-for an id that has never been created and has no executions in the store.
+for an id that has never been created and has no executions in the store. The gateway holds at
+most ``api.max_agents`` agents; past that, a new one is refused (409 ``agent_limit_reached``).
+
+Live timestamps (ticks, profit points) may be at most ``api.max_clock_skew_seconds`` ahead of the
+server clock (409 ``timestamp_ahead``): one far-future time would otherwise make every later
+tick "out of order" for good. An operator resets a symbol's last time with
+:meth:`EngineGateway.reset_symbol_time`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import threading
 from typing import Any
@@ -26,7 +31,8 @@ from tengri.api._models import (
     TriggerRegisterRequest,
 )
 from tengri.engine import CursorState, MemoryAgent, SystemOrchestrator
-from tengri.errors import ConflictError, TriggerNotFoundError, UnknownAgentError
+from tengri.engine.tick_input import live_timestamp
+from tengri.errors import AgentLimitError, ConflictError, TriggerNotFoundError, UnknownAgentError
 
 __all__ = ["EngineGateway"]
 
@@ -38,8 +44,12 @@ class EngineGateway:
     it never waits for a tick's transaction while holding a component's lock the tick needs.
     """
 
-    def __init__(self, orchestrator: SystemOrchestrator) -> None:
+    def __init__(
+        self, orchestrator: SystemOrchestrator, *, max_agents: int = 1000, max_clock_skew: float = 300.0
+    ) -> None:
         self.orchestrator = orchestrator
+        self.max_agents = max_agents
+        self.max_clock_skew = max_clock_skew
         self._agents_lock = threading.Lock()
 
     # -- agents -------------------------------------------------------------------------------
@@ -51,6 +61,11 @@ class EngineGateway:
                 return agent
             if not create and not orch.store.executions(agent_id=agent_id, limit=1):
                 raise UnknownAgentError(f"unknown agent {agent_id!r}")
+            if len(orch.agents) >= self.max_agents:
+                raise AgentLimitError(
+                    f"the gateway holds {len(orch.agents)} agents, its limit (api.max_agents); "
+                    f"agent {agent_id!r} is not created"
+                )
             return orch.get_agent(agent_id)
 
     def start_strategy(self, agent_id: str, body: StrategyStartRequest) -> dict[str, Any]:
@@ -113,15 +128,10 @@ class EngineGateway:
     def _profit_update(self, body: ProfitUpdateRequest) -> dict[str, Any]:
         coprocessor = self.orchestrator.profit_coprocessor
         last = coprocessor.last_vector.timestamp
-        timestamp = body.timestamp
-        if isinstance(timestamp, dt.datetime):
-            seconds = (timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=dt.UTC)).timestamp()
-        elif timestamp is None:
-            seconds = self.orchestrator.clock.now()
-            if last is not None and seconds <= last:
-                seconds = math.nextafter(last, math.inf)
-        else:
-            seconds = timestamp
+        now = self.orchestrator.clock.now()
+        seconds = live_timestamp(body.timestamp, now, self.max_clock_skew)
+        if body.timestamp is None and last is not None and seconds <= last:
+            seconds = math.nextafter(last, math.inf)
         if last is not None and seconds <= last:
             raise ConflictError(f"timestamp {seconds!r} is not after the last profit point's {last!r}")
         return coprocessor.update(body.profit, seconds).to_dict()
@@ -194,9 +204,9 @@ class EngineGateway:
     # -- ticks and state ----------------------------------------------------------------------
     def tick(self, body: TickRequest) -> dict[str, Any]:
         """Process one tick through the pipeline; a tick older than its symbol's last conflicts (409)."""
-        timestamp = body.timestamp
-        if isinstance(timestamp, dt.datetime) and timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=dt.UTC)
+        timestamp = None
+        if body.timestamp is not None:
+            timestamp = live_timestamp(body.timestamp, self.orchestrator.clock.now(), self.max_clock_skew)
         # A tick older than its symbol's last raises OutOfOrderError, whose status is 409.
         return self.orchestrator.process_tick(
             body.price,
@@ -208,16 +218,27 @@ class EngineGateway:
             low=body.low,
         )
 
-    def health(self) -> dict[str, Any]:
-        """System health: degraded components and the zones."""
+    def reset_symbol_time(self, symbol: str) -> dict[str, Any]:
+        """Forget ``symbol``'s last tick time, so that its next tick may carry any time."""
+        with self.orchestrator.lock:
+            previous = self.orchestrator.reset_symbol_time(symbol)
+        return {"symbol": symbol, "previous_timestamp": previous}
+
+    def health(self, *, detailed: bool = True) -> dict[str, Any]:
+        """System health: the status, and (``detailed``) degraded components, zones and counts.
+
+        Summarised, so its size does not grow with the number of agents.
+        """
         orch = self.orchestrator
+        if not detailed:
+            return {"status": orch.health.status}
         return {
             "status": orch.health.status,
             "degraded": orch.health.reasons(),
             "thermal_zone": orch.thermal_manager.zone,
             "profit_zone": orch.profit_coprocessor.last_vector.zone_state.value,
             "open_executions": len(orch.desk.positions),
-            "agents": sorted(orch.agents),
+            "agents": len(orch.agents),
             "version": __version__,
         }
 
@@ -225,11 +246,16 @@ class EngineGateway:
         """The seed's performance metrics."""
         return self.orchestrator.get_statistics()
 
-    def overview(self, *, executions: int = 15, points: int = 200) -> dict[str, Any]:
-        """Everything the status page shows: health, thermal, budget, profit, agents, executions."""
+    def overview(self, *, executions: int = 15, points: int = 200, agents_shown: int = 25) -> dict[str, Any]:
+        """Everything the status page shows: health, thermal, budget, profit, agents, executions.
+
+        The first ``agents_shown`` agents (by id) are listed; the rest are counted.
+        """
         orch = self.orchestrator
         agents = []
-        for agent_id, agent in sorted(dict(orch.agents).items()):
+        held = dict(orch.agents)
+        for agent_id in sorted(held)[:agents_shown]:
+            agent = held[agent_id]
             stats = agent.statistics()
             strategies = [
                 {**values, "strategy_id": sid, "confidence": agent.get_confidence_coefficient(sid)}
@@ -242,6 +268,7 @@ class EngineGateway:
             "profit": orch.profit_coprocessor.status(),
             "profit_window": orch.profit_coprocessor.window()[-points:],
             "agents": agents,
+            "agents_hidden": max(0, len(held) - agents_shown),
             "executions": [
                 {
                     "execution_id": e.execution_id,

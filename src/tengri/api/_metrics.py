@@ -1,7 +1,9 @@
 """Prometheus metrics of one app: request-side instruments plus the engine's state read at scrape time.
 
 Each app has its own :class:`CollectorRegistry` (never the global one), so tests and benchmarks
-can build several apps in one process.
+can build several apps in one process. Label values come from bounded sets: endpoints and error
+codes are the app's own, and per-agent series are kept for the :data:`MAX_AGENT_SERIES` agents
+with the most executions; the others are summed under ``agent="_other"``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from prometheus_client.registry import Collector
 
 from tengri.engine import SystemOrchestrator
 
-__all__ = ["ApiMetrics"]
+__all__ = ["MAX_AGENT_SERIES", "ApiMetrics"]
+
+MAX_AGENT_SERIES = 20
+OTHER_AGENTS = "_other"
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 
@@ -38,13 +43,28 @@ class _EngineCollector(Collector):
         profit = GaugeMetricFamily(
             "tengri_realised_profit", "Realised profit of closed executions, by agent.", labels=["agent"]
         )
-        for agent_id, agent in sorted(dict(orch.agents).items()):
+        rows = []
+        for agent_id, agent in dict(orch.agents).items():
             agent_stats = agent.statistics()
             completed, successes = int(agent_stats["completed"]), int(agent_stats["successes"])
+            rows.append(
+                (
+                    agent_id,
+                    [successes, completed - successes, int(agent_stats["open"])],
+                    float(agent_stats["total_profit"]),
+                )
+            )
+        rows.sort(key=lambda row: (-(row[1][0] + row[1][1] + row[1][2]), row[0]))
+        shown = sorted(rows[:MAX_AGENT_SERIES])
+        if len(rows) > MAX_AGENT_SERIES:
+            rest = rows[MAX_AGENT_SERIES:]
+            counts = [sum(row[1][i] for row in rest) for i in range(3)]
+            shown.append((OTHER_AGENTS, counts, sum(row[2] for row in rest)))
+        for agent_id, (successes, failures, still_open), realised in shown:
             executions.add_metric([agent_id, "success"], successes)
-            executions.add_metric([agent_id, "failure"], completed - successes)
-            executions.add_metric([agent_id, "open"], int(agent_stats["open"]))
-            profit.add_metric([agent_id], float(agent_stats["total_profit"]))
+            executions.add_metric([agent_id, "failure"], failures)
+            executions.add_metric([agent_id, "open"], still_open)
+            profit.add_metric([agent_id], realised)
         yield executions
         yield profit
 

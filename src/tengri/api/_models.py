@@ -38,6 +38,8 @@ __all__ = [
     "StrategyCompleted",
     "StrategyStartRequest",
     "StrategyStarted",
+    "SymbolTimeReset",
+    "SymbolTimeResetRequest",
     "ThermalStatus",
     "TickRequest",
     "TickResult",
@@ -63,7 +65,10 @@ Profit = Annotated[float, Field(ge=-1e12, le=1e12, description="Cumulative reali
 
 def _integral(value: Any) -> Any:
     """Accept 3.0 for 3, as JSON Schema's ``integer`` does; a float with a fraction is a wrong type."""
-    if isinstance(value, float) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        # JSON's true is not the integer 1 (Literal[1, -1] would take it otherwise).
+        raise PydanticCustomError("int_type", "Input should be a valid integer, got a boolean")
+    if isinstance(value, float):
         if value.is_integer():
             return int(value)
         raise PydanticCustomError("int_from_float", "Input should be a valid integer, got a fraction")
@@ -112,7 +117,7 @@ class BurstStartRequest(_Request):
     """Optional body of ``POST /thermal/burst/start``."""
 
     duration: float | None = Field(
-        None, gt=0, le=86_400, description="Requested seconds (capped by the budget)."
+        None, ge=1, le=86_400, description="Requested seconds, at least 1 (capped by the budget)."
     )
     label: str = Field("api", min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)
 
@@ -151,7 +156,7 @@ class StrategyCompleteRequest(_Request):
 
 
 class ConfidenceQuery(_Query):
-    """``?strategy_id=…&hash_triggers=T1&hash_triggers=T2`` (or ``hash_triggers=T1,T2``)."""
+    """``?strategy_id=…&hash_triggers=T1&hash_triggers=T2`` (a list repeats its parameter)."""
 
     strategy_id: Identifier
     hash_triggers: list[Identifier] = Field(default_factory=list, max_length=64)
@@ -219,17 +224,30 @@ class TickRequest(_Request):
     low: PositivePrice | None = None
 
 
+class SymbolTimeResetRequest(_Request):
+    """The symbol whose last tick time to forget (after a wrong timestamp got in)."""
+
+    symbol: str = Field("default", min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)
+
+
 # -- responses ----------------------------------------------------------------------------------
 class HealthResponse(_Response):
-    """System health."""
+    """System health; without the token (reads protected) only ``status``."""
 
     status: Literal["healthy", "degraded"]
-    degraded: dict[str, str]
-    thermal_zone: str
-    profit_zone: str
-    open_executions: int
-    agents: list[str]
-    version: str
+    degraded: dict[str, str] = Field(default_factory=dict)
+    thermal_zone: str = ""
+    profit_zone: str = ""
+    open_executions: int = 0
+    agents: int = Field(0, description="How many agents the gateway holds.")
+    version: str = ""
+
+
+class SymbolTimeReset(_Response):
+    """A symbol whose last tick time was forgotten."""
+
+    symbol: str
+    previous_timestamp: float | None
 
 
 class ProfitStatus(_Response):

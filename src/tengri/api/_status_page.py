@@ -37,7 +37,7 @@ th{background:#f0f0f0} .num{text-align:right;font-variant-numeric:tabular-nums} 
  <div class="card"><h2>Health</h2>
   <span class="{{ 'ok' if o.health.status == 'healthy' else 'bad' }}">{{ o.health.status }}</span>
   {% for component, reason in o.health.degraded.items() %}<br><small>{{ component }}: {{ reason }}</small>{% endfor %}
-  <br>open desk positions: {{ o.health.open_executions }}</div>
+  <br>open desk positions: {{ o.health.open_executions }}<br>agents: {{ o.health.agents }}</div>
  <div class="card"><h2>Thermal</h2>
   zone <b>{{ o.thermal.zone }}</b>, max {{ '%.1f' % o.thermal.max_temperature }} °C
   {% if o.thermal.estimated %}<small>(estimated)</small>{% endif %}
@@ -64,7 +64,8 @@ th{background:#f0f0f0} .num{text-align:right;font-variant-numeric:tabular-nums} 
 <td class="num">{{ '%.2f' % s.success_rate if s.success_rate is not none else '–' }}</td>
 <td class="num">{{ '%.2f' % s.total_profit }}</td><td class="num">{{ '%.3f' % s.confidence }}</td></tr>
 {% else %}<tr><td>{{ a.agent_id }}</td><td colspan="5"><small>no completed executions ({{ a.open }} open)</small></td></tr>
-{% endfor %}{% endfor %}</table>
+{% endfor %}{% endfor %}
+{% if o.agents_hidden %}<tr><td colspan="6"><small>and {{ o.agents_hidden }} more agents (see /metrics and /agent/{id}/confidence)</small></td></tr>{% endif %}</table>
 <h2>Latest executions</h2>
 <table><tr><th>execution</th><th>agent</th><th>strategy</th><th>status</th><th class="num">entry</th>
 <th class="num">exit</th><th class="num">profit</th><th>opened</th></tr>

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tengri.api import _models as m
-from tengri.api._edge import Edge
+from tengri.api._edge import Edge, refuse_unknown_query
 from tengri.api._gateway import EngineGateway
 from tengri.api._metrics import ApiMetrics
 from tengri.api._status_page import render_status_page
@@ -44,10 +44,10 @@ def health_blueprint(edge: Edge, gateway: EngineGateway, metrics: ApiMetrics) ->
     bp = Blueprint("health", __name__)
 
     @bp.get("/health")
-    @edge.endpoint(response=m.HealthResponse, tag="health")
-    def health() -> ResponseReturnValue:
-        """System health check."""
-        return jsonify(gateway.health())
+    @edge.endpoint(response=m.HealthResponse, tag="health", public=True)
+    def health(authorised: bool) -> ResponseReturnValue:
+        """System health check (only the status without the token when reads are protected)."""
+        return jsonify(gateway.health(detailed=authorised))
 
     @bp.get("/statistics")
     @edge.endpoint(response=m.StatisticsResponse, tag="health")
@@ -56,13 +56,13 @@ def health_blueprint(edge: Edge, gateway: EngineGateway, metrics: ApiMetrics) ->
         return jsonify(gateway.statistics())
 
     @bp.get("/metrics")
-    @edge.endpoint(response=None, tag="health")
+    @edge.endpoint(response=None, tag="health", media_type="text/plain")
     def metrics_text() -> ResponseReturnValue:
         """Prometheus metrics (text exposition format)."""
         return Response(metrics.render(), mimetype=CONTENT_TYPE_LATEST)
 
     @bp.get("/")
-    @edge.endpoint(response=None, tag="health")
+    @edge.endpoint(response=None, tag="health", media_type="text/html")
     def status_page() -> ResponseReturnValue:
         """Status page (HTML, refreshes itself)."""
         return Response(render_status_page(gateway.overview()), mimetype="text/html")
@@ -70,6 +70,10 @@ def health_blueprint(edge: Edge, gateway: EngineGateway, metrics: ApiMetrics) ->
     @bp.get("/openapi.json")
     def openapi() -> ResponseReturnValue:
         """The OpenAPI 3 document, generated from the request and response models."""
+        edge.guard.check_host()
+        refuse_unknown_query(())
+        if edge.needs_token(mutating=False):
+            edge.guard.authorise()
         return jsonify(edge.document())
 
     return bp
@@ -136,6 +140,7 @@ def agent_blueprint(edge: Edge, gateway: EngineGateway) -> Blueprint:
     @edge.endpoint(
         response=m.StrategyStarted,
         body=m.StrategyStartRequest,
+        errors=(409,),
         tag="agent",
         mutating=True,
         status=201,
@@ -204,9 +209,19 @@ def ticks_blueprint(edge: Edge, gateway: EngineGateway, metrics: ApiMetrics) -> 
     @bp.post("/tick")
     @edge.endpoint(response=m.TickResult, body=m.TickRequest, errors=(409,), tag="ticks", mutating=True)
     def tick(body: m.TickRequest) -> ResponseReturnValue:
-        """Process one market tick through the whole pipeline."""
+        """Process one market tick through the whole pipeline.
+
+        409 ``out_of_order`` when the timestamp goes back before the symbol's last, 409
+        ``timestamp_ahead`` when it is more than ``api.max_clock_skew_seconds`` ahead of the clock.
+        """
         result = gateway.tick(body)
         metrics.tick_latency.observe(result["latency_ms"] / 1000.0)
         return jsonify(result)
+
+    @bp.post("/tick/reset-time")
+    @edge.endpoint(response=m.SymbolTimeReset, body=m.SymbolTimeResetRequest, tag="ticks", mutating=True)
+    def tick_reset_time(body: m.SymbolTimeResetRequest) -> ResponseReturnValue:
+        """Forget a symbol's last tick time, so that its next tick may carry any time (operators)."""
+        return jsonify(gateway.reset_symbol_time(body.symbol))
 
     return bp

@@ -171,6 +171,20 @@ class TradingConfig(_Section):
         10, ge=0, description="Outcomes a strategy needs before the confidence gate applies (exploration)."
     )
     trade_patterns: bool = Field(True, description="Take entries from pattern triggers.")
+    max_notional: float | None = Field(
+        None,
+        gt=0,
+        le=1e11,
+        description=(
+            "Largest value of one position, at entry and at exit (a move beyond it closes at the cap); "
+            "default 100 × cash, at most 1e11."
+        ),
+    )
+
+    @property
+    def notional_cap(self) -> float:
+        """``max_notional``, or 100 times the initial cash (at most 1e11) when it is not set."""
+        return self.max_notional if self.max_notional is not None else min(100.0 * self.cash, 1e11)
 
 
 class ModelConfig(_Section):
@@ -230,6 +244,50 @@ class ApiConfig(_Section):
     threads: int = Field(8, ge=1, le=256)
     token: SecretStr | None = Field(
         None,
-        description="Bearer token for mutating endpoints (also TENGRI_API_TOKEN); never logged or shown.",
+        description="Bearer token (environment: TENGRI_API_TOKEN); never logged or shown.",
     )
-    max_content_length: int = Field(64 * 1024, ge=1024)
+    protect_reads: bool | None = Field(
+        None,
+        description=(
+            "Require the token on every route but /health (which then shows only its status); "
+            "default: true whenever a token is set."
+        ),
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Host header names accepted besides the loopback names and the bind address; "
+            '"*" accepts any (behind a reverse proxy that checks it).'
+        ),
+    )
+    allowed_origins: tuple[str, ...] = Field(
+        (),
+        description="Origins (scheme://host:port) whose cross-site writes are accepted (same-origin always).",
+    )
+    max_content_length: int = Field(
+        64 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body, bytes (refused unread)."
+    )
+    connection_limit: int = Field(
+        500, ge=10, le=4000, description="Open connections at once; further ones wait in the listen backlog."
+    )
+    request_timeout: int = Field(
+        10, ge=1, le=600, description="Seconds a request's headers and body may take to arrive."
+    )
+    idle_timeout: int = Field(
+        30, ge=1, le=3600, description="Seconds a keep-alive connection may stay idle between requests."
+    )
+    max_clock_skew_seconds: float = Field(
+        300.0, ge=0, le=86_400, description="How far ahead of the server clock a live timestamp may be."
+    )
+    max_agents: int = Field(
+        1000, ge=1, le=1_000_000, description="Agents the gateway holds; creating more answers 409."
+    )
+    auth_failures_per_minute: int = Field(
+        10, ge=1, le=10_000, description="Wrong tokens per client address per minute before 429."
+    )
+
+    @model_validator(mode="after")
+    def _reads_need_a_token(self) -> ApiConfig:
+        if self.protect_reads and self.token is None:
+            raise ValueError("protect_reads needs a token (api.token or TENGRI_API_TOKEN)")
+        return self

@@ -11,6 +11,12 @@ Costs (DESIGN.md, Strategy execution): a buy fills at ``p·(1 + slippage)``, a s
 ``position_fraction · equity / (fill · (1 + commission))`` over at most ``max_open_executions``
 slots, in whole units when ``whole_units`` is set; equity is the initial cash plus realised
 profit plus the open executions' marked profit net of their entry costs (as backtesting.py counts it).
+
+Notional cap (issue 18): a position's value at entry is at most ``trading.notional_cap`` (N), and
+it closes at most at ``entry + N / size``, as a resting order at the cap would, so one execution's
+profit or loss is within ±1.2·N (costs included). N is at most 1e11, and no entry opens once the
+realised profit is beyond ±``MAX_ABS_PROFIT / 2``; with at most 1000 open executions the realised
+profit therefore stays within ``MAX_ABS_PROFIT`` (5e14 + 1000·1.2e11 < 1e15), whatever the prices.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from typing import Any, Literal
 
 from tengri.config import TradingConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
+from tengri.engine.profit import MAX_ABS_PROFIT
 from tengri.engine.signals import Tick
 from tengri.engine.store.records import ExecutionRecord
 from tengri.errors import ExecutionAlreadyCompletedError, ExecutionNotFoundError
 
 __all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
+
+_ENTRY_STOP = MAX_ABS_PROFIT / 2
 
 ExitReason = Literal["holding", "opposite", "stop_loss", "take_profit", "expired", "signal", "shutdown"]
 
@@ -191,15 +200,21 @@ class ExecutionDesk:
     def _size(self, fill: float, equity: float) -> float:
         cfg = self.config
         budget = cfg.position_fraction * equity / cfg.max_open_executions
-        size = budget / (fill * (1.0 + cfg.commission))
+        size = min(budget / (fill * (1.0 + cfg.commission)), cfg.notional_cap / fill)
         if cfg.whole_units:
             size = math.floor(size + 1e-9)
         return size
+
+    def _cap_price(self, position: OpenPosition) -> float:
+        """The price at which the position's move reaches the notional cap (the highest it closes at)."""
+        return position.entry_price + self.config.notional_cap / position.size
 
     def open(self, decision: Decision, tick: Tick, price: float) -> str | None:
         """Open an execution for ``decision`` at ``price``; return its id (None if it cannot size)."""
         if len(self.positions) >= self.config.max_open_executions:
             return None
+        if abs(self.realised) >= _ENTRY_STOP:
+            return None  # see the module docstring: keeps the realised profit within MAX_ABS_PROFIT
         fill = self._slipped(price, decision.direction)
         size = self._size(fill, self.equity(price, tick.symbol))
         if not (size > 0 and math.isfinite(size)):
@@ -239,7 +254,7 @@ class ExecutionDesk:
     def close(self, execution_id: str, tick: Tick, price: float, reason: str) -> ExecutionOutcome:
         """Close an open execution at ``price`` (slipped against its direction)."""
         position = self.positions[execution_id]
-        fill = self._slipped(price, -position.direction)
+        fill = min(self._slipped(price, -position.direction), self._cap_price(position))
         try:
             outcome = self.agent.complete_strategy(
                 execution_id,

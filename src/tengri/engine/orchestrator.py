@@ -180,6 +180,18 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         """Ticks processed by this engine over its life (restored on restart)."""
         return self._index
 
+    def reset_symbol_time(self, symbol: str) -> float | None:
+        """Forget ``symbol``'s last tick time, so that its next tick may carry any time; checkpoint.
+
+        The operator's way out when a wrong (future) timestamp got in: every later tick would be
+        out of order otherwise. Returns the forgotten time (None when the symbol had none).
+        """
+        with self._lock:
+            previous = self._last_time.pop(symbol, None)
+            if previous is not None:
+                self.checkpoint()
+        return previous
+
     # -- life cycle ---------------------------------------------------------------------------
     def get_agent(self, agent_id: str) -> MemoryAgent:
         """Return the agent with this id, creating it (on the shared store) if new; thread-safe."""

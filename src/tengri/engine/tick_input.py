@@ -3,7 +3,8 @@
 Every check raises a specific error and changes nothing: a price (and a bar's open, high, low)
 must be a finite positive number, a volume finite and non-negative, a symbol a short non-empty
 string (one of the configured symbols, when any are), and the timestamp a number, a datetime or an
-ISO 8601 string that does not go back before the symbol's last tick.
+ISO 8601 string that does not go back before the symbol's last tick. :func:`live_timestamp` adds
+the bound of a live feed: not further ahead of the server clock than the allowed skew.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import math
 from collections.abc import Callable, Collection, Mapping
 
 from tengri.engine.signals import Tick
-from tengri.errors import InvalidInputError, OutOfOrderError
+from tengri.errors import InvalidInputError, OutOfOrderError, TimestampAheadError
 
-__all__ = ["coerce_timestamp", "validate_tick"]
+__all__ = ["coerce_timestamp", "live_timestamp", "validate_tick"]
 
 
 def _is_number(value: object) -> bool:
@@ -56,6 +57,31 @@ def coerce_timestamp(value: float | dt.datetime | str | None, default: float | C
     if not math.isfinite(value):
         raise InvalidInputError(f"timestamp must be finite, got {value!r}")
     return float(value)
+
+
+def live_timestamp(value: float | dt.datetime | str | None, now: float, max_ahead: float) -> float:
+    """Return a live timestamp as seconds since the epoch (``now`` when None), at most ``max_ahead`` ahead.
+
+    The bound is checked on the instant (after any UTC offset is applied), so an offset cannot carry
+    a date-time past it.
+
+    Raises
+    ------
+    InvalidInputError
+        If the value is not a finite number, a datetime or an ISO 8601 string.
+    TimestampAheadError
+        If it is more than ``max_ahead`` seconds after ``now``; a later tick with a sane time would
+        otherwise be refused as out of order for good.
+    """
+    t = coerce_timestamp(value, now)
+    if not math.isfinite(t):
+        raise InvalidInputError(f"timestamp must be finite, got {value!r}")
+    if t > now + max_ahead:
+        raise TimestampAheadError(
+            f"timestamp {t:.3f} is {t - now:.0f} s ahead of the server clock; at most {max_ahead:g} s "
+            "ahead is accepted"
+        )
+    return t
 
 
 def validate_tick(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 from pathlib import Path
 from typing import Any, Final
 
@@ -58,8 +59,12 @@ def write_predictor(path: Path, manifest: dict[str, Any], weights: dict[str, Ten
     """Write ``weights`` and ``manifest`` (completed with format, versions and checksum) to ``path``."""
     from safetensors.torch import save_file
 
-    path.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in weights.items()}
+    # Model files are the owner's only (0600), like the store: created so before anything is written.
+    for name in (WEIGHTS, MANIFEST):
+        os.close(os.open(path / name, os.O_CREAT | os.O_WRONLY, 0o600))
     save_file(tensors, str(path / WEIGHTS))
     full = {
         "format": FORMAT,

@@ -8,14 +8,16 @@ Flask nor waitress, so the CLI passes :func:`tengri.api.make_server`::
 
     serve(config, host=host, port=port, server_factory=make_server)
 
-Security rules (issue 8): the bind address defaults to 127.0.0.1 (``api.host``); a bind address
-that is not loopback needs a bearer token (``api.token``, from the config file or
-``TENGRI_API__TOKEN``), else :func:`serve` refuses to start. Debug mode is never on.
+Security rules (issues 8 and 18): the bind address defaults to 127.0.0.1 (``api.host``); a bind
+address that is not loopback needs a bearer token (``api.token``, from the config file or
+``TENGRI_API_TOKEN``), else :func:`serve` refuses to start. With a token, reads need it too
+(:func:`reads_protected`). Debug mode is never on.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import signal
 import threading
@@ -25,9 +27,18 @@ from typing import Any, Protocol
 
 from tengri.config import TengriConfig
 from tengri.engine import SystemOrchestrator
-from tengri.errors import ConfigError
+from tengri.errors import ConfigError, TengriError
 
-__all__ = ["ServerFactory", "WsgiServer", "check_bind", "is_loopback", "resolve_token", "serve"]
+__all__ = [
+    "ServerFactory",
+    "WsgiServer",
+    "check_bind",
+    "is_loopback",
+    "reads_protected",
+    "reset_symbol_time",
+    "resolve_token",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +77,16 @@ def resolve_token(config: TengriConfig) -> str | None:
     return token.strip()
 
 
+def reads_protected(config: TengriConfig) -> bool:
+    """Whether reads need the token: ``api.protect_reads``, by default whenever a token is set.
+
+    A non-loopback bind needs a token (:func:`check_bind`), so it protects reads by default too.
+    """
+    if config.api.protect_reads is not None:
+        return config.api.protect_reads
+    return config.api.token is not None
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
     if host.lower() == "localhost":
@@ -87,7 +108,7 @@ def check_bind(host: str, token: str | None) -> None:
     if token is None and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve on {host}: a non-loopback address needs a bearer token "
-            "(set api.token in the config file or TENGRI_API__TOKEN), or bind 127.0.0.1"
+            "(set TENGRI_API_TOKEN or api.token in the config file), or bind 127.0.0.1"
         )
 
 
@@ -158,3 +179,39 @@ def serve(
             signal.signal(sig, handler)
         orch.shutdown()
         log.info("orchestrator shut down; open executions persisted in %s", orch.store.url)
+
+
+def reset_symbol_time(
+    base_url: str, symbol: str, *, token: str | None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Ask the server at ``base_url`` to forget ``symbol``'s last tick time; return its answer.
+
+    Raises
+    ------
+    TengriError
+        With the server's error message, or why it could not be reached.
+    """
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token.strip()}"
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/tick/reset-time",
+        data=json.dumps({"symbol": symbol}).encode(),
+        headers=headers,
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = exc.reason
+        raise TengriError(f"the server refused ({exc.code}): {message}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise TengriError(f"cannot reach {base_url}: {exc}") from None

@@ -11,8 +11,10 @@ atomic across processes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ __all__ = [
     "database_url",
     "dump_json",
     "is_memory_sqlite",
+    "make_private_dir",
+    "make_private_file",
     "sqlite_path",
 ]
 
@@ -92,13 +96,41 @@ def _on_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if needed; a directory created here is 0700 (owner only)."""
+    if path.is_dir():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=PRIVATE_DIR_MODE)  # the umask can only take bits away from 0700
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` empty and 0600 if it does not exist; an existing one is made 0600 (best effort).
+
+    The store holds strategies, executions and profit: only its owner reads it. SQLite creates
+    the WAL and shared-memory files with the database file's mode, so they are 0600 too.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
+    with contextlib.suppress(OSError):
+        for name in (path.name, path.name + "-wal", path.name + "-shm", path.name + "-journal"):
+            sibling = path.with_name(name)
+            if sibling.exists() and sibling.stat().st_mode & 0o077:
+                sibling.chmod(PRIVATE_FILE_MODE)
+
+
 def create_store_engine(url: URL, synchronous: str = "full") -> Engine:
     """Create the one engine of a memory map for ``url``.
 
     An in-memory SQLite database lives in a single connection shared by every thread
     (``StaticPool``); the store serialises access to it. A file-backed one gets its directory
-    created, and ``synchronous`` (one of :data:`SYNCHRONOUS_MODES`) on every connection. Other
-    databases (PostgreSQL) get a pre-pinged connection pool.
+    created (0700, the file 0600), and ``synchronous`` (one of :data:`SYNCHRONOUS_MODES`) on
+    every connection. Other databases (PostgreSQL) get a pre-pinged connection pool.
     """
     if synchronous not in SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
@@ -112,7 +144,8 @@ def create_store_engine(url: URL, synchronous: str = "full") -> Engine:
     else:
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
+            make_private_file(path)
         engine = sa.create_engine(url, connect_args=connect_args, json_serializer=dump_json)
     event.listen(engine, "connect", functools.partial(_on_connect, synchronous))
     event.listen(engine, "begin", _on_begin)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tengri.engine.store.connection import make_private_dir, make_private_file
 from tengri.engine.store.records import CleanupReport, IntegrityReport
 from tengri.engine.store.schema import (
     LATEST_VERSION,
@@ -77,6 +78,7 @@ def _backup_path(store: MemoryMap) -> Path:
 
 def _copy_into(source: sqlite3.Connection, dest: Path) -> None:
     tmp = dest.with_name(dest.name + ".part")
+    make_private_file(tmp)
     target = sqlite3.connect(tmp)
     try:
         source.backup(target)
@@ -92,7 +94,7 @@ def _copy_into(source: sqlite3.Connection, dest: Path) -> None:
 def backup(store: MemoryMap, *, rotate: bool) -> Path:
     """Copy the live database into a new file under ``store.backups_dir``; rotate if asked."""
     _sqlite_only(store, "back up")
-    store.backups_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(store.backups_dir)
     with store._lock:  # a name per call, and the one in-memory connection is shared
         path = _backup_path(store)
         raw = store.engine.raw_connection()
