@@ -100,6 +100,11 @@ class ThermalConfig(_Section):
     daily_budget_fraction: float = Field(0.10, gt=0, le=1, description="Share of 24 h available for bursts.")
     max_burst_seconds: float = Field(300.0, gt=0)
     cooldown_factor: float = Field(2.0, ge=0, description="Cooldown is this times the burst's length.")
+    max_wait_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="Longest train, tune or evaluate waits for a refused burst before giving up.",
+    )
     gpu_min_allocation: float = Field(
         0.3, ge=0, le=1, description="GPU inference only at this allocation or more."
     )

@@ -32,7 +32,7 @@ from tengri.predict._persistence import data_fingerprint, read_predictor, write_
 from tengri.predict._settings import PredictorSettings
 from tengri.predict._signals import action_for, signals_from
 from tengri.predict._streaming import StreamingFeatures
-from tengri.predict._training import TrainingHistory, progress_reporter, stream, train_model
+from tengri.predict._training import Pacer, TrainingHistory, progress_reporter, stream, train_model
 from tengri.predict.calibration import PlattCalibrator, expected_calibration_error
 from tengri.predict.metrics import brier_score
 
@@ -90,12 +90,16 @@ class LSTMTradingPredictor:
 
     # -- fitting --------------------------------------------------------------------------------
 
-    def fit(self, ohlcv: pd.DataFrame) -> Self:
+    def fit(self, ohlcv: pd.DataFrame, *, budget: Pacer | None = None) -> Self:
         """Train on every bar of ``ohlcv``: the last ``validation_fraction`` validates, after a gap.
 
         Rows, by time: warm-up | training | gap of ``horizon`` bars | validation | last
         ``horizon`` bars (no label). The scaler is fitted on the training rows, early stopping
         and the Platt calibration use the validation rows. Seeded by ``settings.model.seed``.
+        ``budget`` (the thermal manager's compute budget) is given a natural point after every
+        optimiser step and every window of inference; pausing there changes no result. The
+        predictor is changed only once the fit completes: a fit stopped by a refused burst
+        leaves the previous one in place.
 
         Raises
         ------
@@ -120,15 +124,15 @@ class LSTMTradingPredictor:
         pipeline.fit(ohlcv, train_end=ohlcv.index[warm + train_stop - 1])
         rows = np.array(pipeline.transform(ohlcv).to_numpy(), dtype=np.float32)
         returns = next_return(ohlcv, horizon).to_numpy()[warm:]
-        self.return_scale = float(np.std(returns[:train_stop])) or 1.0
+        return_scale = float(np.std(returns[:train_stop])) or 1.0
         labels = np.nan_to_num(returns)
         up = (labels > 0).astype(np.float32)
-        scaled = (labels / self.return_scale).astype(np.float32)
+        scaled = (labels / return_scale).astype(np.float32)
         validation = (train_stop + horizon, labelled)
         with self._torch_context(seeded=True):
             network = create_enhanced_lstm(self.settings.with_model(input_size=rows.shape[1]).model)
             with progress_reporter(settings.epochs, f"fit {settings.variant}") as progress:
-                self.history = train_model(
+                history = train_model(
                     network,
                     rows,
                     up,
@@ -141,22 +145,27 @@ class LSTMTradingPredictor:
                     segments=settings.segments,
                     window=window,
                     progress=progress,
+                    pacer=budget,
                 )
-            logits, _, state = stream(network, torch.from_numpy(rows))
+            logits, _, state = stream(network, torch.from_numpy(rows), pacer=budget, every=window)
         held_out = slice(*validation)
         raw = logits.double().numpy()[held_out]
         self.calibrator = PlattCalibrator.fit(raw, up[held_out])
+        self.return_scale = return_scale
         self._install(pipeline, network)
         self.fit_end = ohlcv.index[-1]
         self.fingerprint = data_fingerprint(ohlcv)
-        self.metrics = _validation_metrics(self.history, raw, self.calibrator, up[held_out])
+        self.history = history
+        self.metrics = _validation_metrics(history, raw, self.calibrator, up[held_out])
         self._features = StreamingFeatures.from_bars(ohlcv, settings.higher_factors)
         self._state, self._last = state, ohlcv.index[-1]
         return self
 
     # -- predicting -----------------------------------------------------------------------------
 
-    def predict(self, ohlcv: pd.DataFrame, seq_len: int | None = None) -> pd.DataFrame:
+    def predict(
+        self, ohlcv: pd.DataFrame, seq_len: int | None = None, *, budget: Pacer | None = None
+    ) -> pd.DataFrame:
         """Predict the next bar for every complete bar of ``ohlcv``.
 
         An unfitted predictor first fits on the leading ``train_fraction`` of ``ohlcv`` and logs a
@@ -168,6 +177,9 @@ class LSTMTradingPredictor:
             Validated bars; the stream starts at the first bar.
         seq_len
             The attention window; must equal the model's ``seq_len`` (the seed passes 60).
+        budget
+            The thermal manager's compute budget, for the fit of an unfitted predictor and the
+            stream (see :meth:`fit`).
 
         Returns
         -------
@@ -190,11 +202,14 @@ class LSTMTradingPredictor:
                 len(ohlcv),
                 ohlcv.index[cut - 1] if cut > 0 else "nothing",
             )
-            self.fit(ohlcv.iloc[:cut])
+            self.fit(ohlcv.iloc[:cut], budget=budget)
         network, pipeline = self._fitted()
         rows = pipeline.transform(ohlcv)
         with self._torch_context():
-            logits, returns, state = stream(network, torch.tensor(rows.to_numpy()))
+            window = self.settings.model.seq_len
+            logits, returns, state = stream(
+                network, torch.tensor(rows.to_numpy()), pacer=budget, every=window
+            )
         raw = logits.double().numpy()
         frame = self._frame(rows.index, raw, returns.double().numpy())
         self._features = StreamingFeatures.from_bars(ohlcv, self.settings.higher_factors)

@@ -22,6 +22,7 @@ from tengri.predict import LSTMTradingPredictor, action_for
 
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
+    from tengri.predict import Pacer
 
 __all__ = ["DIRECTIONS", "PredictorSignalSource", "fit_model_source"]
 
@@ -118,7 +119,7 @@ class PredictorSignalSource:
 
 
 def fit_model_source(
-    config: TengriConfig, frame: pd.DataFrame, model: str, run_dir: Path
+    config: TengriConfig, frame: pd.DataFrame, model: str, run_dir: Path, *, budget: Pacer | None = None
 ) -> tuple[PredictorSignalSource, int]:
     """Fit a predictor on a replay's first ``model.train_fraction`` of bars; return it as a source.
 
@@ -136,6 +137,8 @@ def fit_model_source(
         A model name (``enhanced``, ``lstm``, ``qlstm``, or any of :data:`tengri.predict.VARIANTS`).
     run_dir
         The run's folder.
+    budget
+        The thermal manager's compute budget the fit (or the reload's priming) runs in.
 
     Returns
     -------
@@ -152,10 +155,10 @@ def fit_model_source(
         saved = LSTMTradingPredictor.load(directory)
         if saved.fingerprint == data_fingerprint(fitted) and saved.settings.variant == model:
             predictor = saved
-            predictor.predict(fitted)  # primes the stream with the fitted bars
+            predictor.predict(fitted, budget=budget)  # primes the stream with the fitted bars
     if predictor is None:
         log.info("fitting the %s predictor on the first %d of %d bars", model, offset, len(frame))
-        predictor = LSTMTradingPredictor(config, model=model).fit(fitted)
+        predictor = LSTMTradingPredictor(config, model=model).fit(fitted, budget=budget)
         predictor.save(directory)
     source = PredictorSignalSource(predictor)
     source.offset = offset

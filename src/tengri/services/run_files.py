@@ -90,11 +90,13 @@ def write_run_files(
     run_id: str,
     started: float,
     build_html: bool,
+    compute: dict[str, Any] | None = None,
 ) -> RunOutcome:
     """Write the run's closing files from its journal and store; return where they are.
 
     ``engine_statistics`` is :meth:`SystemOrchestrator.get_statistics` at the run's end,
-    ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit).
+    ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit),
+    ``compute`` what the thermal manager granted (the summary's ``compute`` section).
     """
     from tengri.report import build_report, compute_statistics, write_summary
 
@@ -117,6 +119,7 @@ def write_run_files(
         "executions_open": engine_statistics["executions"]["open"],
         "triggers": engine_statistics["triggers"]["triggers"],
         "system_health": engine_statistics["system_state"]["system_health"],
+        "compute": compute or {},
     }
     write_summary(run_dir, summary)
     run_info = {

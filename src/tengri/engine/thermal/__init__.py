@@ -1,7 +1,8 @@
 """Thermal zones, sensors and the burst budget (DESIGN.md, Thermal zones)."""
 
 from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, EndedBurst
-from tengri.engine.thermal.manager import BurstGate, ThermalSnapshot, ThermalZoneManager
+from tengri.engine.thermal.compute import ComputeBudget, ComputeStats, RefusalPolicy
+from tengri.engine.thermal.manager import ThermalSnapshot, ThermalZoneManager
 from tengri.engine.thermal.sensors import (
     LoadProbe,
     NvmlSensor,
@@ -17,15 +18,17 @@ from tengri.engine.thermal.sensors import (
 
 __all__ = [
     "Burst",
-    "BurstGate",
     "BurstLedger",
     "BurstRefusal",
+    "ComputeBudget",
+    "ComputeStats",
     "EndedBurst",
     "LoadProbe",
     "NvmlSensor",
     "PsutilLoad",
     "PsutilSensor",
     "Reading",
+    "RefusalPolicy",
     "ScriptedLoad",
     "ScriptedSensor",
     "Sensor",

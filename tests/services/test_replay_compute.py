@@ -1,0 +1,69 @@
+"""A replay's heavy work under the thermal manager: bursts of bounded length, refusals, the summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tengri.config import TengriConfig
+from tengri.engine import ManualClock
+from tengri.services.replay import run_replay
+
+START = 1_700_000_000.0
+CALL_S = 0.02  # the machine clock's time per reading: the test's unit of work, not the machine's speed
+SMALL_MODEL = {
+    "epochs": 2,
+    "hidden_size": 8,
+    "num_heads": 2,
+    "memory_slots": 2,
+    "seq_len": 16,
+    "patience": 2,
+    "train_fraction": 0.6,
+}
+
+
+class TickingClock(ManualClock):
+    """A machine clock that moves ``CALL_S`` each time it is read, and jumps when slept on."""
+
+    def now(self) -> float:
+        return self.advance(CALL_S)
+
+
+def _config(data_dir: Path, **thermal: float) -> TengriConfig:
+    return TengriConfig(data_dir=data_dir, model=SMALL_MODEL, thermal=thermal)
+
+
+@pytest.mark.slow
+def test_one_second_bursts_bound_the_fit_and_change_no_result(tmp_path: Path) -> None:
+    short = run_replay(
+        _config(tmp_path / "short", max_burst_seconds=1.0),
+        "sample:goog_d1",
+        model="lstm",
+        build_html=False,
+        machine_clock=TickingClock(START),
+    )
+    whole = run_replay(
+        _config(tmp_path / "whole"),
+        "sample:goog_d1",
+        model="lstm",
+        build_html=False,
+        machine_clock=TickingClock(START),
+    )
+    bursts = pd.read_csv(short.run_dir / "bursts.csv")
+    assert len(bursts) >= 3
+    assert set(bursts["label"]) == {"training"}
+    # A step (an optimiser step or an inference window) reads the clock a few times at most.
+    assert bursts["seconds"].max() <= 1.0 + 5 * CALL_S
+    assert len(pd.read_csv(whole.run_dir / "bursts.csv")) == 1
+    compute = short.summary["compute"]
+    assert compute["bursts_granted"] == len(bursts)
+    assert compute["work_paused"] == len(bursts) - 1
+    assert compute["burst_seconds"] == pytest.approx(bursts["seconds"].sum(), abs=1e-3)
+    # The paused fit streams the same signals and makes the same trades as the unbroken one.
+    for name in ("signals.csv", "trades.csv"):
+        assert (short.run_dir / name).read_bytes() == (whole.run_dir / name).read_bytes()
+    saved = json.loads((short.run_dir / "summary.json").read_text())
+    assert saved["compute"]["bursts_granted"] == len(bursts)
