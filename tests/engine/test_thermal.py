@@ -351,3 +351,52 @@ def test_status_is_json_ready() -> None:
     assert status["zone"] == "warm"
     assert status["source"] == "scripted"
     assert status["budget"]["budget_s"] == 8640.0
+
+
+# -- operator's sensor files and the estimating model -----------------------------------------
+
+
+def test_sensor_files_in_millidegrees_or_celsius_set_the_zone(tmp_path: Path) -> None:
+    sysfs_style, celsius = tmp_path / "gpu_temp", tmp_path / "cpu_temp"
+    sysfs_style.write_text("41500\n")
+    celsius.write_text("38.0\n")
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(sysfs_style), str(celsius)]})
+    manager = ThermalZoneManager(clock=ManualClock(MIDDAY), config=config)
+    assert [type(sensor).__name__ for sensor in manager.sensors] == ["FileSensor"]
+    manager.update_thermal_state()
+    assert {r.device: r.celsius for r in manager.temperatures.values()} == {
+        str(sysfs_style): 41.5,
+        str(celsius): 38.0,
+    }
+    assert (manager.zone, manager.status()["source"]) == ("cool", "file")
+    assert not isinstance(manager.try_start_burst(), BurstRefusal)
+    manager.end_burst()
+    celsius.write_text("95\n")
+    manager.update_thermal_state()
+    assert manager.zone == "critical"
+    refusal = manager.try_start_burst()
+    assert isinstance(refusal, BurstRefusal)
+    assert refusal.reason == "zone"
+
+
+def test_a_missing_sensor_file_is_reported_and_the_estimate_takes_over(tmp_path: Path) -> None:
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(tmp_path / "absent")]})
+    manager = ThermalZoneManager(clock=ManualClock(MIDDAY), config=config, load_probe=ScriptedLoad(cpu=0.0))
+    manager.update_thermal_state()
+    assert manager.estimated
+    assert manager.sensor_problems()[0].startswith("sensor file failed")
+
+
+@pytest.mark.parametrize(("rise", "zone"), [(40.0, "warm"), (50.0, "hot"), (60.0, "critical")])
+def test_sustained_full_load_reaches_the_zone_its_parameters_say(rise: float, zone: str) -> None:
+    clock = ManualClock(MIDDAY)
+    config = TengriConfig().with_overrides(thermal={"model_celsius_per_load": rise})
+    load = ScriptedLoad(cpu=0.0)
+    manager = ThermalZoneManager(sensors=[], clock=clock, config=config, load_probe=load)
+    assert manager.update_thermal_state().zone == "cool"  # idle: the ambient 35 °C
+    load.cpu = 1.0
+    for _ in range(10):  # ten minutes of full load, τ = 60 s
+        clock.advance(60.0)
+        manager.update_thermal_state()
+    assert manager.zone == zone
+    assert manager.temperatures["cpu"].celsius == pytest.approx(35.0 + rise, abs=0.01)

@@ -62,8 +62,25 @@ def test_one_second_bursts_bound_the_fit_and_change_no_result(tmp_path: Path) ->
     assert compute["bursts_granted"] == len(bursts)
     assert compute["work_paused"] == len(bursts) - 1
     assert compute["burst_seconds"] == pytest.approx(bursts["seconds"].sum(), abs=1e-3)
-    # The paused fit streams the same signals and makes the same trades as the unbroken one.
-    for name in ("signals.csv", "trades.csv"):
+    # The paused fit ends with the same weights as the unbroken one, and the same trades.
+    for name in ("model/model.safetensors", "signals.csv", "trades.csv"):
         assert (short.run_dir / name).read_bytes() == (whole.run_dir / name).read_bytes()
     saved = json.loads((short.run_dir / "summary.json").read_text())
     assert saved["compute"]["bursts_granted"] == len(bursts)
+
+
+@pytest.mark.parametrize(("celsius", "granted"), [(40.0, True), (95.0, False)])
+def test_a_file_temperature_grants_or_refuses_the_fit(tmp_path: Path, celsius: float, granted: bool) -> None:
+    sensor = tmp_path / "temp"
+    sensor.write_text(f"{int(celsius * 1000)}\n")  # as sysfs writes it
+    config = _config(tmp_path / "data").with_overrides(thermal={"sensor_files": [str(sensor)]})
+    outcome = run_replay(
+        config, "sample:goog_d1", model="lstm", build_html=False, machine_clock=TickingClock(START)
+    )
+    compute = outcome.summary["compute"]
+    assert compute["zone_max"] == ("cool" if granted else "critical")
+    assert (compute["bursts_granted"] >= 1) is granted
+    assert (compute["bursts_refused"] >= 1) is not granted
+    assert (compute["model_skipped"] is None) is granted
+    # Refused: the run went on without its model (no fit was saved).
+    assert (outcome.run_dir / "model" / "manifest.json").is_file() is granted

@@ -113,7 +113,14 @@ class ThermalConfig(_Section):
     model_celsius_per_load: float = Field(
         40.0,
         ge=0,
-        description="Steady-state rise at full load (35 + 40 = 75 °C, warm: bursts still allowed).",
+        description=(
+            "Steady-state rise at full load: 35 + 40 = 75 °C, warm (an estimate never stops work on"
+            " load alone); 45 or more makes sustained full load reach hot."
+        ),
+    )
+    sensor_files: tuple[str, ...] = Field(
+        (),
+        description="Files each holding one temperature (millidegrees or °C); set, they replace the sensors.",
     )
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@ from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, Ended
 from tengri.engine.thermal.compute import ComputeBudget, ComputeStats, RefusalPolicy
 from tengri.engine.thermal.manager import ThermalSnapshot, ThermalZoneManager
 from tengri.engine.thermal.sensors import (
+    FileSensor,
     LoadProbe,
     NvmlSensor,
     PsutilLoad,
@@ -23,6 +24,7 @@ __all__ = [
     "ComputeBudget",
     "ComputeStats",
     "EndedBurst",
+    "FileSensor",
     "LoadProbe",
     "NvmlSensor",
     "PsutilLoad",

@@ -50,7 +50,6 @@ class ComputeStats:
     bursts_refused: int = 0
     burst_seconds: float = 0.0
     work_paused: int = 0
-    work_skipped: int = 0
 
 
 class ComputeBudget:

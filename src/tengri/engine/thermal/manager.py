@@ -86,7 +86,8 @@ class ThermalZoneManager:
     profit_coprocessor
         Supplies P_avg for D_thermal (0 without one).
     sensors
-        Sensors asked in order (default NVML, psutil, sysfs); ``[]`` uses only the estimate.
+        Sensors asked in order (default ``thermal.sensor_files`` if set, else NVML, psutil,
+        sysfs); ``[]`` uses only the estimate.
     clock
         Time of every decision (default :class:`SystemClock`).
     store
@@ -112,7 +113,9 @@ class ThermalZoneManager:
     ) -> None:
         self.config: ThermalConfig = config.thermal if config is not None else ThermalConfig()
         self.profit_coprocessor = profit_coprocessor
-        self.sensors: list[Sensor] = list(default_sensors() if sensors is None else sensors)
+        self.sensors: list[Sensor] = list(
+            default_sensors(self.config.sensor_files) if sensors is None else sensors
+        )
         self.clock: Clock = clock or SystemClock()
         self.store = store
         self._load_probe = load_probe
