@@ -84,3 +84,26 @@ def test_a_file_temperature_grants_or_refuses_the_fit(tmp_path: Path, celsius: f
     assert (compute["model_skipped"] is None) is granted
     # Refused: the run went on without its model (no fit was saved).
     assert (outcome.run_dir / "model" / "manifest.json").is_file() is granted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data", ["sample:eurusd_h1", "sample:goog_d1"])
+def test_at_most_explore_outcomes_entries_per_strategy_open_below_min_confidence(
+    tmp_path: Path, data: str
+) -> None:
+    # Pattern trading with more (less certain) triggers than the defaults, so that both series trade.
+    config = TengriConfig(
+        data_dir=tmp_path,
+        triggers={"auto_register_t_stat": 1.5, "auto_register_min_count": 20},
+        trading={"holding_bars": 6, "max_open_executions": 4},
+    )
+    outcome = run_replay(config, data, model="none", build_html=False)
+    executions = pd.read_csv(outcome.run_dir / "executions.csv")
+    below = executions[executions["confidence"] < config.trading.min_confidence]
+    assert len(executions) > 0
+    assert below.groupby("strategy_id").size().max() <= config.trading.explore_outcomes
+    entries = outcome.summary["entries"]
+    assert entries["taken"] == len(executions)
+    # Exploring entries are those under the threshold, which in a drawdown adds the defensive margin.
+    assert entries["exploring"] >= len(below)
+    assert entries["refused_low_confidence"] > 0

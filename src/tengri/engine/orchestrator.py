@@ -11,9 +11,9 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
 5. hash the price path, fire triggers, ask the signal sources (pattern triggers, the predictor,
    a user's strategies); an opposite signal exits; an entry needs the memory agent's confidence in
    the current context to reach ``min_confidence`` (plus ``defensive_margin`` in a drawdown or
-   volatile profit zone) once the strategy has ``explore_outcomes`` outcomes and its newest is
-   younger than ``τ·ln 2`` (decay ≥ 0.5) — before that the agent has no (fresh) evidence to
-   judge by, and the entry is taken to gather it;
+   volatile profit zone) once the strategy has ``explore_outcomes`` executions — before that the
+   agent has too little evidence to judge by, and the entry is taken to gather it (age moves
+   evidence back toward the prior; it never re-opens exploration);
 6. feed realised profit to the profit trajectory and outcomes to the triggers.
 
 All of a tick's writes are one transaction of the store (:meth:`MemoryMap.unit_of_work`). A
@@ -155,6 +155,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self._latencies: list[float] = []
         self._slow_ticks = 0
         self._processing: dict[str, Any] = {}
+        self.entries = {"taken": 0, "exploring": 0, "refused_low_confidence": 0}
         # Crash recovery: the time of the newest stored event past the checkpoint (None: not
         # recovering) and the stored profit points past it, by time.
         self._recovery_until: float | None = None
@@ -486,6 +487,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                 "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000.0 if lat else None,
             },
             "slow_ticks": self._slow_ticks,
+            "entries": dict(self.entries),
             "executions": {
                 "completed": agent_stats["completed"],
                 "open": len(self.desk.positions),

@@ -120,6 +120,7 @@ def write_run_files(
         "triggers": engine_statistics["triggers"]["triggers"],
         "system_health": engine_statistics["system_state"]["system_health"],
         "compute": compute or {},
+        "entries": engine_statistics["entries"],
     }
     write_summary(run_dir, summary)
     run_info = {
@@ -132,6 +133,8 @@ def write_run_files(
         "finished_at": iso(time.time()),
         "bars_per_year": per_year,
         "config": json.loads(config.model_dump_json(exclude={"api"})),
+        "compute": summary["compute"],
+        "entries": summary["entries"],
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
     report = build_report(run_dir) if build_html else None
