@@ -22,6 +22,7 @@ from tengri.engine.thermal import (
     ThermalModel,
     ThermalZoneManager,
 )
+from tengri.engine.thermal.governance import markdown_table
 from tengri.errors import BurstRefusedError, ConflictError, NotFoundError
 
 MIDDAY = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC).timestamp()
@@ -400,3 +401,65 @@ def test_sustained_full_load_reaches_the_zone_its_parameters_say(rise: float, zo
         manager.update_thermal_state()
     assert manager.zone == zone
     assert manager.temperatures["cpu"].celsius == pytest.approx(35.0 + rise, abs=0.01)
+
+
+# -- what each zone sets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("celsius", "threads", "segments", "every", "retrain", "qlstm", "device"),
+    [
+        (40.0, 4, 8, 1, 1, True, "cuda"),  # cool
+        (65.0, 4, 8, 1, 1, True, "cuda"),  # normal
+        (69.0, 4, 8, 1, 1, True, "cuda"),  # normal, D_thermal just under 0.5
+        (75.0, 1, 2, 4, 0, False, "cpu"),  # warm, but D_thermal ≥ 0.5 at no profit: one row down
+        (85.0, 1, 2, 8, 0, False, "cpu"),  # hot: reduce, the critical row
+        (95.0, 1, 2, 8, 0, False, "cpu"),  # critical
+    ],
+)
+def test_the_zone_sets_threads_batch_cadence_retrains_qlstm_and_device(
+    tmp_path: Path,
+    celsius: float,
+    threads: int,
+    segments: int,
+    every: int,
+    retrain: int,
+    qlstm: bool,
+    device: str,
+) -> None:
+    sensor = tmp_path / "temp"
+    sensor.write_text(f"{celsius}\n")
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(sensor)]})
+    manager = ThermalZoneManager(clock=ManualClock(MIDDAY), config=config, cuda_available=lambda: True)
+    settings = manager.compute_settings(max_threads=4, max_segments=8)
+    assert (settings.torch_threads, settings.segments, settings.model_every) == (threads, segments, every)
+    assert (settings.retrain_factor, settings.qlstm_allowed, settings.device) == (retrain, qlstm, device)
+
+
+def test_warm_with_profit_headroom_uses_the_warm_row_and_cooling_raises_settings_again(
+    tmp_path: Path,
+) -> None:
+    class Profit:
+        average_profit = 20.0  # 10 °C of headroom: D_thermal < 0.5 at 75 °C
+
+    sensor = tmp_path / "temp"
+    sensor.write_text("75\n")
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(sensor)]})
+    manager = ThermalZoneManager(
+        Profit(), clock=ManualClock(MIDDAY), config=config, cuda_available=lambda: True
+    )
+    warm = manager.compute_settings(max_threads=4, max_segments=8)
+    assert (warm.torch_threads, warm.segments, warm.model_every, warm.retrain_factor) == (2, 4, 2, 2)
+    assert warm.device == "cuda"  # allocation 0.4 ≥ gpu_min_allocation 0.3
+    sensor.write_text("95\n")
+    manager.update_thermal_state()
+    assert manager.compute_settings(max_threads=4, max_segments=8).torch_threads == 1
+    sensor.write_text("40\n")
+    manager.update_thermal_state()
+    assert manager.compute_settings(max_threads=4, max_segments=8).torch_threads == 4
+    assert manager.compute_stats.torch_threads_max == 4
+
+
+def test_the_readme_prints_the_zone_table() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme

@@ -10,7 +10,7 @@ import pytest
 
 from tengri.config import TengriConfig
 from tengri.engine import ManualClock
-from tengri.services.replay import run_replay
+from tengri.services.replay import ProgressEvent, run_replay
 
 START = 1_700_000_000.0
 CALL_S = 0.02  # the machine clock's time per reading: the test's unit of work, not the machine's speed
@@ -32,8 +32,14 @@ class TickingClock(ManualClock):
         return self.advance(CALL_S)
 
 
-def _config(data_dir: Path, **thermal: float) -> TengriConfig:
-    return TengriConfig(data_dir=data_dir, model=SMALL_MODEL, thermal=thermal)
+def _config(data_dir: Path, celsius: float = 40.0, **thermal: float) -> TengriConfig:
+    """A small model; the machine's temperature pinned by a sensor file (the zone sets the fit)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sensor = data_dir / "temp"
+    sensor.write_text(f"{celsius}\n")
+    return TengriConfig(
+        data_dir=data_dir, model=SMALL_MODEL, thermal={**thermal, "sensor_files": [str(sensor)]}
+    )
 
 
 @pytest.mark.slow
@@ -70,10 +76,12 @@ def test_one_second_bursts_bound_the_fit_and_change_no_result(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("celsius", "granted"), [(40.0, True), (95.0, False)])
-def test_a_file_temperature_grants_or_refuses_the_fit(tmp_path: Path, celsius: float, granted: bool) -> None:
-    sensor = tmp_path / "temp"
+def test_a_file_temperature_grants_or_refuses_the_fit_and_sets_threads_and_cadence(
+    tmp_path: Path, celsius: float, granted: bool
+) -> None:
+    config = _config(tmp_path, celsius).with_overrides(model={"torch_threads": 2})
+    sensor = Path(config.thermal.sensor_files[0])
     sensor.write_text(f"{int(celsius * 1000)}\n")  # as sysfs writes it
-    config = _config(tmp_path / "data").with_overrides(thermal={"sensor_files": [str(sensor)]})
     outcome = run_replay(
         config, "sample:goog_d1", model="lstm", build_html=False, machine_clock=TickingClock(START)
     )
@@ -84,6 +92,38 @@ def test_a_file_temperature_grants_or_refuses_the_fit(tmp_path: Path, celsius: f
     assert (compute["model_skipped"] is None) is granted
     # Refused: the run went on without its model (no fit was saved).
     assert (outcome.run_dir / "model" / "manifest.json").is_file() is granted
+    # 40 °C: both threads, the model asked on every bar; 95 °C: one thread, every 8th bar.
+    assert compute["torch_threads_max"] == (2 if granted else 1)
+    assert compute["model_every_max"] == (1 if granted else 8)
+    assert compute["device"] == "cpu"
+
+
+def test_a_zone_turning_critical_mid_run_asks_the_model_less_often(tmp_path: Path) -> None:
+    runs = {}
+    for name, heat_at in (("cool", None), ("heated", 1_700)):
+        # Sensors read every machine second: a few bars (each reads the ticking clock).
+        config = _config(tmp_path / name).with_overrides(engine={"thermal_monitoring_interval": 1.0})
+        sensor = Path(config.thermal.sensor_files[0])
+
+        def heat(event: ProgressEvent, at: int | None = heat_at, path: Path = sensor) -> None:
+            if event.bar == at:
+                path.write_text("95\n")
+
+        runs[name] = run_replay(
+            config,
+            "sample:goog_d1",
+            model="lstm",
+            build_html=False,
+            machine_clock=TickingClock(START),
+            on_progress=heat,
+        ).summary["compute"]
+    streamed = 2_148 - int(2_148 * SMALL_MODEL["train_fraction"])
+    assert runs["cool"]["model_asks"] == streamed
+    assert runs["heated"]["zone_max"] == "critical"
+    assert runs["heated"]["model_every_max"] == 8
+    # Up to bar 1,700 on every bar, then about every 8th.
+    asked_cool = 1_700 - (2_148 - streamed)
+    assert asked_cool < runs["heated"]["model_asks"] < asked_cool + (2_148 - 1_700) // 8 + 20
 
 
 @pytest.mark.slow

@@ -212,6 +212,8 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
 
     def _update_thermal(self) -> None:
         self.thermal_manager.update_thermal_state()
+        # What the zone now allows (logged when it changes; its extremes go to the run's summary).
+        self.thermal_manager.compute_settings(max_threads=self.config.model.torch_threads)
         self._refresh_processing()
         # The manager skips a failing sensor and an implausible reading (NaN, below absolute zero,
         # hotter than any chip survives) and carries on; health says so.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -18,13 +19,14 @@ import numpy as np
 import pandas as pd
 
 from tengri.engine.signals import Signal, Tick
-from tengri.predict import LSTMTradingPredictor, action_for
+from tengri.predict import LSTMTradingPredictor, PredictorSettings, action_for
 
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
+    from tengri.engine import ThermalZoneManager
     from tengri.predict import Pacer
 
-__all__ = ["DIRECTIONS", "PredictorSignalSource", "fit_model_source"]
+__all__ = ["DIRECTIONS", "PredictorSignalSource", "fit_model_source", "governed"]
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,31 @@ class PredictorSignalSource:
         The strategy the signals belong to.
     threshold
         Confidence a buy or sell must exceed (:func:`tengri.predict.action_for`).
+    thermal
+        The thermal manager whose zone sets how often the model is asked, with how many torch
+        threads, and whether a quantum model may run (:mod:`tengri.engine.thermal.governance`);
+        ``None`` asks on every bar.
+    max_threads
+        The torch threads of the coolest zone (``model.torch_threads``).
     """
 
     def __init__(
-        self, predictor: LSTMTradingPredictor, *, strategy_id: str = "MODEL", threshold: float | None = None
+        self,
+        predictor: LSTMTradingPredictor,
+        *,
+        strategy_id: str = "MODEL",
+        threshold: float | None = None,
+        thermal: ThermalZoneManager | None = None,
+        max_threads: int = 1,
     ) -> None:
         self.predictor = predictor
         self.strategy_id = strategy_id
         self.threshold = threshold
+        self.thermal = thermal
+        self.max_threads = max_threads
+        self.asks = 0
+        """How many times the model was asked for a signal."""
+        self._waiting: list[dict[str, Any]] = []  # bars streamed at the next ask
         self.name = f"model:{predictor.settings.variant}"
         self.records: list[dict[str, Any]] = []
         """One entry per emitted signal: ``timestamp``, ``direction``, ``stated_confidence``."""
@@ -93,7 +112,14 @@ class PredictorSignalSource:
             "Close": price,
             "Volume": tick.volume if tick.volume is not None else 0.0,
         }
-        prediction = self.predictor.update(bar)
+        self._waiting.append(bar)
+        if not self._asked_now(tick):
+            return ()
+        waiting, self._waiting = self._waiting, []
+        prediction: dict[str, Any] | None = None
+        for earlier in waiting:
+            prediction = self.predictor.update(earlier)
+        self.asks += 1
         if prediction is None:
             return ()
         action = action_for(prediction["prob_up"], self.threshold)
@@ -117,9 +143,41 @@ class PredictorSignalSource:
         }
         return (Signal(self.strategy_id, direction, confidence=confidence, source="model", info=info),)
 
+    def _asked_now(self, tick: Tick) -> bool:
+        """Whether the zone lets the model be asked on this tick (and with how many threads)."""
+        if self.thermal is None:
+            return True
+        settings = self.thermal.compute_settings(
+            max_threads=self.max_threads, max_segments=self.predictor.settings.segments
+        )
+        quantum = self.predictor.settings.model.use_quantum
+        every = settings.model_every if settings.qlstm_allowed or not quantum else 0
+        if every == 0 or tick.index % every:
+            return False
+        if self.predictor.settings.torch_threads != settings.torch_threads:
+            self.predictor.settings = replace(self.predictor.settings, torch_threads=settings.torch_threads)
+        return True
+
+
+def governed(
+    settings: PredictorSettings, thermal: ThermalZoneManager, *, max_threads: int, max_segments: int
+) -> PredictorSettings:
+    """Return ``settings`` with the torch threads and training batch the zone allows for a fit.
+
+    ``max_threads`` and ``max_segments`` are the configured values, which the coolest zones use.
+    """
+    allowed = thermal.compute_settings(max_threads=max_threads, max_segments=max_segments)
+    return replace(settings, torch_threads=allowed.torch_threads, segments=allowed.segments)
+
 
 def fit_model_source(
-    config: TengriConfig, frame: pd.DataFrame, model: str, run_dir: Path, *, budget: Pacer | None = None
+    config: TengriConfig,
+    frame: pd.DataFrame,
+    model: str,
+    run_dir: Path,
+    *,
+    budget: Pacer | None = None,
+    thermal: ThermalZoneManager | None = None,
 ) -> tuple[PredictorSignalSource, int]:
     """Fit a predictor on a replay's first ``model.train_fraction`` of bars; return it as a source.
 
@@ -139,6 +197,9 @@ def fit_model_source(
         The run's folder.
     budget
         The thermal manager's compute budget the fit (or the reload's priming) runs in.
+    thermal
+        The thermal manager whose zone sets the fit's torch threads and batch, and the source's
+        cadence (:mod:`tengri.engine.thermal.governance`).
 
     Returns
     -------
@@ -158,8 +219,14 @@ def fit_model_source(
             predictor.predict(fitted, budget=budget)  # primes the stream with the fitted bars
     if predictor is None:
         log.info("fitting the %s predictor on the first %d of %d bars", model, offset, len(frame))
-        predictor = LSTMTradingPredictor(config, model=model).fit(fitted, budget=budget)
+        predictor = LSTMTradingPredictor(config, model=model)
+        if thermal is not None:
+            base = predictor.settings
+            predictor.settings = governed(
+                base, thermal, max_threads=base.torch_threads, max_segments=base.segments
+            )
+        predictor.fit(fitted, budget=budget)
         predictor.save(directory)
-    source = PredictorSignalSource(predictor)
+    source = PredictorSignalSource(predictor, thermal=thermal, max_threads=config.model.torch_threads)
     source.offset = offset
     return source, offset

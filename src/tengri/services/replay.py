@@ -166,6 +166,7 @@ class _Replay:
         self._batch: AbstractContextManager[None] | None = None  # see begin_batch
         self.retrains = 0
         self.retrains_skipped = 0
+        self.retrains_deferred = 0
         self.model_skipped: str | None = None  # why the model's fit was refused
 
     def tick(self, bar: int) -> Tick:
@@ -300,9 +301,12 @@ class _Replay:
         """
         from tengri.services.model_source import fit_model_source
 
+        thermal = self.orchestrator.thermal_manager
         try:
             with self.budget("training") as budget:
-                source, offset = fit_model_source(self.config, self.frame, model, self.run_dir, budget=budget)
+                source, offset = fit_model_source(
+                    self.config, self.frame, model, self.run_dir, budget=budget, thermal=thermal
+                )
         except BurstRefusedError as refusal:
             log.warning("no model in this run: the burst for its fit was refused (%s)", refusal)
             self.model_skipped = str(refusal)
@@ -314,12 +318,33 @@ class _Replay:
     def maybe_retrain(self, bar: int) -> None:
         """Refit the predictor on every bar so far, inside bursts, every ``model.retrain_every`` bars.
 
-        A refused burst keeps the current fit: the retrain is skipped and counted.
+        The zone's retrain factor spaces retrains further apart (a deferred one is counted), and
+        sets the fit's torch threads and batch. A refused burst keeps the current fit: the
+        retrain is skipped and counted.
         """
         every = self.config.model.retrain_every
         if self.model_source is None or every <= 0 or (bar + 1 - self.offset) % every:
             return
+        from tengri.predict import PredictorSettings
+        from tengri.services.model_source import governed
+
         predictor = self.model_source.predictor
+        configured = PredictorSettings.from_config(self.config, predictor.settings.variant)
+        thermal = self.orchestrator.thermal_manager
+        allowed = thermal.compute_settings(
+            max_threads=configured.torch_threads, max_segments=configured.segments
+        )
+        due = (bar + 1 - self.offset) // every
+        if allowed.retrain_factor == 0 or due % allowed.retrain_factor:
+            log.info("retrain at bar %d deferred: the zone allows one every %s", bar, allowed.retrain_factor)
+            self.retrains_deferred += 1
+            return
+        predictor.settings = governed(
+            predictor.settings,
+            thermal,
+            max_threads=configured.torch_threads,
+            max_segments=configured.segments,
+        )
         history = self.frame.iloc[: bar + 1]
         try:
             with self.budget("retraining") as budget:
@@ -342,8 +367,12 @@ class _Replay:
             "work_paused": stats.work_paused,
             "zone_max": thermal.zone_max,
             "device": thermal.inference_device(),
+            "torch_threads_max": stats.torch_threads_max,
+            "model_every_max": stats.model_every_max,
+            "model_asks": self.model_source.asks if self.model_source is not None else 0,
             "retrains": self.retrains,
             "retrains_skipped": self.retrains_skipped,
+            "retrains_deferred": self.retrains_deferred,
             "model_skipped": self.model_skipped,
         }
 

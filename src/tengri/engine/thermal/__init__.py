@@ -2,6 +2,7 @@
 
 from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, EndedBurst
 from tengri.engine.thermal.compute import ComputeBudget, ComputeStats, RefusalPolicy
+from tengri.engine.thermal.governance import ALLOCATION_TABLE, ComputeSettings
 from tengri.engine.thermal.manager import ThermalSnapshot, ThermalZoneManager
 from tengri.engine.thermal.sensors import (
     FileSensor,
@@ -18,10 +19,12 @@ from tengri.engine.thermal.sensors import (
 )
 
 __all__ = [
+    "ALLOCATION_TABLE",
     "Burst",
     "BurstLedger",
     "BurstRefusal",
     "ComputeBudget",
+    "ComputeSettings",
     "ComputeStats",
     "EndedBurst",
     "FileSensor",

@@ -50,6 +50,8 @@ class ComputeStats:
     bursts_refused: int = 0
     burst_seconds: float = 0.0
     work_paused: int = 0
+    torch_threads_max: int = 0
+    model_every_max: int = 0
 
 
 class ComputeBudget:

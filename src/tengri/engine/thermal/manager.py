@@ -23,6 +23,7 @@ from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.store import MemoryMap
 from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, EndedBurst
 from tengri.engine.thermal.compute import ComputeBudget, ComputeStats, RefusalPolicy
+from tengri.engine.thermal.governance import ComputeSettings, settings_for
 from tengri.engine.thermal.sensors import (
     LoadProbe,
     PsutilLoad,
@@ -130,6 +131,7 @@ class ThermalZoneManager:
         self._snapshot: ThermalSnapshot | None = None
         self.compute_stats = ComputeStats()
         self.zone_max: str | None = None  # the hottest zone seen since start
+        self._settings: ComputeSettings | None = None
 
     # -- temperatures -------------------------------------------------------------------------
 
@@ -261,6 +263,40 @@ class ThermalZoneManager:
         if self.gpu_allocation < self.config.gpu_min_allocation:
             return "cpu"
         return "cuda" if self._cuda_available() else "cpu"
+
+    def compute_settings(self, *, max_threads: int = 1, max_segments: int = 1) -> ComputeSettings:
+        """The settings the zone allows now (:mod:`tengri.engine.thermal.governance`).
+
+        ``max_threads`` and ``max_segments`` are the configured maxima the table's shares apply
+        to. The extremes used since start are kept in :attr:`compute_stats`; a change is logged.
+        """
+        with self._lock:
+            snap = self.snapshot
+            settings = settings_for(
+                snap.gpu_allocation,
+                reduce=self.should_reduce_gpu_load(),
+                max_threads=max_threads,
+                max_segments=max_segments,
+                gpu_min_allocation=self.config.gpu_min_allocation,
+                cuda_available=self._cuda_available(),
+            )
+            if settings != self._settings:
+                log.info(
+                    "compute settings for zone %s: %d torch threads, %d segments, model every %d bars, "
+                    "retrain factor %d, QLSTM %s, device %s",
+                    snap.zone,
+                    settings.torch_threads,
+                    settings.segments,
+                    settings.model_every,
+                    settings.retrain_factor,
+                    "allowed" if settings.qlstm_allowed else "off",
+                    settings.device,
+                )
+                self._settings = settings
+            stats = self.compute_stats
+            stats.torch_threads_max = max(stats.torch_threads_max, settings.torch_threads)
+            stats.model_every_max = max(stats.model_every_max, settings.model_every)
+            return settings
 
     # -- bursts -------------------------------------------------------------------------------
 
