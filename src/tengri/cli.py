@@ -50,6 +50,10 @@ DataArgument = Annotated[
     typer.Argument(help="OHLCV file (CSV/Parquet) or sample:NAME.", show_default=True),
 ]
 MODELS = ("enhanced", "lstm", "lstm+lif", "lstm+attention", "qlstm")
+QLSTM_EXPERIMENTAL = (
+    "the QLSTM (--model qlstm) is experimental: a simulated quantum circuit, slow, and not shown "
+    "to beat the classical models (see the README's evaluation)"
+)
 ModelOption = Annotated[
     str,
     typer.Option(
@@ -67,8 +71,43 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
+_LOG_LEVEL: list[str] = []  # the global --log-level, if given
+
+
 def _load_config(config_file: Path | None) -> TengriConfig:
-    return TengriConfig.load(config_file)
+    from tengri.logs import configure_logging
+
+    config = TengriConfig.load(config_file)
+    token = config.api.token.get_secret_value() if config.api.token is not None else ""
+    configure_logging(_LOG_LEVEL[0] if _LOG_LEVEL else config.log_level, secrets=[token])
+    return config
+
+
+@app.callback()
+def _global_options(
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING or ERROR, to stderr (default: log_level, or TENGRI_LOG_LEVEL).",
+            case_sensitive=False,
+        ),
+    ] = None,
+) -> None:
+    """Options for every command."""
+    from tengri.logs import LEVELS, configure_logging
+
+    _LOG_LEVEL.clear()
+    if log_level is not None:
+        if log_level.upper() not in LEVELS:
+            _fail(f"--log-level must be one of {', '.join(LEVELS)} (got {log_level!r})")
+        _LOG_LEVEL.append(log_level.upper())
+        configure_logging(log_level)
+
+
+def _bursts_line(bursts: list[dict[str, Any]]) -> str:
+    seconds = sum(float(row["seconds"]) for row in bursts)
+    return f"thermal bursts: {len(bursts)}, {seconds:.1f} s"
 
 
 def _print_json(payload: dict[str, Any]) -> None:
@@ -203,6 +242,8 @@ def run(
     """
     if model not in (*MODELS, "none"):
         _fail(f"--model must be one of {', '.join(MODELS)}, none (got {model!r})")
+    if model == "qlstm":
+        typer.echo(f"warning: {QLSTM_EXPERIMENTAL}", err=True)
     _replay_command(data, model, config, resume, None, "run")
 
 
@@ -220,6 +261,7 @@ def train(
     result = run_train(_load_config(config), data, model)
     _print_summary(dict(result.metrics), title=f"tengri train: {result.name}")
     typer.echo(f"saved: {result.directory}")
+    typer.echo(_bursts_line(result.bursts))
 
 
 @app.command()
@@ -236,6 +278,7 @@ def evaluate(
     result = run_evaluate(_load_config(config), data, quick=quick)
     typer.echo(result.markdown.read_text())
     typer.echo(f"written: {result.directory}")
+    typer.echo(_bursts_line(result.bursts))
 
 
 @app.command()
@@ -396,3 +439,60 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+store_app = typer.Typer(help="Back up, list, restore and check the store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+RunOption = Annotated[
+    str | None,
+    typer.Option("--run", help="A run's own store (its id under data/runs) instead of the main one."),
+]
+
+
+@store_app.command("backup")
+def store_backup(config: ConfigOption = None, run: RunOption = None) -> None:
+    """Back up the store now (SQLite's online backup; the oldest beyond store.backup_keep go)."""
+    from tengri.services.upkeep import backup_store
+
+    typer.echo(f"backup: {backup_store(_load_config(config), run)}")
+
+
+@store_app.command("list")
+def store_list(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+) -> None:
+    """List every backup: the main store's and each run's, oldest first."""
+    from tengri.services.upkeep import list_store_backups
+
+    rows = list_store_backups(_load_config(config))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no backups")
+    for row in rows:
+        typer.echo(f"{row['store']}  {row['name']}  {row['bytes']:,} bytes  {row['modified']}")
+
+
+@store_app.command("restore")
+def store_restore(
+    name: Annotated[str, typer.Argument(help="A backup's name, as `tengri store list` shows it.")],
+    config: ConfigOption = None,
+    run: RunOption = None,
+) -> None:
+    """Restore a backup into the store; the current content is backed up first."""
+    from tengri.services.upkeep import restore_store
+
+    _print_json(restore_store(_load_config(config), name, run))
+
+
+@store_app.command("check")
+def store_check(config: ConfigOption = None, run: RunOption = None) -> None:
+    """Check the store's integrity (a damaged SQLite store is restored from its newest good backup)."""
+    from tengri.services.upkeep import check_store
+
+    report = check_store(_load_config(config), run)
+    _print_json(report)
+    if not report["ok"]:
+        raise typer.Exit(EXIT_ERROR)

@@ -217,6 +217,9 @@ class StoreConfig(_Section):
     url: str | None = Field(None, description="SQLAlchemy URL; default SQLite file under the data directory.")
     memory_limit_mb: float = Field(100.0, gt=0)
     backup_keep: int = Field(5, ge=1)
+    backup_interval_hours: float = Field(
+        6.0, gt=0, description="Hours between automatic backups of a running engine's SQLite store."
+    )
     retention_days: float = Field(30.0, gt=0, description="Closed-execution detail kept at least this long.")
     synchronous: Literal["full", "normal"] = Field(
         "full",

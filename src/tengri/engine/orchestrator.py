@@ -31,6 +31,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from tengri.config import EngineConfig, TengriConfig
@@ -209,6 +210,30 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self.duties.add("cleanup", cfg.memory_cleanup_interval, lambda _now: self._cleanup())
         if self.mode == "live":
             self.duties.add("timeouts", 1.0, self._expire_executions)
+            if self.store.is_sqlite and self.store.path is not None:
+                # A replay backs up at its end instead: its batch holds the store between bars.
+                every = self.config.store.backup_interval_hours * 3_600.0
+                self.duties.add("backup", every, self._scheduled_backup)
+
+    def _scheduled_backup(self, _now: float) -> None:
+        self.backup("scheduled")
+
+    def backup(self, reason: str) -> Path | None:
+        """Back up a SQLite file store (rotating to ``store.backup_keep``); health says if it fails.
+
+        Returns the backup, or ``None`` for a store that is not a SQLite file or a failed backup.
+        """
+        if not (self.store.is_sqlite and self.store.path is not None):
+            return None
+        try:
+            path = self.store.backup()
+        except TengriError as exc:
+            log.error("%s backup of the store failed: %s", reason, exc.message)
+            self.health.fail("backup", exc.message)
+            return None
+        self.health.ok("backup")
+        log.info("%s backup of the store: %s", reason, path.name)
+        return path
 
     def _update_thermal(self) -> None:
         self.thermal_manager.update_thermal_state()
@@ -284,8 +309,12 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
 
-    def shutdown(self) -> None:
-        """Stop the duties and write the engine's state; open executions stay open in the store."""
+    def shutdown(self, *, backup: bool = True) -> None:
+        """Stop the duties, write the engine's state and (``backup``) back the store up.
+
+        Open executions stay open in the store. A replay passes ``backup=False`` and backs up
+        once its batch is committed.
+        """
         with self._lock:
             if not self._started:
                 return
@@ -294,6 +323,8 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
             self.checkpoint()
         if self._loop is not None and self._loop is not threading.current_thread():
             self._loop.join(timeout=5.0)
+        if backup:
+            self.backup("shutdown")
         log.info("orchestrator shut down with %d open execution(s)", len(self.desk.positions))
 
     # -- the tick -----------------------------------------------------------------------------

@@ -188,6 +188,11 @@ def _header(run: RunFolder, statistics: Mapping[str, Statistic]) -> str:
             f'<div class="value{tone}">{html.escape(_format(value))}{suffix}</div></div>'
         )
     links = "".join(f'<a href="#{s}">{s}</a>' for s in SECTION_IDS)
+    if meta.get("model") == "qlstm":
+        facts += " · " + html.escape(
+            "the QLSTM is experimental: a simulated quantum circuit, slow, not shown to beat the "
+            "classical models"
+        )
     return (
         f"<header><h1>{html.escape(title)}</h1><p class='meta'>{facts}</p>"
         f"<p class='meta'>{period} · replayed {html.escape(_format(meta.get('started_at')))}"

@@ -138,6 +138,7 @@ class _Replay:
         self.store = MemoryMap(
             f"sqlite:///{(run_dir / 'store.db').as_posix()}",
             backups_dir=run_dir / "backups",
+            backup_keep=config.store.backup_keep,
             memory_limit_mb=config.store.memory_limit_mb,
             protect_profit_points=config.engine.profit_window_size,
             synchronous=config.store.replay_synchronous,
@@ -461,8 +462,9 @@ def run_replay(
                         result["profit_zone"],
                     )
                 )
-        replay.orchestrator.shutdown()
+        replay.orchestrator.shutdown(backup=False)
         replay.commit_batch()
+        replay.orchestrator.backup("end of run")
     except UnitOfWorkLostError:
         # The database rolled back what the engine holds in memory: a checkpoint of that memory
         # would not match the store. The store stays at its last checkpoint, for --resume.
@@ -472,7 +474,7 @@ def run_replay(
     except BaseException:
         try:
             replay.journal.flush()
-            replay.orchestrator.shutdown()
+            replay.orchestrator.shutdown(backup=False)
             replay.commit_batch()
         finally:
             replay.store.close()
