@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,11 @@ import pytest
 
 from tengri.config import TengriConfig
 from tengri.engine import ComputeBudget, EndedBurst, ManualClock, ThermalZoneManager
+from tengri.engine.signals import Tick
 from tengri.engine.thermal import ScriptedSensor
 from tengri.errors import BurstRefusedError
 from tengri.predict import LSTMTradingPredictor, PredictorSettings
+from tengri.services.model_source import PredictorSignalSource
 from tengri.services.train import train
 
 MIDDAY = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC).timestamp()
@@ -102,3 +106,57 @@ def test_train_in_a_hot_zone_waits_then_gives_up(tmp_path: Path) -> None:
         train(config, "sample:goog_d1", "lstm", thermal=manager)
     assert clock.now() == MIDDAY + 60.0  # polled every 5 s on the clock, never slept
     assert not (config.models_dir / "sample-goog_d1-lstm").exists()
+
+
+def _tick(bars: pd.DataFrame, position: int, offset: int) -> Tick:
+    row = bars.iloc[position]
+    return Tick(
+        symbol="GOOG",
+        timestamp=bars.index[position].timestamp(),
+        price=float(row["Close"]),
+        index=position - offset,
+        volume=float(row["Volume"]),
+        open=float(row["Open"]),
+        high=float(row["High"]),
+        low=float(row["Low"]),
+    )
+
+
+def test_quantum_inference_streams_in_bursts_and_waits_while_hot(
+    goog: pd.DataFrame, make_settings: Callable[..., PredictorSettings]
+) -> None:
+    fitted = LSTMTradingPredictor(settings=make_settings("lstm", epochs=1)).fit(goog.iloc[:700])
+    # Treated as a quantum model by the source (the flag is all it reads); the network is an LSTM.
+    quantum = replace(fitted.settings, model=replace(fitted.settings.model, use_quantum=True))
+    clock = ManualClock(MIDDAY)
+    manager = _manager(40.0, clock, max_burst_seconds=1.0)
+    sensor = manager.sensors[0]
+    assert isinstance(sensor, ScriptedSensor)
+    bursts: list[str] = []
+    governed = PredictorSignalSource(
+        copy.deepcopy(fitted),
+        thermal=manager,
+        policy="skip",
+        on_burst_end=lambda e, label: bursts.append(label),
+    )
+    governed.predictor.settings = quantum
+    free = PredictorSignalSource(copy.deepcopy(fitted))
+    asks_while_hot = None
+    for position in range(700, 800):
+        clock.advance(0.4)  # each bar's inference costs 0.4 s of the clock
+        if position == 740:
+            sensor.set("cpu", 95.0)
+            manager.update_thermal_state()
+            asks_while_hot = governed.asks
+        if position == 770:
+            sensor.set("cpu", 40.0)
+            manager.update_thermal_state()
+            assert governed.asks == asks_while_hot  # not asked while critical
+        governed.on_tick(_tick(goog, position, 700))
+        free.on_tick(_tick(goog, position, 700))
+    governed.close()
+    assert len(bursts) > 3
+    assert set(bursts) == {"quantum inference"}
+    assert not governed._waiting  # the bars that waited were streamed when it cooled
+    bar = {"timestamp": goog.index[800], **goog.iloc[800].to_dict()}
+    assert governed.predictor.update(bar) == free.predictor.update(bar)  # the same stream

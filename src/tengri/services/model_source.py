@@ -10,20 +10,22 @@ stated confidence with outcomes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 
 from tengri.engine.signals import Signal, Tick
+from tengri.errors import BurstRefusedError
 from tengri.predict import LSTMTradingPredictor, PredictorSettings, action_for
 
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
-    from tengri.engine import ThermalZoneManager
+    from tengri.engine import ComputeBudget, EndedBurst, ThermalZoneManager
+    from tengri.engine.thermal import RefusalPolicy
     from tengri.predict import Pacer
 
 __all__ = ["DIRECTIONS", "PredictorSignalSource", "fit_model_source", "governed"]
@@ -50,6 +52,9 @@ class PredictorSignalSource:
         ``None`` asks on every bar.
     max_threads
         The torch threads of the coolest zone (``model.torch_threads``).
+    policy, on_burst_end
+        A quantum model streams inside bursts of ``thermal``: what a refusal does (``wait`` live,
+        ``skip`` in a replay: the bars wait for the next ask) and who records each burst.
     """
 
     def __init__(
@@ -60,6 +65,8 @@ class PredictorSignalSource:
         threshold: float | None = None,
         thermal: ThermalZoneManager | None = None,
         max_threads: int = 1,
+        policy: RefusalPolicy = "wait",
+        on_burst_end: Callable[[EndedBurst, str], None] | None = None,
     ) -> None:
         self.predictor = predictor
         self.strategy_id = strategy_id
@@ -69,6 +76,9 @@ class PredictorSignalSource:
         self.asks = 0
         """How many times the model was asked for a signal."""
         self._waiting: list[dict[str, Any]] = []  # bars streamed at the next ask
+        self.policy: RefusalPolicy = policy
+        self.on_burst_end = on_burst_end
+        self._budget: ComputeBudget | None = None
         self.name = f"model:{predictor.settings.variant}"
         self.records: list[dict[str, Any]] = []
         """One entry per emitted signal: ``timestamp``, ``direction``, ``stated_confidence``."""
@@ -115,11 +125,7 @@ class PredictorSignalSource:
         self._waiting.append(bar)
         if not self._asked_now(tick):
             return ()
-        waiting, self._waiting = self._waiting, []
-        prediction: dict[str, Any] | None = None
-        for earlier in waiting:
-            prediction = self.predictor.update(earlier)
-        self.asks += 1
+        prediction = self._stream_waiting()
         if prediction is None:
             return ()
         action = action_for(prediction["prob_up"], self.threshold)
@@ -142,6 +148,50 @@ class PredictorSignalSource:
             "in_sample": prediction["in_sample"],
         }
         return (Signal(self.strategy_id, direction, confidence=confidence, source="model", info=info),)
+
+    def _stream_waiting(self) -> dict[str, Any] | None:
+        """Stream the waiting bars through the model; return the last bar's prediction.
+
+        A quantum model streams inside a thermal burst, held across ticks and paused at each bar
+        when spent: a refused burst leaves the bars not yet streamed waiting for the next ask.
+        """
+        prediction: dict[str, Any] | None = None
+        budget = self._quantum_budget()
+        if budget is False:
+            return None
+        while self._waiting:
+            if budget is not None:
+                try:
+                    budget.pause_point()
+                except BurstRefusedError as refusal:
+                    log.info("quantum inference waits for a burst: %s", refusal)
+                    self._budget = None
+                    return None
+            prediction = self.predictor.update(self._waiting.pop(0))
+        self.asks += 1
+        return prediction
+
+    def _quantum_budget(self) -> ComputeBudget | Literal[False] | None:
+        """The burst a quantum model streams in (``None``: no burst needed; ``False``: refused)."""
+        if self.thermal is None or not self.predictor.settings.model.use_quantum:
+            return None
+        if self._budget is None:
+            budget = self.thermal.compute(
+                "quantum inference", policy=self.policy, on_burst_end=self.on_burst_end
+            )
+            try:
+                budget.__enter__()
+            except BurstRefusedError as refusal:
+                log.info("quantum inference waits for a burst: %s", refusal)
+                return False
+            self._budget = budget
+        return self._budget
+
+    def close(self) -> None:
+        """End the burst quantum inference holds, if any (the end of a run or of the engine)."""
+        budget, self._budget = self._budget, None
+        if budget is not None:
+            budget.__exit__(None, None, None)
 
     def _asked_now(self, tick: Tick) -> bool:
         """Whether the zone lets the model be asked on this tick (and with how many threads)."""
@@ -178,6 +228,7 @@ def fit_model_source(
     *,
     budget: Pacer | None = None,
     thermal: ThermalZoneManager | None = None,
+    on_burst_end: Callable[[EndedBurst, str], None] | None = None,
 ) -> tuple[PredictorSignalSource, int]:
     """Fit a predictor on a replay's first ``model.train_fraction`` of bars; return it as a source.
 
@@ -199,7 +250,8 @@ def fit_model_source(
         The thermal manager's compute budget the fit (or the reload's priming) runs in.
     thermal
         The thermal manager whose zone sets the fit's torch threads and batch, and the source's
-        cadence (:mod:`tengri.engine.thermal.governance`).
+        cadence (:mod:`tengri.engine.thermal.governance`); a quantum source streams in its
+        bursts under the replay's ``skip`` policy, each recorded by ``on_burst_end``.
 
     Returns
     -------
@@ -227,6 +279,12 @@ def fit_model_source(
             )
         predictor.fit(fitted, budget=budget)
         predictor.save(directory)
-    source = PredictorSignalSource(predictor, thermal=thermal, max_threads=config.model.torch_threads)
+    source = PredictorSignalSource(
+        predictor,
+        thermal=thermal,
+        max_threads=config.model.torch_threads,
+        policy="skip",
+        on_burst_end=on_burst_end,
+    )
     source.offset = offset
     return source, offset

@@ -306,7 +306,13 @@ class _Replay:
         try:
             with self.budget("training") as budget:
                 source, offset = fit_model_source(
-                    self.config, self.frame, model, self.run_dir, budget=budget, thermal=thermal
+                    self.config,
+                    self.frame,
+                    model,
+                    self.run_dir,
+                    budget=budget,
+                    thermal=thermal,
+                    on_burst_end=self.record_burst,
                 )
         except BurstRefusedError as refusal:
             log.warning("no model in this run: the burst for its fit was refused (%s)", refusal)
@@ -347,6 +353,7 @@ class _Replay:
             max_segments=configured.segments,
         )
         history = self.frame.iloc[: bar + 1]
+        self.model_source.close()  # a burst held for quantum inference ends before the retrain's
         try:
             with self.budget("retraining") as budget:
                 predictor.fit(history, budget=budget)
@@ -462,6 +469,8 @@ def run_replay(
                         result["profit_zone"],
                     )
                 )
+        if replay.model_source is not None:
+            replay.model_source.close()  # the burst quantum inference holds
         replay.orchestrator.shutdown(backup=False)
         replay.commit_batch()
         replay.orchestrator.backup("end of run")
@@ -473,6 +482,8 @@ def run_replay(
         raise
     except BaseException:
         try:
+            if replay.model_source is not None:
+                replay.model_source.close()
             replay.journal.flush()
             replay.orchestrator.shutdown(backup=False)
             replay.commit_batch()
