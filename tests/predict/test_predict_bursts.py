@@ -160,3 +160,22 @@ def test_quantum_inference_streams_in_bursts_and_waits_while_hot(
     assert not governed._waiting  # the bars that waited were streamed when it cooled
     bar = {"timestamp": goog.index[800], **goog.iloc[800].to_dict()}
     assert governed.predictor.update(bar) == free.predictor.update(bar)  # the same stream
+
+
+def test_use_multi_timeframe_is_honoured_end_to_end(goog: pd.DataFrame, tmp_path: Path) -> None:
+    config = TengriConfig(model={**SMALL_MODEL, "use_multi_timeframe": True})
+    settings = PredictorSettings.from_config(config, "lstm")
+    assert settings.model.use_multi_timeframe
+    assert not PredictorSettings.from_config(config, "qlstm").model.use_multi_timeframe  # one timeframe
+    predictor = LSTMTradingPredictor(settings=settings).fit(goog.iloc[:700])
+    network = predictor.network
+    assert network is not None
+    assert network.config.timeframes == (1, *settings.higher_factors)  # a branch per timeframe
+    assert network.config.input_size * 3 == len(predictor.pipeline.feature_names)  # type: ignore[union-attr]
+    batch = predictor.predict(goog.iloc[:760])
+    loaded = LSTMTradingPredictor.load(predictor.save(tmp_path / "multi"))
+    loaded.predict(goog.iloc[:759])
+    bar = {"timestamp": goog.index[759], **goog.iloc[759].to_dict()}
+    streamed = loaded.update(bar)
+    assert streamed is not None
+    assert streamed["prob_up"] == pytest.approx(batch["prob_up"].iloc[-1], abs=1e-5)

@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -27,7 +28,7 @@ import torch
 from tengri.data import OHLCV_COLUMNS
 from tengri.errors import DataValidationError, InvalidInputError, ModelError
 from tengri.features import FeaturePipeline, next_return
-from tengri.models import QLSTM, EnhancedLSTM, create_enhanced_lstm, torch_threads
+from tengri.models import QLSTM, EnhancedLSTM, EnhancedLSTMConfig, create_enhanced_lstm, torch_threads
 from tengri.predict._persistence import data_fingerprint, read_predictor, write_predictor
 from tengri.predict._settings import PredictorSettings
 from tengri.predict._signals import action_for, signals_from
@@ -122,7 +123,7 @@ class LSTMTradingPredictor:
                 f"(a {warm}-bar feature warm-up, 3 training windows and a validation window of {window})"
             )
         pipeline.fit(ohlcv, train_end=ohlcv.index[warm + train_stop - 1])
-        rows = np.array(pipeline.transform(ohlcv).to_numpy(), dtype=np.float32)
+        rows = self._by_timeframe(np.array(pipeline.transform(ohlcv).to_numpy(), dtype=np.float32))
         returns = next_return(ohlcv, horizon).to_numpy()[warm:]
         return_scale = float(np.std(returns[:train_stop])) or 1.0
         labels = np.nan_to_num(returns)
@@ -130,7 +131,7 @@ class LSTMTradingPredictor:
         scaled = (labels / return_scale).astype(np.float32)
         validation = (train_stop + horizon, labelled)
         with self._torch_context(seeded=True):
-            network = create_enhanced_lstm(self.settings.with_model(input_size=rows.shape[1]).model)
+            network = create_enhanced_lstm(self._network_config(len(pipeline.feature_names)))
             with progress_reporter(settings.epochs, f"fit {settings.variant}") as progress:
                 history = train_model(
                     network,
@@ -208,7 +209,10 @@ class LSTMTradingPredictor:
         with self._torch_context():
             window = self.settings.model.seq_len
             logits, returns, state = stream(
-                network, torch.tensor(rows.to_numpy()), pacer=budget, every=window
+                network,
+                torch.tensor(self._by_timeframe(rows.to_numpy())),
+                pacer=budget,
+                every=window,
             )
         raw = logits.double().numpy()
         frame = self._frame(rows.index, raw, returns.double().numpy())
@@ -251,7 +255,8 @@ class LSTMTradingPredictor:
         # evaluation mode); then _frame's arithmetic on one row, without building a DataFrame.
         with self._torch_context(), torch.no_grad():
             state: Any = network.init_state(1) if self._state is None else self._state
-            output, self._state = network.step(torch.from_numpy(scaled.astype(np.float32)[None]), state)
+            row = self._by_timeframe(scaled.astype(np.float32)[None])
+            output, self._state = network.step(torch.from_numpy(row), state)
         logit = np.float64(output.prob_up_logit.numpy()[0])
         returns = output.predicted_return.numpy()
         prob = float(self.calibrator(logit))
@@ -313,7 +318,7 @@ class LSTMTradingPredictor:
             settings = PredictorSettings.from_dict(manifest["settings"])
             predictor = cls(settings=settings)
             pipeline = FeaturePipeline.from_dict(manifest["pipeline"])
-            network = create_enhanced_lstm(settings.with_model(input_size=int(manifest["input_size"])).model)
+            network = create_enhanced_lstm(predictor._network_config(int(manifest["input_size"])))
             network.load_state_dict(weights, strict=True)
             predictor.calibrator = PlattCalibrator.from_dict(manifest["calibration"])
             predictor.return_scale = float(manifest["return_scale"])
@@ -327,6 +332,26 @@ class LSTMTradingPredictor:
         return predictor
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _network_config(self, n_features: int) -> EnhancedLSTMConfig:
+        """The network's configuration for ``n_features`` feature columns.
+
+        With ``use_multi_timeframe`` the columns are the same features on the base bars and on
+        each of ``higher_factors`` (the pipeline's order): one branch of ``n_features / K`` inputs
+        per timeframe ``(1, *higher_factors)``.
+        """
+        model = self.settings.model
+        if not model.use_multi_timeframe:
+            return replace(model, input_size=n_features)
+        timeframes = (1, *self.settings.higher_factors)
+        return replace(model, input_size=n_features // len(timeframes), timeframes=timeframes)
+
+    def _by_timeframe(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``(N, F)`` as the network takes them: ``(N, K, F/K)`` with several timeframes."""
+        if not self.settings.model.use_multi_timeframe:
+            return rows
+        k = 1 + len(self.settings.higher_factors)
+        return rows.reshape(rows.shape[0], k, rows.shape[1] // k)
 
     def _install(self, pipeline: FeaturePipeline, network: EnhancedLSTM | QLSTM) -> None:
         state = pipeline.to_dict()
