@@ -197,6 +197,8 @@ _SUMMARY_KEYS = (
     "exposure_pct",
     "equity_final",
     "system_health",
+    "entries",
+    "compute",
 )
 
 
