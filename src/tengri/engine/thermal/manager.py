@@ -280,13 +280,16 @@ class ThermalZoneManager:
                 gpu_min_allocation=self.config.gpu_min_allocation,
                 cuda_available=self._cuda_available(),
             )
-            if settings != self._settings:
+            # Logged when the zone's row or the device changes (callers' maxima differ).
+            if self._settings is None or (settings.row, settings.device) != (
+                self._settings.row,
+                self._settings.device,
+            ):
                 log.info(
-                    "compute settings for zone %s: %d torch threads, %d segments, model every %d bars, "
+                    "compute settings for zone %s: %d torch threads, model every %d bars, "
                     "retrain factor %d, QLSTM %s, device %s",
                     snap.zone,
                     settings.torch_threads,
-                    settings.segments,
                     settings.model_every,
                     settings.retrain_factor,
                     "allowed" if settings.qlstm_allowed else "off",
