@@ -179,3 +179,42 @@ def test_use_multi_timeframe_is_honoured_end_to_end(goog: pd.DataFrame, tmp_path
     streamed = loaded.update(bar)
     assert streamed is not None
     assert streamed["prob_up"] == pytest.approx(batch["prob_up"].iloc[-1], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("device", "celsius", "allow_cuda"),
+    [("auto", 40.0, True), ("auto", 95.0, False), ("cpu", 40.0, False)],
+)
+def test_the_device_is_model_device_within_the_zones_say(
+    device: str, celsius: float, allow_cuda: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import tengri.models
+    from tengri.services.model_source import choose_device
+
+    asked: list[bool] = []
+
+    def select(*, allow_cuda: bool) -> torch.device:
+        asked.append(allow_cuda)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(tengri.models, "select_device", select)
+    thermal = ThermalZoneManager(
+        sensors=[ScriptedSensor({"gpu0": celsius})], clock=ManualClock(MIDDAY), cuda_available=lambda: True
+    )
+    config = TengriConfig(model={"device": device})
+    assert choose_device(config, thermal) == torch.device("cpu")
+    assert asked == [allow_cuda]
+
+
+def test_model_device_cuda_without_a_gpu_is_a_configuration_error() -> None:
+    import torch
+
+    from tengri.errors import ConfigError
+    from tengri.services.model_source import choose_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        choose_device(TengriConfig(model={"device": "cuda"}), None)

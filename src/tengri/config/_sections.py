@@ -209,6 +209,10 @@ class ModelConfig(_Section):
     train_fraction: float = Field(0.5, gt=0, lt=1, description="Share of a replay used to fit the predictor.")
     retrain_every: int = Field(0, ge=0, description="Bars between retrains in a replay; 0 never retrains.")
     torch_threads: int = Field(1, ge=1, description="Intra-op threads; 1 suits small recurrent steps.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="auto: CUDA where present and the thermal zone allows it, else CPU; cuda needs a GPU.",
+    )
 
 
 class StoreConfig(_Section):

@@ -84,14 +84,17 @@ def stream(
 ) -> tuple[Tensor, Tensor, Any]:
     """Run one stream over ``rows`` ``(T, F)`` without gradients; return logits, returns, state.
 
-    The model is put in evaluation mode. ``state`` continues an earlier stream; ``None`` starts
+    The model is put in evaluation mode; it runs on its device, the logits and returns come back
+    on the CPU. ``state`` continues an earlier stream; ``None`` starts
     from rest. ``pacer`` is given a natural point every ``every`` rows.
     """
     model.eval()
+    device = next(model.parameters()).device
+    rows = rows.to(device)
     if state is None:
         state = model.init_state(1)
-    logits = torch.empty(rows.shape[0], dtype=rows.dtype)
-    returns = torch.empty(rows.shape[0], dtype=rows.dtype)
+    logits = torch.empty(rows.shape[0], dtype=rows.dtype, device=device)
+    returns = torch.empty(rows.shape[0], dtype=rows.dtype, device=device)
     with torch.no_grad():
         for t in range(rows.shape[0]):
             if pacer is not None and t and t % every == 0:
@@ -99,7 +102,7 @@ def stream(
             output, state = model.step(rows[t : t + 1], state)
             logits[t] = output.prob_up_logit[0]
             returns[t] = output.predicted_return[0]
-    return logits, returns, state
+    return logits.cpu(), returns.cpu(), state
 
 
 def _loss(logits: Tensor, returns: Tensor, up: Tensor, target: Tensor) -> Tensor:
@@ -148,13 +151,14 @@ def train_model(
         Given a natural point after every window of every segment (one optimiser step) and
         before each epoch's validation; it may pause the work between bursts.
     """
-    x = torch.from_numpy(np.ascontiguousarray(rows))
-    y_up = torch.from_numpy(np.ascontiguousarray(up))
-    y_ret = torch.from_numpy(np.ascontiguousarray(scaled_return))
+    device = next(model.parameters()).device  # the model's device (the CPU unless placed)
+    x = torch.from_numpy(np.ascontiguousarray(rows)).to(device)
+    y_up = torch.from_numpy(np.ascontiguousarray(up)).to(device)
+    y_ret = torch.from_numpy(np.ascontiguousarray(scaled_return)).to(device)
     count = max(1, min(segments, train_stop // (3 * window)))
     length = train_stop // count
     # (segment, time) index of every training bar streamed: segment b covers rows [b·L, (b+1)·L).
-    index = torch.arange(count)[:, None] * length + torch.arange(length)[None, :]
+    index = (torch.arange(count)[:, None] * length + torch.arange(length)[None, :]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     history = TrainingHistory()
     best: dict[str, Tensor] = copy.deepcopy(model.state_dict())
@@ -218,7 +222,8 @@ def _validation_loss(
     begin = max(0, start - _VALIDATION_CONTEXT_WINDOWS * window)
     logits, returns, _ = stream(model, x[begin:stop], pacer=pacer, every=window)
     offset = start - begin
-    return float(_loss(logits[offset:], returns[offset:], y_up[start:stop], y_ret[start:stop]))
+    up, target = y_up[start:stop].cpu(), y_ret[start:stop].cpu()
+    return float(_loss(logits[offset:], returns[offset:], up, target))
 
 
 @contextmanager

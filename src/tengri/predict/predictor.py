@@ -83,6 +83,8 @@ class LSTMTradingPredictor:
         self._features: StreamingFeatures | None = None
         self._state: Any = None
         self._last: pd.Timestamp | None = None
+        self.device = torch.device("cpu")
+        """Where :meth:`fit` places the network (:func:`tengri.models.select_device` chooses it)."""
 
     @property
     def is_fitted(self) -> bool:
@@ -131,7 +133,7 @@ class LSTMTradingPredictor:
         scaled = (labels / return_scale).astype(np.float32)
         validation = (train_stop + horizon, labelled)
         with self._torch_context(seeded=True):
-            network = create_enhanced_lstm(self._network_config(len(pipeline.feature_names)))
+            network = create_enhanced_lstm(self._network_config(len(pipeline.feature_names))).to(self.device)
             with progress_reporter(settings.epochs, f"fit {settings.variant}") as progress:
                 history = train_model(
                     network,
@@ -256,9 +258,10 @@ class LSTMTradingPredictor:
         with self._torch_context(), torch.no_grad():
             state: Any = network.init_state(1) if self._state is None else self._state
             row = self._by_timeframe(scaled.astype(np.float32)[None])
-            output, self._state = network.step(torch.from_numpy(row), state)
-        logit = np.float64(output.prob_up_logit.numpy()[0])
-        returns = output.predicted_return.numpy()
+            device = next(network.parameters()).device
+            output, self._state = network.step(torch.from_numpy(row).to(device), state)
+        logit = np.float64(output.prob_up_logit.cpu().numpy()[0])
+        returns = output.predicted_return.cpu().numpy()
         prob = float(self.calibrator(logit))
         return {
             "timestamp": stamp,
@@ -308,7 +311,8 @@ class LSTMTradingPredictor:
             "data_fingerprint": self.fingerprint,
             "metrics": self.metrics,
         }
-        return write_predictor(Path(path), manifest, network.state_dict())
+        weights = {name: tensor.cpu() for name, tensor in network.state_dict().items()}
+        return write_predictor(Path(path), manifest, weights)
 
     @classmethod
     def load(cls, path: str | Path) -> LSTMTradingPredictor:

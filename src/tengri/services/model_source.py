@@ -19,16 +19,18 @@ import numpy as np
 import pandas as pd
 
 from tengri.engine.signals import Signal, Tick
-from tengri.errors import BurstRefusedError
+from tengri.errors import BurstRefusedError, ConfigError
 from tengri.predict import LSTMTradingPredictor, PredictorSettings, action_for
 
 if TYPE_CHECKING:
+    import torch
+
     from tengri.config import TengriConfig
     from tengri.engine import ComputeBudget, EndedBurst, ThermalZoneManager
     from tengri.engine.thermal import RefusalPolicy
     from tengri.predict import Pacer
 
-__all__ = ["DIRECTIONS", "PredictorSignalSource", "fit_model_source", "governed"]
+__all__ = ["DIRECTIONS", "PredictorSignalSource", "choose_device", "fit_model_source", "governed"]
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +211,32 @@ class PredictorSignalSource:
         return True
 
 
+def choose_device(config: TengriConfig, thermal: ThermalZoneManager | None) -> torch.device:
+    """The device a fit (and the stream after it) runs on: ``model.device`` within the zone's say.
+
+    ``auto`` takes CUDA where present and the zone allows the GPU (its allocation at least
+    ``thermal.gpu_min_allocation``, no call to reduce GPU load), ``cpu`` never, ``cuda`` as
+    ``auto`` but refuses to start without a GPU. The thermal manager has the last word: a hot
+    zone puts the work on the CPU whatever the setting.
+
+    Raises
+    ------
+    ConfigError
+        If ``model.device`` is ``cuda`` and CUDA is not available.
+    """
+    import torch
+
+    from tengri.models import select_device
+
+    wanted = config.model.device
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("model.device is 'cuda' but no CUDA device is available (use auto or cpu)")
+    zone_allows = True
+    if thermal is not None:
+        zone_allows = thermal.compute_settings(max_threads=config.model.torch_threads).device == "cuda"
+    return select_device(allow_cuda=wanted != "cpu" and zone_allows)
+
+
 def governed(
     settings: PredictorSettings, thermal: ThermalZoneManager, *, max_threads: int, max_segments: int
 ) -> PredictorSettings:
@@ -272,6 +300,7 @@ def fit_model_source(
     if predictor is None:
         log.info("fitting the %s predictor on the first %d of %d bars", model, offset, len(frame))
         predictor = LSTMTradingPredictor(config, model=model)
+        predictor.device = choose_device(config, thermal)
         if thermal is not None:
             base = predictor.settings
             predictor.settings = governed(

@@ -333,7 +333,7 @@ class _Replay:
         if self.model_source is None or every <= 0 or (bar + 1 - self.offset) % every:
             return
         from tengri.predict import PredictorSettings
-        from tengri.services.model_source import governed
+        from tengri.services.model_source import choose_device, governed
 
         predictor = self.model_source.predictor
         configured = PredictorSettings.from_config(self.config, predictor.settings.variant)
@@ -352,6 +352,7 @@ class _Replay:
             max_threads=configured.torch_threads,
             max_segments=configured.segments,
         )
+        predictor.device = choose_device(self.config, thermal)  # the stream moves with the refit
         history = self.frame.iloc[: bar + 1]
         self.model_source.close()  # a burst held for quantum inference ends before the retrain's
         try:
@@ -374,7 +375,8 @@ class _Replay:
             "burst_seconds": round(stats.burst_seconds, 3),
             "work_paused": stats.work_paused,
             "zone_max": thermal.zone_max,
-            "device": thermal.inference_device(),
+            # The device the model ran on (the CPU without one), not merely the zone's preference.
+            "device": str(self.model_source.predictor.device) if self.model_source is not None else "cpu",
             "torch_threads_max": stats.torch_threads_max,
             "model_every_max": stats.model_every_max,
             "model_asks": self.model_source.asks if self.model_source is not None else 0,
