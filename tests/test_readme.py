@@ -30,6 +30,7 @@ COVERED_ELSEWHERE = {
     "tengri train": "tests/predict",
     "tengri evaluate": "tests/predict",
     "tengri tune": "tests/predict",
+    "tengri store restore": "tests/test_cli_upkeep.py (it needs a backup's name)",
 }
 
 

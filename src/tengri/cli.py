@@ -61,6 +61,10 @@ RepairOption = Annotated[
     ),
 ]
 MODELS = ("enhanced", "lstm", "lstm+lif", "lstm+attention", "qlstm")
+QLSTM_EXPERIMENTAL = (
+    "the QLSTM (--model qlstm) is experimental: a simulated quantum circuit, slow, and not shown "
+    "to beat the classical models (see the README's evaluation)"
+)
 ModelOption = Annotated[
     str,
     typer.Option(
@@ -78,8 +82,55 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
+_LOG_LEVEL: list[str] = []  # the global --log-level, if given
+
+
 def _load_config(config_file: Path | None) -> TengriConfig:
-    return TengriConfig.load(config_file)
+    from tengri.logs import configure_logging
+
+    config = TengriConfig.load(config_file)
+    token = config.api.token.get_secret_value() if config.api.token is not None else ""
+    configure_logging(_LOG_LEVEL[0] if _LOG_LEVEL else config.log_level, secrets=[token])
+    return config
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"tengri {version('tengri')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit."),
+    ] = False,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING or ERROR, to stderr (default: log_level, or TENGRI_LOG_LEVEL).",
+            case_sensitive=False,
+        ),
+    ] = None,
+) -> None:
+    """Options for every command."""
+    from tengri.logs import LEVELS, configure_logging
+
+    _LOG_LEVEL.clear()
+    if log_level is not None:
+        if log_level.upper() not in LEVELS:
+            _fail(f"--log-level must be one of {', '.join(LEVELS)} (got {log_level!r})")
+        _LOG_LEVEL.append(log_level.upper())
+        configure_logging(log_level)
+
+
+def _bursts_line(bursts: list[dict[str, Any]]) -> str:
+    seconds = sum(float(row["seconds"]) for row in bursts)
+    return f"thermal bursts: {len(bursts)}, {seconds:.1f} s"
 
 
 def _read_data(data: str, repair: bool) -> Any:
@@ -183,6 +234,8 @@ _SUMMARY_KEYS = (
     "exposure_pct",
     "equity_final",
     "system_health",
+    "entries",
+    "compute",
 )
 
 
@@ -239,6 +292,8 @@ def run(
     """
     if model not in (*MODELS, "none"):
         _fail(f"--model must be one of {', '.join(MODELS)}, none (got {model!r})")
+    if model == "qlstm":
+        typer.echo(f"warning: {QLSTM_EXPERIMENTAL}", err=True)
     _replay_command(data, model, config, resume, None, "run", repair)
 
 
@@ -261,6 +316,7 @@ def train(
     metrics = {k: int(v) if k == "best_epoch" else v for k, v in result.metrics.items()}
     _print_summary(metrics, title=f"tengri train: {result.name}")
     typer.echo(f"saved: {result.directory}")
+    typer.echo(_bursts_line(result.bursts))
 
 
 @app.command(no_args_is_help=True)
@@ -283,6 +339,7 @@ def evaluate(
     result = run_evaluate(_load_config(config), _read_data(data, repair), quick=quick)
     typer.echo(result.markdown.read_text())
     typer.echo(f"written: {result.directory}")
+    typer.echo(_bursts_line(result.bursts))
 
 
 @app.command()
@@ -509,24 +566,6 @@ def reset_time(
     typer.echo(f"{symbol}: last tick time {shown}")
 
 
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        typer.echo(f"tengri {version('tengri')}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _options(
-    version: Annotated[
-        bool,
-        typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit."),
-    ] = False,
-) -> None:
-    """Global options, read before any command."""
-
-
 def _is_click_error(exc: BaseException) -> bool:
     """Whether ``exc`` is click's ``ClickException``, from click itself or from the copy typer bundles."""
     return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
@@ -581,3 +620,60 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+store_app = typer.Typer(help="Back up, list, restore and check the store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+RunOption = Annotated[
+    str | None,
+    typer.Option("--run", help="A run's own store (its id under data/runs) instead of the main one."),
+]
+
+
+@store_app.command("backup")
+def store_backup(config: ConfigOption = None, run: RunOption = None) -> None:
+    """Back up the store now (SQLite's online backup; the oldest beyond store.backup_keep go)."""
+    from tengri.services.upkeep import backup_store
+
+    typer.echo(f"backup: {backup_store(_load_config(config), run)}")
+
+
+@store_app.command("list")
+def store_list(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+) -> None:
+    """List every backup: the main store's and each run's, oldest first."""
+    from tengri.services.upkeep import list_store_backups
+
+    rows = list_store_backups(_load_config(config))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no backups")
+    for row in rows:
+        typer.echo(f"{row['store']}  {row['name']}  {row['bytes']:,} bytes  {row['modified']}")
+
+
+@store_app.command("restore")
+def store_restore(
+    name: Annotated[str, typer.Argument(help="A backup's name, as `tengri store list` shows it.")],
+    config: ConfigOption = None,
+    run: RunOption = None,
+) -> None:
+    """Restore a backup into the store; the current content is backed up first."""
+    from tengri.services.upkeep import restore_store
+
+    _print_json(restore_store(_load_config(config), name, run))
+
+
+@store_app.command("check")
+def store_check(config: ConfigOption = None, run: RunOption = None) -> None:
+    """Check the store's integrity (a damaged SQLite store is restored from its newest good backup)."""
+    from tengri.services.upkeep import check_store
+
+    report = check_store(_load_config(config), run)
+    _print_json(report)
+    if not report["ok"]:
+        raise typer.Exit(EXIT_ERROR)

@@ -42,15 +42,17 @@ def test_confidence_terms_by_hand() -> None:
     clock.set(1_050.0)  # the newest outcome is 50 s old: decay exp(-0.5)
 
     terms = agent.explain_confidence("S", ["A"], NORMAL_SURGING)
+    decay = math.exp(-0.5)
+    assert terms.decay == pytest.approx(decay)
     assert terms.context_used == "context"
-    assert terms.c_base == pytest.approx(2 / 4)  # (1 + 1 win) / (2 + 2 outcomes in context)
+    # (1 + 1 win) / (2 + 2 outcomes in context), the counts discounted by age: still 1/2
+    assert terms.c_base == pytest.approx((1 + decay) / (2 + 2 * decay))
     # Jaccard: {A,B} 0.5 (win), {A} 1.0 (loss), {C} 0 → (0.5·1) / (0.5·1 + 1·1) = 1/3
     assert terms.c_similarity == pytest.approx(1 / 3)
     assert terms.n_similar == 2
-    assert terms.w_pattern == pytest.approx(2 / (2 + 2))
-    assert terms.w_context == pytest.approx(0.5)
-    assert terms.decay == pytest.approx(math.exp(-0.5))
-    expected = (0.5 * 0.5 + (1 / 3) * 0.5) * math.exp(-0.5)
+    assert terms.w_pattern == pytest.approx(2 * decay / (2 * decay + 2))  # n_eff = decay·n_similar
+    assert terms.w_context == pytest.approx(1 - 2 * decay / (2 * decay + 2))
+    expected = 0.5 * terms.w_context + (1 / 3) * terms.w_pattern
     assert terms.confidence == pytest.approx(expected)
     assert agent.get_confidence_coefficient("S", ["A"], NORMAL_SURGING) == pytest.approx(expected)
 
@@ -73,6 +75,23 @@ def test_context_backs_off_to_all_outcomes() -> None:
 def test_no_evidence_is_the_prior() -> None:
     agent = _agent(ManualClock())
     assert agent.get_confidence_coefficient("NEW", ["X"], NORMAL_SURGING) == 0.5
+
+
+def test_age_fades_a_record_toward_the_prior_without_crossing_it() -> None:
+    clock = ManualClock(1_000.0)
+    agent = _agent(clock)  # τ = 100 s
+    for win in (False, False, False, True):
+        _trade(agent, ["A"], NORMAL_SURGING, win=win)
+    seen = []
+    for age in (0.0, 100.0, 300.0, 500.0):  # up to 5 τ
+        clock.set(1_000.0 + age)
+        seen.append(agent.get_confidence_coefficient("S", ["A"], NORMAL_SURGING))
+    # A losing record (1 of 4) fades toward 0.5 as it ages, and never reaches it: still judged.
+    assert seen == sorted(seen)
+    # Fresh: C_similarity 1/4 weighted 4/(4 + 2), C_base (1 + 1)/(2 + 4) weighted the rest.
+    assert seen[0] == pytest.approx(0.25 * 4 / 6 + (2 / 6) * 2 / 6)
+    assert all(c < 0.5 for c in seen)
+    assert seen[-1] == pytest.approx(0.5, abs=0.01)
 
 
 def test_profit_is_signed_and_costed() -> None:

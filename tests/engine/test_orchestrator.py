@@ -427,3 +427,42 @@ def test_unclean_stop_then_live_ticks_adopt_the_newer_events_as_stored(tmp_path:
     assert second.desk.closed_count == len(closed) == second.agent.statistics()["completed"]
     assert math.isclose(second.desk.realised, sum(e.profit or 0.0 for e in closed), abs_tol=1e-9)
     first.store.close()
+
+
+class _Rare(Strategy):
+    """Goes long every 200 bars (8 days of hourly bars, past τ·ln 2 of the default τ) for 3 bars."""
+
+    def next(self) -> int | None:
+        bar = len(self.closes) - 1
+        return {0: 1, 3: 0}.get(bar % 200)
+
+
+def test_exploration_is_bounded_and_a_rarely_trading_strategy_is_judged_not_re_explored() -> None:
+    orchestrator = _orchestrator(
+        sources=[StrategySource(_Rare())],
+        holding_bars=None,
+        explore_outcomes=3,
+        min_confidence=0.5,
+        commission=0.0,
+        slippage=0.0,
+    )
+    orchestrator.config = orchestrator.config.with_overrides(trading={"trade_patterns": False})
+    decisions: list[tuple[int, str]] = []
+    for i in range(1_600):
+        price = 10_000.0 - i  # falling: every long loses
+        result = orchestrator.process_tick(**_bar(i, close=price, open_=price))
+        decisions += [(i, e["decision"]) for e in result["triggered_strategies"] if e["decision"] != "exit"]
+    # Three entries explore; from then on the losing record refuses every entry, although each
+    # new signal comes when the newest outcome is 197 bars old (decay e^(−197/168) < 0.5).
+    assert decisions[:3] == [(0, "queued"), (200, "queued"), (400, "queued")]
+    assert decisions[3:] == [
+        (600, "below_confidence"),
+        *[(i, "below_confidence") for i in range(800, 1_600, 200)],
+    ]
+    assert len(orchestrator.store.executions()) == 3
+    # The first entry met the threshold (the prior's 0.5); the next two explored below it.
+    assert orchestrator.get_statistics()["entries"] == {
+        "taken": 3,
+        "exploring": 2,
+        "refused_low_confidence": 5,
+    }

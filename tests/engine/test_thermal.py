@@ -9,17 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from tengri.config import TengriConfig
 from tengri.engine.clock import ManualClock
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.store import MemoryMap
 from tengri.engine.thermal import (
     BurstRefusal,
+    Reading,
     ScriptedLoad,
     ScriptedSensor,
     SysfsThermalSensor,
     ThermalModel,
     ThermalZoneManager,
 )
+from tengri.engine.thermal.governance import markdown_table
 from tengri.errors import BurstRefusedError, ConflictError, NotFoundError
 
 MIDDAY = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC).timestamp()
@@ -195,17 +198,20 @@ def test_burst_capped_and_ended_automatically_then_cooldown() -> None:
     assert isinstance(refusal, BurstRefusal)
     assert refusal.reason == "cooldown"
     assert refusal.retry_after_s == pytest.approx(599.0)
-    # Ending the auto-ended burst by id returns its end unchanged.
-    assert manager.end_burst(burst.burst_id).automatic is True
-    clock.advance(599.0)
+    # Its owner ends it 1 s after the deadline: the overrun is charged, with its cooldown, once.
+    ended = manager.end_burst(burst.burst_id)
+    assert (ended.automatic, ended.length_s) == (True, 301.0)
+    assert manager.end_burst(burst.burst_id).length_s == 301.0
+    assert manager.budget_status()["used_s"] == 301.0
+    clock.advance(602.0)  # twice the 301 s charged
     assert not isinstance(manager.try_start_burst(), BurstRefusal)
 
 
 def test_end_burst_with_duration_sets_cooldown() -> None:
     manager, _, clock = _manager()
     manager.start_burst()
-    clock.advance(40.0)
-    ended = manager.end_burst(duration=30.5)
+    clock.advance(20.0)
+    ended = manager.end_burst(duration=30.5)  # a stated length longer than measured adds
     assert (ended.length_s, ended.automatic) == (30.5, False)
     assert ended.cooldown_until == clock.now() + 61.0
     assert manager.budget_status()["used_s"] == 30.5
@@ -215,6 +221,19 @@ def test_end_burst_with_duration_sets_cooldown() -> None:
     manager.start_burst()
     with pytest.raises(NotFoundError):
         manager.end_burst("burst_unknown")
+
+
+def test_a_stated_duration_never_undercharges() -> None:
+    manager, _, clock = _manager()
+    manager.start_burst()
+    clock.advance(299.0)
+    ended = manager.end_burst(duration=0.0)  # the issue's REST case: {"duration": 0} after 299 s
+    assert ended.length_s == 299.0
+    assert manager.budget_status()["used_s"] == 299.0
+    assert ended.cooldown_until == clock.now() + 598.0
+    refusal = manager.try_start_burst()
+    assert isinstance(refusal, BurstRefusal)
+    assert refusal.reason == "cooldown"
 
 
 def test_daily_budget_and_midnight_reset() -> None:
@@ -269,34 +288,60 @@ def test_budget_and_cooldown_survive_restart(tmp_path: Path) -> None:
         assert next_day.budget_status()["used_s"] == 0.0
 
 
-def test_burst_gate_runs_and_pauses_when_the_zone_worsens() -> None:
-    manager, sensor, clock = _manager(65.0)
-    steps = 0
-    with manager.burst("training", check_every_s=1.0) as gate:
-        assert gate.device == "cuda"
-        while not gate.should_pause():
-            steps += 1
+def test_compute_budget_pauses_when_the_zone_worsens_and_waits_until_it_cools() -> None:
+    clock = ManualClock(MIDDAY)
+
+    class HotForAWhile:
+        """85 °C from 5 s to 30 s after midday, 65 °C otherwise."""
+
+        name = "scripted"
+
+        def read(self) -> list[Reading]:
+            hot = MIDDAY + 5.0 <= clock.now() < MIDDAY + 30.0
+            return [Reading("gpu0", 85.0 if hot else 65.0, "scripted")]
+
+    manager = ThermalZoneManager(sensors=[HotForAWhile()], clock=clock, cuda_available=lambda: True)
+    with manager.compute("training", check_every_s=1.0) as budget:
+        assert budget.device == "cuda"
+        for _ in range(8):
+            budget.pause_point()
             clock.advance(1.0)
-            if steps == 5:
-                sensor.set("gpu0", 85.0)
-    assert steps == 5
-    assert gate.ended is not None
-    assert gate.ended.length_s == 5.0
-    clock.advance(10.0)
-    with pytest.raises(BurstRefusedError) as info, manager.burst("training"):
+    # Paused at 5 s (hot); under "wait" refused at 5, 10, 15, 20 and 25 s (polled every 5 s of
+    # the clock, no sleep), granted at 30 s when it cooled.
+    assert budget.pauses == 1
+    assert [e.length_s for e in budget.ended] == [5.0, 3.0]
+    assert manager.compute_stats.work_paused == 1
+    assert manager.compute_stats.bursts_granted == 2
+    assert manager.compute_stats.bursts_refused == 5
+    assert clock.now() == MIDDAY + 33.0
+
+
+def test_compute_budget_refused_in_a_hot_zone_under_skip() -> None:
+    manager, _, _ = _manager(95.0)
+    with pytest.raises(BurstRefusedError) as info, manager.compute("training", policy="skip"):
         pass
     assert info.value.reason == "zone"
+    assert manager.compute_stats.bursts_refused == 1
+    with pytest.raises(BurstRefusedError), manager.compute("training", max_wait_s=60.0):
+        pass  # "wait" polls every 5 s of the clock, and gives up after 60
+    assert manager.compute_stats.bursts_refused == 1 + 13
 
 
-def test_burst_gate_pauses_when_its_time_is_up() -> None:
-    manager, _, clock = _manager(50.0)
-    with manager.burst("quantum", requested_s=10.0) as gate:
-        assert not gate.should_pause()
-        clock.advance(10.0)
-        assert gate.should_pause()
-        assert gate.remaining_s == 0.0
-    assert gate.ended is not None
-    assert gate.ended.automatic is True
+def test_compute_budget_splits_work_into_bursts_of_the_limit_plus_one_step() -> None:
+    config = TengriConfig().with_overrides(thermal={"max_burst_seconds": 1.0})
+    clock = ManualClock(MIDDAY)
+    manager = ThermalZoneManager(sensors=[ScriptedSensor({"cpu": 40.0})], clock=clock, config=config)
+    ended: list[float] = []
+    with manager.compute("training", on_burst_end=lambda e, _: ended.append(e.length_s)) as budget:
+        for _ in range(20):
+            budget.pause_point()
+            clock.advance(0.3)  # one step of work
+    # 0.3 s steps: a burst sees its deadline after its fourth step, at 1.2 s; the cooldown (2.4 s)
+    # is waited out on the clock, so the 20 steps need five bursts.
+    assert ended == pytest.approx([1.2, 1.2, 1.2, 1.2, 1.2])
+    assert all(length <= 1.0 + 0.3 + 1e-9 for length in ended)
+    assert budget.pauses == 4
+    assert clock.now() == pytest.approx(MIDDAY + 20 * 0.3 + 4 * 2.4)
 
 
 def test_status_is_json_ready() -> None:
@@ -307,3 +352,114 @@ def test_status_is_json_ready() -> None:
     assert status["zone"] == "warm"
     assert status["source"] == "scripted"
     assert status["budget"]["budget_s"] == 8640.0
+
+
+# -- operator's sensor files and the estimating model -----------------------------------------
+
+
+def test_sensor_files_in_millidegrees_or_celsius_set_the_zone(tmp_path: Path) -> None:
+    sysfs_style, celsius = tmp_path / "gpu_temp", tmp_path / "cpu_temp"
+    sysfs_style.write_text("41500\n")
+    celsius.write_text("38.0\n")
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(sysfs_style), str(celsius)]})
+    manager = ThermalZoneManager(clock=ManualClock(MIDDAY), config=config)
+    assert [type(sensor).__name__ for sensor in manager.sensors] == ["FileSensor"]
+    manager.update_thermal_state()
+    assert {r.device: r.celsius for r in manager.temperatures.values()} == {
+        str(sysfs_style): 41.5,
+        str(celsius): 38.0,
+    }
+    assert (manager.zone, manager.status()["source"]) == ("cool", "file")
+    assert not isinstance(manager.try_start_burst(), BurstRefusal)
+    manager.end_burst()
+    celsius.write_text("95\n")
+    manager.update_thermal_state()
+    assert manager.zone == "critical"
+    refusal = manager.try_start_burst()
+    assert isinstance(refusal, BurstRefusal)
+    assert refusal.reason == "zone"
+
+
+def test_a_missing_sensor_file_is_reported_and_the_estimate_takes_over(tmp_path: Path) -> None:
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(tmp_path / "absent")]})
+    manager = ThermalZoneManager(clock=ManualClock(MIDDAY), config=config, load_probe=ScriptedLoad(cpu=0.0))
+    manager.update_thermal_state()
+    assert manager.estimated
+    assert manager.sensor_problems()[0].startswith("sensor file failed")
+
+
+@pytest.mark.parametrize(("rise", "zone"), [(40.0, "warm"), (50.0, "hot"), (60.0, "critical")])
+def test_sustained_full_load_reaches_the_zone_its_parameters_say(rise: float, zone: str) -> None:
+    clock = ManualClock(MIDDAY)
+    config = TengriConfig().with_overrides(thermal={"model_celsius_per_load": rise})
+    load = ScriptedLoad(cpu=0.0)
+    manager = ThermalZoneManager(sensors=[], clock=clock, config=config, load_probe=load)
+    assert manager.update_thermal_state().zone == "cool"  # idle: the ambient 35 °C
+    load.cpu = 1.0
+    for _ in range(10):  # ten minutes of full load, τ = 60 s
+        clock.advance(60.0)
+        manager.update_thermal_state()
+    assert manager.zone == zone
+    assert manager.temperatures["cpu"].celsius == pytest.approx(35.0 + rise, abs=0.01)
+
+
+# -- what each zone sets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("celsius", "threads", "segments", "every", "retrain", "qlstm", "device"),
+    [
+        (40.0, 4, 8, 1, 1, True, "cuda"),  # cool
+        (65.0, 4, 8, 1, 1, True, "cuda"),  # normal
+        (69.0, 4, 8, 1, 1, True, "cuda"),  # normal, D_thermal just under 0.5
+        (75.0, 1, 2, 4, 0, False, "cpu"),  # warm, but D_thermal ≥ 0.5 at no profit: one row down
+        (85.0, 1, 2, 8, 0, False, "cpu"),  # hot: reduce, the critical row
+        (95.0, 1, 2, 8, 0, False, "cpu"),  # critical
+    ],
+)
+def test_the_zone_sets_threads_batch_cadence_retrains_qlstm_and_device(
+    tmp_path: Path,
+    celsius: float,
+    threads: int,
+    segments: int,
+    every: int,
+    retrain: int,
+    qlstm: bool,
+    device: str,
+) -> None:
+    sensor = tmp_path / "temp"
+    sensor.write_text(f"{celsius}\n")
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(sensor)]})
+    manager = ThermalZoneManager(clock=ManualClock(MIDDAY), config=config, cuda_available=lambda: True)
+    settings = manager.compute_settings(max_threads=4, max_segments=8)
+    assert (settings.torch_threads, settings.segments, settings.model_every) == (threads, segments, every)
+    assert (settings.retrain_factor, settings.qlstm_allowed, settings.device) == (retrain, qlstm, device)
+
+
+def test_warm_with_profit_headroom_uses_the_warm_row_and_cooling_raises_settings_again(
+    tmp_path: Path,
+) -> None:
+    class Profit:
+        average_profit = 20.0  # 10 °C of headroom: D_thermal < 0.5 at 75 °C
+
+    sensor = tmp_path / "temp"
+    sensor.write_text("75\n")
+    config = TengriConfig().with_overrides(thermal={"sensor_files": [str(sensor)]})
+    manager = ThermalZoneManager(
+        Profit(), clock=ManualClock(MIDDAY), config=config, cuda_available=lambda: True
+    )
+    warm = manager.compute_settings(max_threads=4, max_segments=8)
+    assert (warm.torch_threads, warm.segments, warm.model_every, warm.retrain_factor) == (2, 4, 2, 2)
+    assert warm.device == "cuda"  # allocation 0.4 ≥ gpu_min_allocation 0.3
+    sensor.write_text("95\n")
+    manager.update_thermal_state()
+    assert manager.compute_settings(max_threads=4, max_segments=8).torch_threads == 1
+    sensor.write_text("40\n")
+    manager.update_thermal_state()
+    assert manager.compute_settings(max_threads=4, max_segments=8).torch_threads == 4
+    assert manager.compute_stats.torch_threads_max == 4
+
+
+def test_the_readme_prints_the_zone_table() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme

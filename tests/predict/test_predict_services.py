@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from tengri.config import TengriConfig
+from tengri.engine import ManualClock, ThermalZoneManager
 from tengri.engine.signals import Signal, SignalSource, Tick
+from tengri.engine.thermal import ScriptedSensor
 from tengri.predict import LSTMTradingPredictor
 from tengri.services.model_source import PredictorSignalSource, fit_model_source
 from tengri.services.train import train
@@ -90,8 +92,15 @@ def test_model_source_signals_carry_the_streamed_predictions(
         assert signal.direction == (1 if row["prob_up"] > 0.5 else -1)
 
 
+def _cool_manager() -> ThermalZoneManager:
+    return ThermalZoneManager(sensors=[ScriptedSensor({"cpu": 40.0})], clock=ManualClock())
+
+
 def test_tune_records_trials_in_a_sqlite_study(config: TengriConfig) -> None:
-    result = tune(config, "sample:goog_d1", trials=2)
+    thermal = _cool_manager()
+    result = tune(config, "sample:goog_d1", trials=2, thermal=thermal)
+    assert [row["label"] for row in result["bursts"]] == ["trial 0", "trial 1"]  # a burst per trial
+    assert thermal.compute_stats.bursts_granted == 2
     assert result["storage"].startswith("sqlite:///")
     assert result["storage"].endswith("optuna.db")
     assert result["total"] == 2
@@ -107,7 +116,8 @@ def test_quick_evaluation_writes_the_table(tmp_path: Path) -> None:
     config = TengriConfig(data_dir=tmp_path / "data")
     from tengri.services.evaluate import BASELINES, NEURAL, evaluate
 
-    result = evaluate(config, "sample:goog_d1", quick=True)
+    result = evaluate(config, "sample:goog_d1", quick=True, thermal=_cool_manager())
+    assert [row["label"] for row in result.bursts] == ["fold 1", "fold 2"]  # a burst per fold
     assert result.directory == config.reports_dir / "evaluate-sample-goog_d1-quick"
     table = result.markdown.read_text()
     for name in (*NEURAL, *BASELINES):

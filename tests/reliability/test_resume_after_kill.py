@@ -86,7 +86,11 @@ def test_backtest_killed_and_resumed_equals_uninterrupted(tmp_path: Path, reliab
         pd.read_csv(whole / "timeline.csv").drop(columns=machine),
     )
     summary = json.loads((whole / "summary.json").read_text())
-    assert json.loads((split / "summary.json").read_text()) == summary
+    split_summary = json.loads((split / "summary.json").read_text())
+    # The compute section is the machine's (its zones and bursts), like the temperature.
+    assert {k: v for k, v in split_summary.items() if k != "compute"} == {
+        k: v for k, v in summary.items() if k != "compute"
+    }
     print(f"\nbacktest killed at {', '.join(kills)} and resumed: trades, timeline and summary as one run")
     reliability_report.row(
         "resume",

@@ -100,6 +100,11 @@ class ThermalConfig(_Section):
     daily_budget_fraction: float = Field(0.10, gt=0, le=1, description="Share of 24 h available for bursts.")
     max_burst_seconds: float = Field(300.0, gt=0)
     cooldown_factor: float = Field(2.0, ge=0, description="Cooldown is this times the burst's length.")
+    max_wait_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="Longest train, tune or evaluate waits for a refused burst before giving up.",
+    )
     gpu_min_allocation: float = Field(
         0.3, ge=0, le=1, description="GPU inference only at this allocation or more."
     )
@@ -108,7 +113,14 @@ class ThermalConfig(_Section):
     model_celsius_per_load: float = Field(
         40.0,
         ge=0,
-        description="Steady-state rise at full load (35 + 40 = 75 °C, warm: bursts still allowed).",
+        description=(
+            "Steady-state rise at full load: 35 + 40 = 75 °C, warm (an estimate never stops work on"
+            " load alone); 45 or more makes sustained full load reach hot."
+        ),
+    )
+    sensor_files: tuple[str, ...] = Field(
+        (),
+        description="Files each holding one temperature (millidegrees or °C); set, they replace the sensors.",
     )
 
     @model_validator(mode="after")
@@ -211,6 +223,10 @@ class ModelConfig(_Section):
     train_fraction: float = Field(0.5, gt=0, lt=1, description="Share of a replay used to fit the predictor.")
     retrain_every: int = Field(0, ge=0, description="Bars between retrains in a replay; 0 never retrains.")
     torch_threads: int = Field(1, ge=1, description="Intra-op threads; 1 suits small recurrent steps.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="auto: CUDA where present and the thermal zone allows it, else CPU; cuda needs a GPU.",
+    )
 
 
 class StoreConfig(_Section):
@@ -219,6 +235,9 @@ class StoreConfig(_Section):
     url: str | None = Field(None, description="SQLAlchemy URL; default SQLite file under the data directory.")
     memory_limit_mb: float = Field(100.0, gt=0)
     backup_keep: int = Field(5, ge=1)
+    backup_interval_hours: float = Field(
+        6.0, gt=0, description="Hours between automatic backups of a running engine's SQLite store."
+    )
     retention_days: float = Field(30.0, gt=0, description="Closed-execution detail kept at least this long.")
     synchronous: Literal["full", "normal"] = Field(
         "full",

@@ -18,8 +18,8 @@ from tengri.engine.store import (
 )
 from tengri.engine.thermal import (
     Burst,
-    BurstGate,
     BurstRefusal,
+    ComputeBudget,
     EndedBurst,
     NvmlSensor,
     PsutilSensor,
@@ -37,10 +37,10 @@ __all__ = [
     "Bar",
     "BudgetRecord",
     "Burst",
-    "BurstGate",
     "BurstRefusal",
     "CleanupReport",
     "Clock",
+    "ComputeBudget",
     "ConfidenceExplanation",
     "CursorState",
     "Decision",

@@ -1,7 +1,8 @@
 """Injectable clocks: every time value inside the engine comes from one, so replays are deterministic.
 
 ``SystemClock`` reads the wall clock; ``ManualClock`` is moved by its owner — a replay moves it
-to each bar's timestamp, a test moves it by hand. Neither ever sleeps.
+to each bar's timestamp, a test moves it by hand. Waiting (a burst's cooldown) goes through
+:func:`sleep`, which sleeps on the wall clock and advances a manual one: a test never sleeps.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import threading
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "sleep"]
 
 
 @runtime_checkable
@@ -28,6 +29,10 @@ class SystemClock:
     def now(self) -> float:
         """Return the wall-clock time."""
         return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of wall time."""
+        time.sleep(max(seconds, 0.0))
 
     def __repr__(self) -> str:
         return "SystemClock()"
@@ -64,5 +69,18 @@ class ManualClock:
             self._now += float(seconds)
             return self._now
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``: the clock moves forward by them at once (nothing really sleeps)."""
+        self.advance(max(seconds, 0.0))
+
     def __repr__(self) -> str:
         return f"ManualClock({self._now!r})"
+
+
+def sleep(clock: Clock, seconds: float) -> None:
+    """Wait ``seconds`` on ``clock``: its own ``sleep`` if it has one, else the wall clock's."""
+    wait = getattr(clock, "sleep", None)
+    if callable(wait):
+        wait(seconds)
+    else:
+        time.sleep(max(seconds, 0.0))

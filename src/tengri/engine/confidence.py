@@ -1,17 +1,22 @@
 """What the memory agent has learnt from outcomes, and the confidence it derives from it.
 
-Confidence (DESIGN.md, Memory agent)::
+Confidence (DESIGN.md, Memory agent, with age discounting the evidence rather than the result)::
 
-    C_final = clamp((C_base · w_context + C_similarity · w_pattern) · decay, 0, 1)
+    C_final = clamp(C_base · w_context + C_similarity · w_pattern, 0, 1)
 
-- ``C_base``: posterior mean of success under a Beta(1, 1) prior, ``(1 + s) / (2 + n)``, over the
-  strategy's outcomes in the same context (thermal zone, profit zone); under
-  ``min_context_samples`` outcomes in that context, over all of the strategy's outcomes;
+- ``decay = exp(−Δt / τ)``, ``Δt`` the age of the strategy's newest outcome (1 with none);
+- ``C_base``: posterior mean of success under a Beta(1, 1) prior with the counts discounted by
+  age, ``(1 + decay·s) / (2 + decay·n)``, over the strategy's outcomes in the same context
+  (thermal zone, profit zone); under ``min_context_samples`` outcomes in that context, over all of
+  the strategy's outcomes;
 - ``C_similarity``: success rate of the strategy's past executions weighted by the Jaccard
   similarity of their trigger sets with the query's, ``Σ J·success / Σ J`` (0.5 when none overlap);
-- ``w_pattern = n_similar / (n_similar + k)``, ``w_context = 1 − w_pattern``, ``n_similar`` the
-  number of past executions with a trigger in common;
-- ``decay = exp(−Δt / τ)``, ``Δt`` the age of the strategy's newest outcome (1 with none).
+- ``w_pattern = n_eff / (n_eff + k)``, ``w_context = 1 − w_pattern``, ``n_eff = decay·n_similar``,
+  ``n_similar`` the number of past executions with a trigger in common.
+
+Old evidence thus counts for less, and C_final moves back toward the prior's 0.5 as it ages: a
+strategy that trades rarely keeps being judged by its record, faded, instead of being either
+starved (a multiplied decay pulls every idle strategy toward 0) or re-explored.
 
 :class:`EvidenceBook` keeps, per strategy, running counts of outcomes overall, by context and by
 trigger set, the profit, and the time of the newest outcome; a query costs no I/O.
@@ -118,7 +123,9 @@ class EvidenceBook:
         base_counts, used = (
             (in_context, "context") if in_context.n >= cfg.min_context_samples else (ev.total, "all")
         )
-        c_base = (1.0 + base_counts.s) / (2.0 + base_counts.n)
+        age = None if ev.newest is None else max(0.0, now - ev.newest)
+        decay = 1.0 if age is None else math.exp(-age / cfg.decay_tau)
+        c_base = (1.0 + decay * base_counts.s) / (2.0 + decay * base_counts.n)
         weighted_s = weighted_n = 0.0
         n_similar = 0
         for triggers, counts in ev.by_triggers.items():
@@ -129,11 +136,10 @@ class EvidenceBook:
                 weighted_n += jaccard * counts.n
                 n_similar += counts.n
         c_similarity = weighted_s / weighted_n if weighted_n > 0 else 0.5
-        w_pattern = n_similar / (n_similar + cfg.similarity_k)
+        n_effective = decay * n_similar
+        w_pattern = n_effective / (n_effective + cfg.similarity_k) if n_effective > 0 else 0.0
         w_context = 1.0 - w_pattern
-        age = None if ev.newest is None else max(0.0, now - ev.newest)
-        decay = 1.0 if age is None else math.exp(-age / cfg.decay_tau)
-        confidence = min(1.0, max(0.0, (c_base * w_context + c_similarity * w_pattern) * decay))
+        confidence = min(1.0, max(0.0, c_base * w_context + c_similarity * w_pattern))
         return ConfidenceExplanation(
             strategy_id=strategy_id,
             confidence=confidence,

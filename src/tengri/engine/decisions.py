@@ -6,8 +6,11 @@ exits first), :meth:`TradingDecisions._decide_exits` (holding period, stop-loss,
 once the hash has fired its triggers, :meth:`TradingDecisions._entries`: the signals of the pattern
 triggers, the predictor and the user's sources; an opposite signal exits; an entry needs the
 agent's confidence in the current context to reach ``min_confidence`` (plus ``defensive_margin``
-in a drawdown or volatile profit zone) unless the strategy is still exploring (fewer than
-``explore_outcomes`` outcomes, or only stale ones).
+in a drawdown or volatile profit zone) unless the strategy is still exploring: its first
+``explore_outcomes`` executions (closed, open or pending) are taken to gather evidence, and from
+then on every entry is judged. Age does not re-open exploration; it moves the evidence back
+toward the prior (:mod:`tengri.engine.confidence`). :attr:`TradingDecisions.entries` counts the
+entries taken, those of them taken by exploration, and those the gate refused.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class TradingDecisions:
     hash_trigger_engine: HashTriggerEngine
     predictor: SignalSource | None
     signal_sources: list[SignalSource]
+    entries: dict[str, int]
+    """``taken``, ``exploring`` (taken below the threshold, to explore), ``refused_low_confidence``."""
 
     def _fill_pending(self, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]) -> None:
         if not self.desk.pending:
@@ -194,11 +199,14 @@ class TradingDecisions:
             )
             confidence = terms.confidence
             entry["confidence"] = confidence
-            # Explore while the agent has too little evidence, or only stale evidence: the decay
-            # would otherwise starve an idle strategy of the outcomes that could restore it.
-            exploring = terms.n_total < self.config.trading.explore_outcomes or terms.decay < 0.5
-            if confidence < threshold and not exploring:
+            below = confidence < threshold
+            if (
+                below
+                and self._executions_of(sig.strategy_id, terms.n_total)
+                >= self.config.trading.explore_outcomes
+            ):
                 entry["decision"] = "below_confidence"
+                self.entries["refused_low_confidence"] += 1
                 continue
             decision = Decision(
                 strategy_id=sig.strategy_id,
@@ -211,4 +219,12 @@ class TradingDecisions:
             )
             entry["execution_id"] = self._queue(decision, tick, opened, closed)
             entry["decision"] = "opened" if entry["execution_id"] else "queued"
+            self.entries["taken"] += 1
+            self.entries["exploring"] += int(below)
         return report
+
+    def _executions_of(self, strategy_id: str, outcomes: int) -> int:
+        """A strategy's executions so far: its learnt outcomes, open positions and pending entries."""
+        open_positions = sum(1 for p in self.desk.positions.values() if p.strategy_id == strategy_id)
+        pending = sum(1 for d in self.desk.pending if d.strategy_id == strategy_id and d.execution_id is None)
+        return outcomes + open_positions + pending

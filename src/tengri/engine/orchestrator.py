@@ -11,9 +11,9 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
 5. hash the price path, fire triggers, ask the signal sources (pattern triggers, the predictor,
    a user's strategies); an opposite signal exits; an entry needs the memory agent's confidence in
    the current context to reach ``min_confidence`` (plus ``defensive_margin`` in a drawdown or
-   volatile profit zone) once the strategy has ``explore_outcomes`` outcomes and its newest is
-   younger than ``τ·ln 2`` (decay ≥ 0.5) — before that the agent has no (fresh) evidence to
-   judge by, and the entry is taken to gather it;
+   volatile profit zone) once the strategy has ``explore_outcomes`` executions — before that the
+   agent has too little evidence to judge by, and the entry is taken to gather it (age moves
+   evidence back toward the prior; it never re-opens exploration);
 6. feed realised profit to the profit trajectory and outcomes to the triggers.
 
 All of a tick's writes are one transaction of the store (:meth:`MemoryMap.unit_of_work`). A
@@ -31,6 +31,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from tengri.config import EngineConfig, TengriConfig
@@ -155,6 +156,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self._latencies: list[float] = []
         self._slow_ticks = 0
         self._processing: dict[str, Any] = {}
+        self.entries = {"taken": 0, "exploring": 0, "refused_low_confidence": 0}
         # Crash recovery: the time of the newest stored event past the checkpoint (None: not
         # recovering) and the stored profit points past it, by time.
         self._recovery_until: float | None = None
@@ -220,9 +222,35 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self.duties.add("cleanup", cfg.memory_cleanup_interval, lambda _now: self._cleanup())
         if self.mode == "live":
             self.duties.add("timeouts", 1.0, self._expire_executions)
+            if self.store.is_sqlite and self.store.path is not None:
+                # A replay backs up at its end instead: its batch holds the store between bars.
+                every = self.config.store.backup_interval_hours * 3_600.0
+                self.duties.add("backup", every, self._scheduled_backup)
+
+    def _scheduled_backup(self, _now: float) -> None:
+        self.backup("scheduled")
+
+    def backup(self, reason: str) -> Path | None:
+        """Back up a SQLite file store (rotating to ``store.backup_keep``); health says if it fails.
+
+        Returns the backup, or ``None`` for a store that is not a SQLite file or a failed backup.
+        """
+        if not (self.store.is_sqlite and self.store.path is not None):
+            return None
+        try:
+            path = self.store.backup()
+        except TengriError as exc:
+            log.error("%s backup of the store failed: %s", reason, exc.message)
+            self.health.fail("backup", exc.message)
+            return None
+        self.health.ok("backup")
+        log.info("%s backup of the store: %s", reason, path.name)
+        return path
 
     def _update_thermal(self) -> None:
         self.thermal_manager.update_thermal_state()
+        # What the zone now allows (logged when it changes; its extremes go to the run's summary).
+        self.thermal_manager.compute_settings(max_threads=self.config.model.torch_threads)
         self._refresh_processing()
         # The manager skips a failing sensor and an implausible reading (NaN, below absolute zero,
         # hotter than any chip survives) and carries on; health says so.
@@ -293,8 +321,12 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
 
-    def shutdown(self) -> None:
-        """Stop the duties and write the engine's state; open executions stay open in the store."""
+    def shutdown(self, *, backup: bool = True) -> None:
+        """Stop the duties, write the engine's state and (``backup``) back the store up.
+
+        Open executions stay open in the store. A replay passes ``backup=False`` and backs up
+        once its batch is committed.
+        """
         with self._lock:
             if not self._started:
                 return
@@ -303,6 +335,8 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
             self.checkpoint()
         if self._loop is not None and self._loop is not threading.current_thread():
             self._loop.join(timeout=5.0)
+        if backup:
+            self.backup("shutdown")
         log.info("orchestrator shut down with %d open execution(s)", len(self.desk.positions))
 
     # -- the tick -----------------------------------------------------------------------------
@@ -498,6 +532,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                 "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000.0 if lat else None,
             },
             "slow_ticks": self._slow_ticks,
+            "entries": dict(self.entries),
             "executions": {
                 "completed": agent_stats["completed"],
                 "open": len(self.desk.positions),

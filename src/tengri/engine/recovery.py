@@ -60,6 +60,7 @@ class CheckpointRecovery:
     _lock: threading.RLock
     _index: int
     _ticks_processed: int
+    entries: dict[str, int]
     _encoders: dict[str, PatternEncoder]
     _last_time: dict[str, float]
     _last_price: dict[str, float]
@@ -86,6 +87,7 @@ class CheckpointRecovery:
                 "triggers": self.hash_trigger_engine.snapshot(),
                 "pending": [d.to_dict() for d in self.desk.pending],
                 "ticks_processed": self._ticks_processed,
+                "entries": self.entries,
                 # What the store held at this checkpoint, so that a restart after a crash can tell
                 # the rows written since (see the module docstring).
                 "recovery": {
@@ -123,6 +125,7 @@ class CheckpointRecovery:
             self.hash_trigger_engine.restore(state["triggers"])
             pending = [Decision.from_dict(d) for d in state["pending"]]
             self._ticks_processed = int(state.get("ticks_processed", 0))
+            self.entries.update({k: int(v) for k, v in state.get("entries", {}).items()})
             if "recovery" in state:
                 self._restore_as_of_checkpoint(state["recovery"], pending)
                 return True

@@ -102,7 +102,8 @@ class PredictorSettings:
         network = EnhancedLSTMConfig(
             input_size=section.input_size,
             hidden_size=hidden,
-            use_multi_timeframe=False,
+            # The QLSTM takes one timeframe; every other model honours the setting.
+            use_multi_timeframe=section.use_multi_timeframe and not flags["use_quantum"],
             num_layers=section.num_layers,
             dropout=section.dropout,
             num_heads=heads,

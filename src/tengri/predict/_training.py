@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from torch import Tensor
 
 from tengri.models import QLSTM, EnhancedLSTM
 
-__all__ = ["TrainingHistory", "detach_state", "stream", "train_model"]
+__all__ = ["Pacer", "TrainingHistory", "detach_state", "stream", "train_model"]
 
 Model = EnhancedLSTM | QLSTM
 
@@ -37,6 +37,20 @@ _CLIP_NORM = 1.0
 # Validation restarts the stream this many windows before its first bar: enough for the LSTM
 # state to forget its resting start, far cheaper than replaying the whole training series per epoch.
 _VALIDATION_CONTEXT_WINDOWS = 4
+
+
+class Pacer(Protocol):
+    """What heavy work calls at its natural points: the thermal manager's compute budget.
+
+    :meth:`pause_point` returns at once, or, when the running burst is spent, after the next burst
+    is granted; the work's state is untouched meanwhile, so a paused fit ends with the same
+    weights as an unbroken one. It raises :class:`~tengri.errors.BurstRefusedError` when the
+    work must stop.
+    """
+
+    def pause_point(self) -> None:
+        """Pause here if the burst is spent; return when the work may go on."""
+        ...
 
 
 @dataclass
@@ -65,23 +79,30 @@ def detach_state(state: Any) -> Any:
     return type(state)(*(detach_state(getattr(state, name)) for name in state.__dataclass_fields__))
 
 
-def stream(model: Model, rows: Tensor, state: Any = None) -> tuple[Tensor, Tensor, Any]:
+def stream(
+    model: Model, rows: Tensor, state: Any = None, *, pacer: Pacer | None = None, every: int = 64
+) -> tuple[Tensor, Tensor, Any]:
     """Run one stream over ``rows`` ``(T, F)`` without gradients; return logits, returns, state.
 
-    The model is put in evaluation mode. ``state`` continues an earlier stream; ``None`` starts
-    from rest.
+    The model is put in evaluation mode; it runs on its device, the logits and returns come back
+    on the CPU. ``state`` continues an earlier stream; ``None`` starts
+    from rest. ``pacer`` is given a natural point every ``every`` rows.
     """
     model.eval()
+    device = next(model.parameters()).device
+    rows = rows.to(device)
     if state is None:
         state = model.init_state(1)
-    logits = torch.empty(rows.shape[0], dtype=rows.dtype)
-    returns = torch.empty(rows.shape[0], dtype=rows.dtype)
+    logits = torch.empty(rows.shape[0], dtype=rows.dtype, device=device)
+    returns = torch.empty(rows.shape[0], dtype=rows.dtype, device=device)
     with torch.no_grad():
         for t in range(rows.shape[0]):
+            if pacer is not None and t and t % every == 0:
+                pacer.pause_point()
             output, state = model.step(rows[t : t + 1], state)
             logits[t] = output.prob_up_logit[0]
             returns[t] = output.predicted_return[0]
-    return logits, returns, state
+    return logits.cpu(), returns.cpu(), state
 
 
 def _loss(logits: Tensor, returns: Tensor, up: Tensor, target: Tensor) -> Tensor:
@@ -102,6 +123,7 @@ def train_model(
     segments: int,
     window: int,
     progress: Callable[[int, float, float], None] | None = None,
+    pacer: Pacer | None = None,
 ) -> TrainingHistory:
     """Train ``model`` in place on rows ``[0, train_stop)``, early-stopping on the validation rows.
 
@@ -125,14 +147,18 @@ def train_model(
         Truncation length of back-propagation through time (and each segment's warm-up).
     progress
         Called after each epoch with ``(epoch, train loss, validation loss)``.
+    pacer
+        Given a natural point after every window of every segment (one optimiser step) and
+        before each epoch's validation; it may pause the work between bursts.
     """
-    x = torch.from_numpy(np.ascontiguousarray(rows))
-    y_up = torch.from_numpy(np.ascontiguousarray(up))
-    y_ret = torch.from_numpy(np.ascontiguousarray(scaled_return))
+    device = next(model.parameters()).device  # the model's device (the CPU unless placed)
+    x = torch.from_numpy(np.ascontiguousarray(rows)).to(device)
+    y_up = torch.from_numpy(np.ascontiguousarray(up)).to(device)
+    y_ret = torch.from_numpy(np.ascontiguousarray(scaled_return)).to(device)
     count = max(1, min(segments, train_stop // (3 * window)))
     length = train_stop // count
     # (segment, time) index of every training bar streamed: segment b covers rows [b·L, (b+1)·L).
-    index = torch.arange(count)[:, None] * length + torch.arange(length)[None, :]
+    index = (torch.arange(count)[:, None] * length + torch.arange(length)[None, :]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     history = TrainingHistory()
     best: dict[str, Tensor] = copy.deepcopy(model.state_dict())
@@ -142,6 +168,8 @@ def train_model(
         state: Any = model.init_state(count)
         total, weight = 0.0, 0
         for start in range(0, length, window):
+            if pacer is not None and (epoch or start):
+                pacer.pause_point()
             columns = index[:, start : start + window]
             logits, returns = [], []
             with torch.set_grad_enabled(start > 0):
@@ -160,7 +188,9 @@ def train_model(
             optimizer.step()
             total += float(loss.detach()) * chosen.numel()
             weight += chosen.numel()
-        validation_loss = _validation_loss(model, x, y_up, y_ret, validation, window)
+        if pacer is not None:
+            pacer.pause_point()
+        validation_loss = _validation_loss(model, x, y_up, y_ret, validation, window, pacer)
         history.train_loss.append(total / max(weight, 1))
         history.validation_loss.append(validation_loss)
         if progress is not None:
@@ -180,13 +210,20 @@ def train_model(
 
 
 def _validation_loss(
-    model: Model, x: Tensor, y_up: Tensor, y_ret: Tensor, validation: tuple[int, int], window: int
+    model: Model,
+    x: Tensor,
+    y_up: Tensor,
+    y_ret: Tensor,
+    validation: tuple[int, int],
+    window: int,
+    pacer: Pacer | None = None,
 ) -> float:
     start, stop = validation
     begin = max(0, start - _VALIDATION_CONTEXT_WINDOWS * window)
-    logits, returns, _ = stream(model, x[begin:stop])
+    logits, returns, _ = stream(model, x[begin:stop], pacer=pacer, every=window)
     offset = start - begin
-    return float(_loss(logits[offset:], returns[offset:], y_up[start:stop], y_ret[start:stop]))
+    up, target = y_up[start:stop].cpu(), y_ret[start:stop].cpu()
+    return float(_loss(logits[offset:], returns[offset:], up, target))
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -27,12 +28,12 @@ import torch
 from tengri.data import OHLCV_COLUMNS
 from tengri.errors import DataValidationError, InvalidInputError, ModelError
 from tengri.features import FeaturePipeline, next_return
-from tengri.models import QLSTM, EnhancedLSTM, create_enhanced_lstm, torch_threads
+from tengri.models import QLSTM, EnhancedLSTM, EnhancedLSTMConfig, create_enhanced_lstm, torch_threads
 from tengri.predict._persistence import data_fingerprint, read_predictor, write_predictor
 from tengri.predict._settings import PredictorSettings
 from tengri.predict._signals import action_for, signals_from
 from tengri.predict._streaming import StreamingFeatures
-from tengri.predict._training import TrainingHistory, progress_reporter, stream, train_model
+from tengri.predict._training import Pacer, TrainingHistory, progress_reporter, stream, train_model
 from tengri.predict.calibration import PlattCalibrator, expected_calibration_error
 from tengri.predict.metrics import brier_score
 
@@ -82,6 +83,8 @@ class LSTMTradingPredictor:
         self._features: StreamingFeatures | None = None
         self._state: Any = None
         self._last: pd.Timestamp | None = None
+        self.device = torch.device("cpu")
+        """Where :meth:`fit` places the network (:func:`tengri.models.select_device` chooses it)."""
 
     @property
     def is_fitted(self) -> bool:
@@ -90,12 +93,16 @@ class LSTMTradingPredictor:
 
     # -- fitting --------------------------------------------------------------------------------
 
-    def fit(self, ohlcv: pd.DataFrame) -> Self:
+    def fit(self, ohlcv: pd.DataFrame, *, budget: Pacer | None = None) -> Self:
         """Train on every bar of ``ohlcv``: the last ``validation_fraction`` validates, after a gap.
 
         Rows, by time: warm-up | training | gap of ``horizon`` bars | validation | last
         ``horizon`` bars (no label). The scaler is fitted on the training rows, early stopping
         and the Platt calibration use the validation rows. Seeded by ``settings.model.seed``.
+        ``budget`` (the thermal manager's compute budget) is given a natural point after every
+        optimiser step and every window of inference; pausing there changes no result. The
+        predictor is changed only once the fit completes: a fit stopped by a refused burst
+        leaves the previous one in place.
 
         Raises
         ------
@@ -118,17 +125,17 @@ class LSTMTradingPredictor:
                 f"(a {warm}-bar feature warm-up, 3 training windows and a validation window of {window})"
             )
         pipeline.fit(ohlcv, train_end=ohlcv.index[warm + train_stop - 1])
-        rows = np.array(pipeline.transform(ohlcv).to_numpy(), dtype=np.float32)
+        rows = self._by_timeframe(np.array(pipeline.transform(ohlcv).to_numpy(), dtype=np.float32))
         returns = next_return(ohlcv, horizon).to_numpy()[warm:]
-        self.return_scale = float(np.std(returns[:train_stop])) or 1.0
+        return_scale = float(np.std(returns[:train_stop])) or 1.0
         labels = np.nan_to_num(returns)
         up = (labels > 0).astype(np.float32)
-        scaled = (labels / self.return_scale).astype(np.float32)
+        scaled = (labels / return_scale).astype(np.float32)
         validation = (train_stop + horizon, labelled)
         with self._torch_context(seeded=True):
-            network = create_enhanced_lstm(self.settings.with_model(input_size=rows.shape[1]).model)
+            network = create_enhanced_lstm(self._network_config(len(pipeline.feature_names))).to(self.device)
             with progress_reporter(settings.epochs, f"fit {settings.variant}") as progress:
-                self.history = train_model(
+                history = train_model(
                     network,
                     rows,
                     up,
@@ -141,22 +148,27 @@ class LSTMTradingPredictor:
                     segments=settings.segments,
                     window=window,
                     progress=progress,
+                    pacer=budget,
                 )
-            logits, _, state = stream(network, torch.from_numpy(rows))
+            logits, _, state = stream(network, torch.from_numpy(rows), pacer=budget, every=window)
         held_out = slice(*validation)
         raw = logits.double().numpy()[held_out]
         self.calibrator = PlattCalibrator.fit(raw, up[held_out])
+        self.return_scale = return_scale
         self._install(pipeline, network)
         self.fit_end = ohlcv.index[-1]
         self.fingerprint = data_fingerprint(ohlcv)
-        self.metrics = _validation_metrics(self.history, raw, self.calibrator, up[held_out])
+        self.history = history
+        self.metrics = _validation_metrics(history, raw, self.calibrator, up[held_out])
         self._features = StreamingFeatures.from_bars(ohlcv, settings.higher_factors)
         self._state, self._last = state, ohlcv.index[-1]
         return self
 
     # -- predicting -----------------------------------------------------------------------------
 
-    def predict(self, ohlcv: pd.DataFrame, seq_len: int | None = None) -> pd.DataFrame:
+    def predict(
+        self, ohlcv: pd.DataFrame, seq_len: int | None = None, *, budget: Pacer | None = None
+    ) -> pd.DataFrame:
         """Predict the next bar for every complete bar of ``ohlcv``.
 
         An unfitted predictor first fits on the leading ``train_fraction`` of ``ohlcv`` and logs a
@@ -168,6 +180,9 @@ class LSTMTradingPredictor:
             Validated bars; the stream starts at the first bar.
         seq_len
             The attention window; must equal the model's ``seq_len`` (the seed passes 60).
+        budget
+            The thermal manager's compute budget, for the fit of an unfitted predictor and the
+            stream (see :meth:`fit`).
 
         Returns
         -------
@@ -190,11 +205,17 @@ class LSTMTradingPredictor:
                 len(ohlcv),
                 ohlcv.index[cut - 1] if cut > 0 else "nothing",
             )
-            self.fit(ohlcv.iloc[:cut])
+            self.fit(ohlcv.iloc[:cut], budget=budget)
         network, pipeline = self._fitted()
         rows = pipeline.transform(ohlcv)
         with self._torch_context():
-            logits, returns, state = stream(network, torch.tensor(rows.to_numpy()))
+            window = self.settings.model.seq_len
+            logits, returns, state = stream(
+                network,
+                torch.tensor(self._by_timeframe(rows.to_numpy())),
+                pacer=budget,
+                every=window,
+            )
         raw = logits.double().numpy()
         frame = self._frame(rows.index, raw, returns.double().numpy())
         self._features = StreamingFeatures.from_bars(ohlcv, self.settings.higher_factors)
@@ -236,9 +257,11 @@ class LSTMTradingPredictor:
         # evaluation mode); then _frame's arithmetic on one row, without building a DataFrame.
         with self._torch_context(), torch.no_grad():
             state: Any = network.init_state(1) if self._state is None else self._state
-            output, self._state = network.step(torch.from_numpy(scaled.astype(np.float32)[None]), state)
-        logit = np.float64(output.prob_up_logit.numpy()[0])
-        returns = output.predicted_return.numpy()
+            row = self._by_timeframe(scaled.astype(np.float32)[None])
+            device = next(network.parameters()).device
+            output, self._state = network.step(torch.from_numpy(row).to(device), state)
+        logit = np.float64(output.prob_up_logit.cpu().numpy()[0])
+        returns = output.predicted_return.cpu().numpy()
         prob = float(self.calibrator(logit))
         return {
             "timestamp": stamp,
@@ -291,7 +314,8 @@ class LSTMTradingPredictor:
             "data_fingerprint": self.fingerprint,
             "metrics": self.metrics,
         }
-        return write_predictor(Path(path), manifest, network.state_dict())
+        weights = {name: tensor.cpu() for name, tensor in network.state_dict().items()}
+        return write_predictor(Path(path), manifest, weights)
 
     @classmethod
     def load(cls, path: str | Path) -> LSTMTradingPredictor:
@@ -301,7 +325,7 @@ class LSTMTradingPredictor:
             settings = PredictorSettings.from_dict(manifest["settings"])
             predictor = cls(settings=settings)
             pipeline = FeaturePipeline.from_dict(manifest["pipeline"])
-            network = create_enhanced_lstm(settings.with_model(input_size=int(manifest["input_size"])).model)
+            network = create_enhanced_lstm(predictor._network_config(int(manifest["input_size"])))
             network.load_state_dict(weights, strict=True)
             predictor.calibrator = PlattCalibrator.from_dict(manifest["calibration"])
             predictor.return_scale = float(manifest["return_scale"])
@@ -315,6 +339,26 @@ class LSTMTradingPredictor:
         return predictor
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _network_config(self, n_features: int) -> EnhancedLSTMConfig:
+        """The network's configuration for ``n_features`` feature columns.
+
+        With ``use_multi_timeframe`` the columns are the same features on the base bars and on
+        each of ``higher_factors`` (the pipeline's order): one branch of ``n_features / K`` inputs
+        per timeframe ``(1, *higher_factors)``.
+        """
+        model = self.settings.model
+        if not model.use_multi_timeframe:
+            return replace(model, input_size=n_features)
+        timeframes = (1, *self.settings.higher_factors)
+        return replace(model, input_size=n_features // len(timeframes), timeframes=timeframes)
+
+    def _by_timeframe(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``(N, F)`` as the network takes them: ``(N, K, F/K)`` with several timeframes."""
+        if not self.settings.model.use_multi_timeframe:
+            return rows
+        k = 1 + len(self.settings.higher_factors)
+        return rows.reshape(rows.shape[0], k, rows.shape[1] // k)
 
     def _install(self, pipeline: FeaturePipeline, network: EnhancedLSTM | QLSTM) -> None:
         state = pipeline.to_dict()

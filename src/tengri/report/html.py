@@ -189,6 +189,11 @@ def _header(run: RunFolder, statistics: Mapping[str, Statistic]) -> str:
         )
     links = "".join(f'<a href="#{s}">{s}</a>' for s in SECTION_IDS)
     notes = "".join(_note(str(text)) for text in meta.get("notes") or ())
+    if meta.get("model") == "qlstm":
+        facts += " · " + html.escape(
+            "the QLSTM is experimental: a simulated quantum circuit, slow, not shown to beat the "
+            "classical models"
+        )
     return (
         f"<header><h1>{html.escape(title)}</h1><p class='meta'>{facts}</p>"
         f"<p class='meta'>{period} · replayed {html.escape(_format(meta.get('started_at')))}"
@@ -231,13 +236,48 @@ def _calibration_section(signals: pd.DataFrame) -> str:
     return _section("calibration", "Signal calibration", body)
 
 
-def _bursts_section(bursts: pd.DataFrame, budget: float | None) -> str:
+def _entries_note(entries: object) -> str:
+    """What the agent's confidence gate did to the run's entries (``run.json``'s ``entries``)."""
+    if not isinstance(entries, Mapping):
+        return ""
+    taken, exploring = int(entries.get("taken", 0)), int(entries.get("exploring", 0))
+    refused = int(entries.get("refused_low_confidence", 0))
+    return _note(
+        f"Confidence gate: {taken:,} entries taken, {exploring:,} of them below the threshold while "
+        f"their strategy explored (its first executions); {refused:,} refused for low confidence."
+    )
+
+
+def _compute_note(compute: object) -> str:
+    """What the thermal manager granted and refused (``run.json``'s ``compute``), with its decisions."""
+    if not isinstance(compute, Mapping) or not compute:
+        return ""
+    granted, refused = int(compute.get("bursts_granted", 0)), int(compute.get("bursts_refused", 0))
+    seconds, paused = float(compute.get("burst_seconds", 0.0)), int(compute.get("work_paused", 0))
+    parts = [
+        f"{granted:,} bursts granted, {refused:,} refused, {seconds:,.1f} s, work paused {paused:,}×",
+        f"hottest zone {compute.get('zone_max')}",
+        f"device {compute.get('device')}",
+    ]
+    if compute.get("torch_threads_max") is not None:
+        parts.append(f"at most {compute['torch_threads_max']} torch threads")
+    if compute.get("retrains") or compute.get("retrains_skipped"):
+        parts.append(f"{compute.get('retrains', 0)} retrains, {compute.get('retrains_skipped', 0)} skipped")
+    text = "Compute: " + "; ".join(parts) + "."
+    if compute.get("model_skipped"):
+        text += f" No model in this run: {compute['model_skipped']}."
+    return _note(text)
+
+
+def _bursts_section(bursts: pd.DataFrame, budget: float | None, compute: object = None) -> str:
     budget_text = (
         f"daily budget {budget:,.0f} s" if budget is not None else "no daily budget in the run's config"
     )
     if bursts.empty:
         return _section(
-            "bursts", "Thermal bursts", _note(f"No bursts were used in this run ({budget_text}).")
+            "bursts",
+            "Thermal bursts",
+            _note(f"No bursts were used in this run ({budget_text}).") + _compute_note(compute),
         )
     seconds = bursts["seconds"].astype(float)
     days = pd.DatetimeIndex(bursts["start"]).normalize().nunique()
@@ -248,7 +288,7 @@ def _bursts_section(bursts: pd.DataFrame, budget: float | None) -> str:
     body = _image(bursts_chart(bursts, budget), "burst seconds per day against the daily budget") + _note(
         used
     )
-    return _section("bursts", "Thermal bursts", body)
+    return _section("bursts", "Thermal bursts", body + _compute_note(compute))
 
 
 def _trades_section(trades: pd.DataFrame) -> str:
@@ -308,6 +348,7 @@ def build_report(run_dir: Path) -> Path:
         confidence = _image(uri, "agent confidence by strategy") + _note(
             f"{len(shown)} of {total} strategies, those with the most trades."
         )
+    confidence += _entries_note(run.meta.get("entries"))
     sections = [
         _section(
             "price", "Price and trades", _image(price_chart(run.timeline, run.trades), "price and trades")
@@ -317,7 +358,7 @@ def build_report(run_dir: Path) -> Path:
         _calibration_section(run.signals),
         _section("confidence", "Agent confidence", confidence),
         _section("zones", "Profit and thermal zones", _image(zones_chart(run.timeline), "zones over time")),
-        _bursts_section(run.bursts, budget),
+        _bursts_section(run.bursts, budget, run.meta.get("compute")),
         _trades_section(run.trades),
     ]
     title = html.escape(f"Tengri run {run.meta.get('run_id', run.path.name)}")

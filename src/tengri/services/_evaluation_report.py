@@ -47,6 +47,8 @@ class EvaluationResult:
     json: Path
     rows: list[dict[str, Any]] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
+    bursts: list[dict[str, Any]] = field(default_factory=list)
+    """The thermal bursts the folds ran in: ``start``, ``end``, ``seconds``, ``label``."""
 
 
 def write_report(

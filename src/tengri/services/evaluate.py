@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -47,9 +47,12 @@ from tengri.predict.metrics import (
     strategy_returns,
 )
 from tengri.services._evaluation_report import EvaluationResult, write_report
+from tengri.services.compute import command_compute
 
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
+    from tengri.engine import ThermalZoneManager
+    from tengri.predict import Pacer
 
 __all__ = ["EvaluationResult", "EvaluationSettings", "evaluate"]
 
@@ -93,8 +96,12 @@ class EvaluationSettings:
         )
 
 
-def evaluate(config: TengriConfig, data: OHLCVSource, *, quick: bool) -> EvaluationResult:
+def evaluate(
+    config: TengriConfig, data: OHLCVSource, *, quick: bool, thermal: ThermalZoneManager | None = None
+) -> EvaluationResult:
     """Evaluate every model on ``data`` walk-forward; write evaluation.md / .csv / .json.
+
+    Each fold's fits and predictions run inside thermal bursts (:mod:`tengri.services.compute`).
 
     Parameters
     ----------
@@ -105,6 +112,8 @@ def evaluate(config: TengriConfig, data: OHLCVSource, *, quick: bool) -> Evaluat
     quick
         Small settings that finish in a few minutes on 2 CPU cores (see
         :meth:`EvaluationSettings.from_config`).
+    thermal
+        The thermal manager granting bursts (default: one over the configured store and sensors).
 
     Returns
     -------
@@ -119,23 +128,41 @@ def evaluate(config: TengriConfig, data: OHLCVSource, *, quick: bool) -> Evaluat
     folds = _folds(len(bars), settings)
     rows: list[dict[str, Any]] = []
     losses: dict[str, list[np.ndarray]] = {}
-    for number, (start, test_start, stop) in enumerate(folds, start=1):
-        test_index = bars.index[test_start:stop]
-        forecasts = _baselines(bars, returns, start, test_index, settings)
-        for name in settings.models:
-            forecasts[name] = _neural(config, name, bars, start, stop, test_index, settings)
-        logistic_loss = _brier_per_bar(forecasts["logistic"][0], returns.loc[test_index])
-        for name, (prob_up, position, score) in forecasts.items():
-            realised = returns.loc[test_index].to_numpy()
-            loss = _brier_per_bar(prob_up, returns.loc[test_index])
-            losses.setdefault(name, []).append(loss)
-            row = _metrics(name, prob_up, position, score, realised, test_index, settings)
-            row.update(fold=number, dm_stat=math.nan, dm_p=math.nan)
-            if name != "logistic":
-                row["dm_stat"], row["dm_p"] = diebold_mariano(loss, logistic_loss, settings.horizon)
-            rows.append(row)
+    with command_compute(config, thermal) as compute:
+        for number, (start, test_start, stop) in enumerate(folds, start=1):
+            test_index = bars.index[test_start:stop]
+            forecasts = _baselines(bars, returns, start, test_index, settings)
+            with compute.budget(f"fold {number}") as budget:
+                for name in settings.models:
+                    budget.pause_point()
+                    forecasts[name] = _neural(config, name, bars, (start, stop), test_index, settings, budget)
+            rows += _fold_rows(number, forecasts, returns, test_index, settings, losses)
     summary = _summary(rows, losses, settings)
-    return write_report(config, loaded.source, quick, settings, folds, bars, rows, summary)
+    result = write_report(config, loaded.source, quick, settings, folds, bars, rows, summary)
+    return replace(result, bursts=compute.bursts)
+
+
+def _fold_rows(
+    number: int,
+    forecasts: dict[str, Forecast],
+    returns: pd.Series,
+    test_index: pd.DatetimeIndex,
+    settings: EvaluationSettings,
+    losses: dict[str, list[np.ndarray]],
+) -> list[dict[str, Any]]:
+    """One row per model of a fold; each model's Brier losses per bar are added to ``losses``."""
+    rows: list[dict[str, Any]] = []
+    logistic_loss = _brier_per_bar(forecasts["logistic"][0], returns.loc[test_index])
+    for name, (prob_up, position, score) in forecasts.items():
+        realised = returns.loc[test_index].to_numpy()
+        loss = _brier_per_bar(prob_up, returns.loc[test_index])
+        losses.setdefault(name, []).append(loss)
+        row = _metrics(name, prob_up, position, score, realised, test_index, settings)
+        row.update(fold=number, dm_stat=math.nan, dm_p=math.nan)
+        if name != "logistic":
+            row["dm_stat"], row["dm_p"] = diebold_mariano(loss, logistic_loss, settings.horizon)
+        rows.append(row)
+    return rows
 
 
 def _folds(n_bars: int, settings: EvaluationSettings) -> list[tuple[int, int, int]]:
@@ -185,11 +212,12 @@ def _neural(
     config: TengriConfig,
     name: str,
     bars: pd.DataFrame,
-    start: int,
-    stop: int,
+    span: tuple[int, int],
     test_index: pd.DatetimeIndex,
     s: EvaluationSettings,
+    budget: Pacer | None = None,
 ) -> Forecast:
+    start, stop = span
     base = PredictorSettings.from_config(config, name)
     quantum = name == "qlstm"
     heads = 4 if s.hidden_size % 4 == 0 else 1
@@ -203,8 +231,8 @@ def _neural(
         torch_threads=base.torch_threads,
     ).with_model(hidden_size=s.hidden_size, num_heads=heads, seed=s.seed)
     begin = max(0, start - s.qlstm_bars) if quantum and s.qlstm_bars else 0
-    predictor = LSTMTradingPredictor(settings=settings).fit(bars.iloc[begin:start])
-    predictions = predictor.predict(bars.iloc[begin:stop]).loc[test_index]
+    predictor = LSTMTradingPredictor(settings=settings).fit(bars.iloc[begin:start], budget=budget)
+    predictions = predictor.predict(bars.iloc[begin:stop], budget=budget).loc[test_index]
     prob = predictions["prob_up"].to_numpy()
     return prob, _positions(prob), predictions["predicted_return"].to_numpy()
 

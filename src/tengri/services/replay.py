@@ -25,15 +25,24 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from tengri.config import TengriConfig
 from tengri.data import OHLCVSource, read_ohlcv
-from tengri.engine import Burst, ManualClock, MemoryMap, Strategy, StrategySource, SystemOrchestrator
+from tengri.engine import (
+    Clock,
+    ComputeBudget,
+    EndedBurst,
+    ManualClock,
+    MemoryMap,
+    Strategy,
+    StrategySource,
+    SystemOrchestrator,
+)
 from tengri.engine.signals import Tick
-from tengri.errors import InvalidInputError, UnitOfWorkLostError
+from tengri.errors import BurstRefusedError, InvalidInputError, UnitOfWorkLostError
 from tengri.services.journal import RunJournal, iso, iso_times
 from tengri.services.run_files import RunOutcome, write_run_files
 
@@ -47,12 +56,9 @@ log = logging.getLogger(__name__)
 ModelKind = Literal["enhanced", "lstm", "qlstm", "none"]
 MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
 DECAY_BARS = 168
-_BURST_WAIT_S = 900.0
 _NEVER = 2**62
 # The longest symbol a tick may carry (tengri.engine.tick_input refuses longer ones).
 MAX_SYMBOL_LENGTH = 64
-_BURST_POLL_S = 5.0
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class _Replay:
         strategy: Strategy | None,
         model_source: PredictorSignalSource | None,
         offset: int,
+        machine_clock: Clock | None = None,
     ) -> None:
         self.model_source = model_source
         self.frame = frame
@@ -138,6 +145,7 @@ class _Replay:
         self.store = MemoryMap(
             f"sqlite:///{(run_dir / 'store.db').as_posix()}",
             backups_dir=run_dir / "backups",
+            backup_keep=config.store.backup_keep,
             memory_limit_mb=config.store.memory_limit_mb,
             protect_profit_points=config.engine.profit_window_size,
             synchronous=config.store.replay_synchronous,
@@ -151,6 +159,7 @@ class _Replay:
             predictor=model_source,
             signal_sources=[self.strategy_source] if self.strategy_source else [],
             mode="replay",
+            machine_clock=machine_clock,
         )
         self.journal = RunJournal(run_dir)
         self.config = config
@@ -163,6 +172,10 @@ class _Replay:
         )
         self._iso = iso_times(self._columns[0])
         self._batch: AbstractContextManager[None] | None = None  # see begin_batch
+        self.retrains = 0
+        self.retrains_skipped = 0
+        self.retrains_deferred = 0
+        self.model_skipped: str | None = None  # why the model's fit was refused
 
     def tick(self, bar: int) -> Tick:
         times, opens, highs, lows, closes, volumes = self._columns
@@ -274,58 +287,111 @@ class _Replay:
         self.commit_batch()
         self.begin_batch()
 
-    def in_burst(self, label: str, work: Callable[[], T]) -> T:
-        """Run heavy ``work`` inside a thermal burst, waiting (bounded) for one to be allowed.
+    def record_burst(self, ended: EndedBurst, label: str) -> None:
+        """Journal an ended burst as a ``bursts.csv`` row."""
+        self.journal.add(
+            "bursts",
+            start=iso(ended.burst.started_at),
+            end=iso(ended.ended_at),
+            seconds=ended.length_s,
+            label=label,
+        )
 
-        A refusal for the zone, a cooldown or a running burst is waited out for up to
-        ``_BURST_WAIT_S`` seconds; an exhausted daily budget is final.
-        """
-        thermal = self.orchestrator.thermal_manager
-        deadline = time.monotonic() + _BURST_WAIT_S
-        while True:
-            attempt = thermal.try_start_burst(label=label)
-            if isinstance(attempt, Burst):
-                break
-            if attempt.reason == "budget" or time.monotonic() > deadline:
-                raise attempt.to_error()
-            log.info("burst for %s refused (%s); waiting", label, attempt.reason)
-            time.sleep(_BURST_POLL_S)
-        try:
-            return work()
-        finally:
-            ended = thermal.end_burst(attempt.burst_id)
-            self.journal.add(
-                "bursts",
-                start=iso(ended.burst.started_at),
-                end=iso(ended.ended_at),
-                seconds=ended.length_s,
-                label=label,
-            )
+    def budget(self, label: str) -> ComputeBudget:
+        """A compute budget under the replay's policy: a cooldown is waited out, a refusal skips."""
+        return self.orchestrator.thermal_manager.compute(label, policy="skip", on_burst_end=self.record_burst)
 
     def attach_model(self, model: str) -> None:
-        """Fit (or, resuming, reload) the predictor inside a burst and make it a signal source."""
+        """Fit (or, resuming, reload) the predictor inside bursts and make it a signal source.
+
+        A burst refused for the zone or the budget leaves the replay without a model: it goes on
+        with the other entries, and the summary's ``compute.model_skipped`` says so.
+        """
         from tengri.services.model_source import fit_model_source
 
-        source, offset = self.in_burst(
-            "training", lambda: fit_model_source(self.config, self.frame, model, self.run_dir)
-        )
+        thermal = self.orchestrator.thermal_manager
+        try:
+            with self.budget("training") as budget:
+                source, offset = fit_model_source(
+                    self.config,
+                    self.frame,
+                    model,
+                    self.run_dir,
+                    budget=budget,
+                    thermal=thermal,
+                    on_burst_end=self.record_burst,
+                )
+        except BurstRefusedError as refusal:
+            log.warning("no model in this run: the burst for its fit was refused (%s)", refusal)
+            self.model_skipped = str(refusal)
+            return
         self.model_source = source
         self.offset = offset
         self.orchestrator.predictor = source
 
     def maybe_retrain(self, bar: int) -> None:
-        """Refit the predictor on every bar so far, inside a burst, every ``model.retrain_every`` bars."""
+        """Refit the predictor on every bar so far, inside bursts, every ``model.retrain_every`` bars.
+
+        The zone's retrain factor spaces retrains further apart (a deferred one is counted), and
+        sets the fit's torch threads and batch. A refused burst keeps the current fit: the
+        retrain is skipped and counted.
+        """
         every = self.config.model.retrain_every
         if self.model_source is None or every <= 0 or (bar + 1 - self.offset) % every:
             return
+        from tengri.predict import PredictorSettings
+        from tengri.services.model_source import choose_device, governed
+
         predictor = self.model_source.predictor
+        configured = PredictorSettings.from_config(self.config, predictor.settings.variant)
+        thermal = self.orchestrator.thermal_manager
+        allowed = thermal.compute_settings(
+            max_threads=configured.torch_threads, max_segments=configured.segments
+        )
+        due = (bar + 1 - self.offset) // every
+        if allowed.retrain_factor == 0 or due % allowed.retrain_factor:
+            log.info("retrain at bar %d deferred: the zone allows one every %s", bar, allowed.retrain_factor)
+            self.retrains_deferred += 1
+            return
+        predictor.settings = governed(
+            predictor.settings,
+            thermal,
+            max_threads=configured.torch_threads,
+            max_segments=configured.segments,
+        )
+        predictor.device = choose_device(self.config, thermal)  # the stream moves with the refit
         history = self.frame.iloc[: bar + 1]
+        self.model_source.close()  # a burst held for quantum inference ends before the retrain's
+        try:
+            with self.budget("retraining") as budget:
+                predictor.fit(history, budget=budget)
+                predictor.predict(history, budget=budget)  # the stream continues from this bar
+        except BurstRefusedError as refusal:
+            log.info("retrain at bar %d skipped, the current fit is kept: %s", bar, refusal)
+            self.retrains_skipped += 1
+            return
+        self.retrains += 1
 
-        def refit() -> None:
-            predictor.fit(history)
-            predictor.predict(history)  # the stream continues from this bar
-
-        self.in_burst("retraining", refit)
+    def compute_summary(self) -> dict[str, Any]:
+        """The summary's ``compute`` section: what the thermal manager granted and refused."""
+        thermal = self.orchestrator.thermal_manager
+        stats = thermal.compute_stats
+        return {
+            "bursts_granted": stats.bursts_granted,
+            "bursts_refused": stats.bursts_refused,
+            "burst_seconds": round(stats.burst_seconds, 3),
+            "work_paused": stats.work_paused,
+            "zone_max": thermal.zone_max,
+            # The device the model ran on (the CPU without one), not merely the zone's preference.
+            "device": str(self.model_source.predictor.device) if self.model_source is not None else "cpu",
+            "torch_threads_max": stats.torch_threads_max,
+            "model_every_max": stats.model_every_max,
+            "model_asks": self.model_source.asks if self.model_source is not None else 0,
+            "retrains": self.retrains,
+            "retrains_skipped": self.retrains_skipped,
+            "retrains_deferred": self.retrains_deferred,
+            "model_skipped": self.model_skipped,
+        }
 
 
 def run_replay(
@@ -337,8 +403,12 @@ def run_replay(
     resume: bool = False,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     build_html: bool = True,
+    machine_clock: Clock | None = None,
 ) -> RunOutcome:
     """Replay ``data`` through the system and write the run folder; return where it is and its summary.
+
+    ``machine_clock`` times bursts and their cooldowns (default the wall clock; tests pass a
+    manual one, so a cooldown is waited out without sleeping).
 
     Raises
     ------
@@ -373,7 +443,7 @@ def run_replay(
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     symbol = _data_slug(loaded.source)
-    replay = _Replay(config, frame, run_dir, symbol, user_strategy, None, 0)
+    replay = _Replay(config, frame, run_dir, symbol, user_strategy, None, 0, machine_clock)
     started = time.time()
     # No duty thread: each bar runs the duties due (process_tick does). A thread's write would
     # wait for the store while it held the engine's lock, which the next bar needs: the replay's
@@ -411,8 +481,11 @@ def run_replay(
                         result["profit_zone"],
                     )
                 )
-        replay.orchestrator.shutdown()
+        if replay.model_source is not None:
+            replay.model_source.close()  # the burst quantum inference holds
+        replay.orchestrator.shutdown(backup=False)
         replay.commit_batch()
+        replay.orchestrator.backup("end of run")
     except UnitOfWorkLostError:
         # The database rolled back what the engine holds in memory: a checkpoint of that memory
         # would not match the store. The store stays at its last checkpoint, for --resume.
@@ -421,8 +494,10 @@ def run_replay(
         raise
     except BaseException:
         try:
+            if replay.model_source is not None:
+                replay.model_source.close()
             replay.journal.flush()
-            replay.orchestrator.shutdown()
+            replay.orchestrator.shutdown(backup=False)
             replay.commit_batch()
         finally:
             replay.store.close()
@@ -449,6 +524,7 @@ def run_replay(
         started=started,
         build_html=build_html,
         notes=tuple(notes),
+        compute=replay.compute_summary(),
     )
     replay.store.close()
     return outcome

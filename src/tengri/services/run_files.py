@@ -92,13 +92,15 @@ def write_run_files(
     started: float,
     build_html: bool,
     notes: tuple[str, ...] = (),
+    compute: dict[str, Any] | None = None,
 ) -> RunOutcome:
     """Write the run's closing files from its journal and store; return where they are.
 
     ``engine_statistics`` is :meth:`SystemOrchestrator.get_statistics` at the run's end,
     ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit),
     ``notes`` what the run has to say beyond its figures (why a model never traded, a resume
-    that found nothing): in ``summary.json``, ``run.json`` and the report's header.
+    that found nothing): in ``summary.json``, ``run.json`` and the report's header; ``compute``
+    what the thermal manager granted (the summary's ``compute`` section).
     """
     from tengri.report import build_report, compute_statistics, write_summary
 
@@ -122,6 +124,8 @@ def write_run_files(
         "triggers": engine_statistics["triggers"]["triggers"],
         "system_health": engine_statistics["system_state"]["system_health"],
         "notes": list(notes),
+        "compute": compute or {},
+        "entries": engine_statistics["entries"],
     }
     write_summary(run_dir, summary)
     run_info = {
@@ -135,6 +139,8 @@ def write_run_files(
         "bars_per_year": per_year,
         "notes": list(notes),
         "config": json.loads(config.model_dump_json(exclude={"api"})),
+        "compute": summary["compute"],
+        "entries": summary["entries"],
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
     report = build_report(run_dir) if build_html else None

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tengri.data import OHLCVSource, read_ohlcv
 from tengri.predict import LSTMTradingPredictor
+from tengri.services.compute import command_compute
 
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
+    from tengri.engine import ThermalZoneManager
 
 __all__ = ["TrainResult", "train"]
 
@@ -30,6 +32,8 @@ class TrainResult:
         The two files.
     metrics
         Validation metrics of the fit (loss, accuracy, Brier and ECE before and after calibration).
+    bursts
+        The thermal bursts the fit ran in: ``start``, ``end``, ``seconds``, ``label``.
     """
 
     name: str
@@ -37,10 +41,15 @@ class TrainResult:
     manifest: Path
     weights: Path
     metrics: dict[str, float] = field(default_factory=dict)
+    bursts: list[dict[str, Any]] = field(default_factory=list)
 
 
-def train(config: TengriConfig, data: OHLCVSource, model: str) -> TrainResult:
+def train(
+    config: TengriConfig, data: OHLCVSource, model: str, *, thermal: ThermalZoneManager | None = None
+) -> TrainResult:
     """Fit ``LSTMTradingPredictor(config, model=model)`` on every bar of ``data`` and save it.
+
+    The fit runs inside thermal bursts (pausing between them; :mod:`tengri.services.compute`).
 
     Parameters
     ----------
@@ -50,6 +59,8 @@ def train(config: TengriConfig, data: OHLCVSource, model: str) -> TrainResult:
         A data source for :func:`tengri.data.read_ohlcv` (a path, ``sample:NAME``, bars already read).
     model
         A model name of :data:`tengri.predict.VARIANTS`.
+    thermal
+        The thermal manager granting bursts (default: one over the configured store and sensors).
 
     Returns
     -------
@@ -57,7 +68,8 @@ def train(config: TengriConfig, data: OHLCVSource, model: str) -> TrainResult:
         Paths and validation metrics; the same data, config and seed give the same files.
     """
     loaded = read_ohlcv(data)
-    predictor = LSTMTradingPredictor(config, model=model).fit(loaded.frame)
+    with command_compute(config, thermal) as compute, compute.budget("training") as budget:
+        predictor = LSTMTradingPredictor(config, model=model).fit(loaded.frame, budget=budget)
     source = Path(loaded.source).stem if ":" not in loaded.source else loaded.source
     name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", f"{source}-{model}").strip("-")
     directory = predictor.save(config.models_dir / name)
@@ -67,4 +79,5 @@ def train(config: TengriConfig, data: OHLCVSource, model: str) -> TrainResult:
         manifest=directory / "manifest.json",
         weights=directory / "model.safetensors",
         metrics=dict(predictor.metrics),
+        bursts=compute.bursts,
     )

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any, Final
 from tengri.data import OHLCVSource, load_ohlcv
 from tengri.engine.store.connection import database_url
 from tengri.predict import LSTMTradingPredictor, PredictorSettings
+from tengri.services.compute import CommandCompute, command_compute
 
 if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
     from tengri.config import TengriConfig
+    from tengri.engine import ThermalZoneManager
 
 __all__ = ["SWARM_SIZE", "run_study", "suggest_settings", "tune"]
 
@@ -41,8 +43,9 @@ def tune(
     trials: int,
     storage: str | None = None,
     study: str = "tengri",
+    thermal: ThermalZoneManager | None = None,
 ) -> dict[str, Any]:
-    """Run ``trials`` more trials of the study ``study`` on ``data``.
+    """Run ``trials`` more trials of the study ``study`` on ``data``, each inside thermal bursts.
 
     Parameters
     ----------
@@ -56,12 +59,15 @@ def tune(
         An Optuna storage URL; ``sqlite:///<data_dir>/optuna.db`` by default.
     study
         The study's name; created if absent, else continued.
+    thermal
+        The thermal manager granting bursts (default: one over the configured store and sensors).
 
     Returns
     -------
     dict
         ``study``, ``storage``, ``best_value`` and ``best_params`` (``None`` without a complete
-        trial), ``complete``, ``failed`` and ``total`` trial counts.
+        trial), ``complete``, ``failed`` and ``total`` trial counts, and ``bursts`` (one row per
+        burst this call used: ``start``, ``end``, ``seconds``, ``label``).
     """
     import optuna
 
@@ -82,8 +88,9 @@ def tune(
         handle = optuna.create_study(
             study_name=study, storage=backend, sampler=sampler, direction="minimize", load_if_exists=True
         )
-        run_study(handle, _objective(base, bars), trials)
-        return _summary(handle, storage)
+        with command_compute(config, thermal) as compute:
+            run_study(handle, _objective(base, bars, compute), trials)
+        return {**_summary(handle, storage), "bursts": compute.bursts}
     finally:
         backend.remove_session()  # the session holds a connection out of the pool
         backend.engine.dispose()  # close the pool's connections now, not when collected
@@ -114,10 +121,13 @@ def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], t
     study.optimize(objective, n_trials=trials, catch=(Exception,), gc_after_trial=False)
 
 
-def _objective(base: PredictorSettings, bars: pd.DataFrame) -> Callable[[optuna.Trial], float]:
+def _objective(
+    base: PredictorSettings, bars: pd.DataFrame, compute: CommandCompute
+) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         settings = suggest_settings(trial, base)
-        predictor = LSTMTradingPredictor(settings=settings).fit(bars)
+        with compute.budget(f"trial {trial.number}") as budget:
+            predictor = LSTMTradingPredictor(settings=settings).fit(bars, budget=budget)
         for key, value in predictor.metrics.items():
             trial.set_user_attr(key, value)
         return float(predictor.metrics["validation_loss"])

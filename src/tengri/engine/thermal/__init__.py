@@ -1,8 +1,11 @@
 """Thermal zones, sensors and the burst budget (DESIGN.md, Thermal zones)."""
 
 from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, EndedBurst
-from tengri.engine.thermal.manager import BurstGate, ThermalSnapshot, ThermalZoneManager
+from tengri.engine.thermal.compute import ComputeBudget, ComputeStats, RefusalPolicy
+from tengri.engine.thermal.governance import ALLOCATION_TABLE, ComputeSettings
+from tengri.engine.thermal.manager import ThermalSnapshot, ThermalZoneManager
 from tengri.engine.thermal.sensors import (
+    FileSensor,
     LoadProbe,
     NvmlSensor,
     PsutilLoad,
@@ -16,16 +19,21 @@ from tengri.engine.thermal.sensors import (
 )
 
 __all__ = [
+    "ALLOCATION_TABLE",
     "Burst",
-    "BurstGate",
     "BurstLedger",
     "BurstRefusal",
+    "ComputeBudget",
+    "ComputeSettings",
+    "ComputeStats",
     "EndedBurst",
+    "FileSensor",
     "LoadProbe",
     "NvmlSensor",
     "PsutilLoad",
     "PsutilSensor",
     "Reading",
+    "RefusalPolicy",
     "ScriptedLoad",
     "ScriptedSensor",
     "Sensor",

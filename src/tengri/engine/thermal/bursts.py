@@ -5,7 +5,9 @@ within the daily budget (``daily_budget_fraction`` of 24 h, 8,640 s by default).
 lasts at most ``max_burst_seconds`` (300 s) and no longer than the budget left; it ends when its
 owner ends it or, automatically, when the clock passes its deadline (noticed on every call that
 reads the ledger; no thread). Its actual length is charged to the budget of the UTC day it ends
-on, and a cooldown of ``cooldown_factor`` (2) times that length follows. The budget resets at
+on, and a cooldown of ``cooldown_factor`` (2) times that length follows. The length charged is
+the one measured on the clock; a length its owner states (REST) may add to it, never reduce it,
+and work that overran an automatic end is charged its overrun when its owner ends it. The budget resets at
 midnight UTC by the injected clock. The day, used seconds, cooldown end and the running burst are
 written to the store's ``thermal_budget`` table before the ledger changes, so they survive a
 restart; a burst found running at start was interrupted and is charged up to the restart (or its
@@ -145,6 +147,7 @@ class BurstLedger:
         self.daily_budget_s = config.daily_budget_fraction * _DAY_SECONDS
         self._lock = threading.RLock()
         self.last_ended: EndedBurst | None = None
+        self._settled: str | None = None  # the last burst its owner ended (charged in full)
         self._checked_day_start = math.nan  # the UTC day refresh last found up to date
         now = clock.now()
         record = store.get_budget(name) if store is not None else None
@@ -177,7 +180,8 @@ class BurstLedger:
     def _finish(self, ended_at: float, length_s: float, automatic: bool) -> EndedBurst:
         burst = self._state.active
         assert burst is not None
-        length = min(max(length_s, 0.0), burst.max_seconds)
+        # An automatic end charges up to the deadline; an owner's end the measured length.
+        length = min(max(length_s, 0.0), burst.max_seconds) if automatic else max(length_s, 0.0)
         cooldown_until = max(self._state.cooldown_until, ended_at + self.config.cooldown_factor * length)
         ended = EndedBurst(burst, ended_at, length, automatic, cooldown_until)
         self._commit(
@@ -251,10 +255,11 @@ class BurstLedger:
             return burst
 
     def end(self, burst_id: str | None = None, duration: float | None = None) -> EndedBurst:
-        """End the running burst and charge its length: ``duration`` if given, else the clock's.
+        """End the running burst and charge its length: the clock's, or ``duration`` if longer.
 
-        The length is clamped to [0, the burst's maximum]. Ending a burst that already ended
-        automatically returns that end unchanged.
+        A stated ``duration`` may add to the measured length (up to the burst's maximum), never
+        reduce it. Ending by id a burst that already ended automatically charges the time it ran
+        past its deadline (once), with the longer cooldown that follows.
 
         Raises
         ------
@@ -271,12 +276,30 @@ class BurstLedger:
             last = self.last_ended
             if active is None or (burst_id is not None and burst_id != active.burst_id):
                 if burst_id is not None and last is not None and last.burst.burst_id == burst_id:
-                    return last
+                    return self._settle_overrun(last)
                 if active is None:
                     raise ConflictError("no burst is running")
                 raise NotFoundError(f"no burst {burst_id!r}; the running burst is {active.burst_id}")
             now = self.clock.now()
-            return self._finish(now, now - active.started_at if duration is None else duration, False)
+            stated = 0.0 if duration is None else min(duration, active.max_seconds)
+            ended = self._finish(now, max(now - active.started_at, stated), False)
+            self._settled = active.burst_id
+            return ended
+
+    def _settle_overrun(self, last: EndedBurst) -> EndedBurst:
+        """Charge an automatically ended burst the time its owner ran past the deadline (once)."""
+        if not last.automatic or self._settled == last.burst.burst_id:
+            return last
+        self._settled = last.burst.burst_id
+        now = self.clock.now()
+        extra = now - last.ended_at
+        if extra <= 0:
+            return last
+        length = last.length_s + extra
+        cooldown_until = max(self._state.cooldown_until, now + self.config.cooldown_factor * length)
+        self._commit(replace(self._state, used_s=self._state.used_s + extra, cooldown_until=cooldown_until))
+        self.last_ended = replace(last, ended_at=now, length_s=length, cooldown_until=cooldown_until)
+        return self.last_ended
 
     def status(self) -> dict[str, Any]:
         """Return a JSON-ready summary: day, budget, used, remaining, cooldown, running burst."""

@@ -5,8 +5,8 @@ turn (NVML, psutil, sysfs by default); a sensor that raises is logged once and s
 outside [−50, 150] °C or NaN is ignored with a warning, and when no sensor reads at all the
 first-order :class:`~tengri.engine.thermal.sensors.ThermalModel` estimates CPU (and GPU)
 temperature from load, marked ``estimated``. The hottest device sets the zone, the zone the GPU
-allocation. Heavy work runs inside ``with manager.burst("training") as gate:`` and asks
-``gate.should_pause()`` between steps.
+allocation. Heavy work runs inside ``with manager.compute("training") as budget:`` and calls
+``budget.pause_point()`` between steps (:mod:`tengri.engine.thermal.compute`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from tengri.config import TengriConfig, ThermalConfig, ThermalZoneSpec
 from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.store import MemoryMap
 from tengri.engine.thermal.bursts import Burst, BurstLedger, BurstRefusal, EndedBurst
+from tengri.engine.thermal.compute import ComputeBudget, ComputeStats, RefusalPolicy
+from tengri.engine.thermal.governance import ComputeSettings, settings_for
 from tengri.engine.thermal.sensors import (
     LoadProbe,
     PsutilLoad,
@@ -33,7 +35,7 @@ from tengri.engine.thermal.sensors import (
 )
 from tengri.engine.thermal.zones import classify, drift_coefficient, is_throttling
 
-__all__ = ["BurstGate", "ProfitSource", "ThermalSnapshot", "ThermalZoneManager"]
+__all__ = ["ProfitSource", "ThermalSnapshot", "ThermalZoneManager"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,8 @@ class ThermalZoneManager:
     profit_coprocessor
         Supplies P_avg for D_thermal (0 without one).
     sensors
-        Sensors asked in order (default NVML, psutil, sysfs); ``[]`` uses only the estimate.
+        Sensors asked in order (default ``thermal.sensor_files`` if set, else NVML, psutil,
+        sysfs); ``[]`` uses only the estimate.
     clock
         Time of every decision (default :class:`SystemClock`).
     store
@@ -111,7 +114,9 @@ class ThermalZoneManager:
     ) -> None:
         self.config: ThermalConfig = config.thermal if config is not None else ThermalConfig()
         self.profit_coprocessor = profit_coprocessor
-        self.sensors: list[Sensor] = list(default_sensors() if sensors is None else sensors)
+        self.sensors: list[Sensor] = list(
+            default_sensors(self.config.sensor_files) if sensors is None else sensors
+        )
         self.clock: Clock = clock or SystemClock()
         self.store = store
         self._load_probe = load_probe
@@ -124,6 +129,9 @@ class ThermalZoneManager:
         self._failing: dict[str, str] = {}
         self._garbage: set[str] = set()
         self._snapshot: ThermalSnapshot | None = None
+        self.compute_stats = ComputeStats()
+        self.zone_max: str | None = None  # the hottest zone seen since start
+        self._settings: ComputeSettings | None = None
 
     # -- temperatures -------------------------------------------------------------------------
 
@@ -182,6 +190,7 @@ class ThermalZoneManager:
                 readings = self._estimate(now)
             hottest = max(r.celsius for r in readings)
             zone = classify(hottest, self.config.zones)
+            self._note_zone(zone)
             self._snapshot = ThermalSnapshot(
                 timestamp=now,
                 zone=zone.name,
@@ -193,6 +202,14 @@ class ThermalZoneManager:
             )
             self.ledger.refresh()
             return self._snapshot
+
+    def _note_zone(self, zone: ThermalZoneSpec) -> None:
+        names = [z.name for z in self.config.zones]
+        previous = self._snapshot.zone if self._snapshot is not None else None
+        if previous != zone.name:
+            log.info("thermal zone %s -> %s", previous or "unknown", zone.name)
+        if self.zone_max is None or names.index(zone.name) > names.index(self.zone_max):
+            self.zone_max = zone.name
 
     def _profit_average(self) -> float:
         return self.profit_coprocessor.average_profit if self.profit_coprocessor is not None else 0.0
@@ -247,6 +264,43 @@ class ThermalZoneManager:
             return "cpu"
         return "cuda" if self._cuda_available() else "cpu"
 
+    def compute_settings(self, *, max_threads: int = 1, max_segments: int = 1) -> ComputeSettings:
+        """The settings the zone allows now (:mod:`tengri.engine.thermal.governance`).
+
+        ``max_threads`` and ``max_segments`` are the configured maxima the table's shares apply
+        to. The extremes used since start are kept in :attr:`compute_stats`; a change is logged.
+        """
+        with self._lock:
+            snap = self.snapshot
+            settings = settings_for(
+                snap.gpu_allocation,
+                reduce=self.should_reduce_gpu_load(),
+                max_threads=max_threads,
+                max_segments=max_segments,
+                gpu_min_allocation=self.config.gpu_min_allocation,
+                cuda_available=self._cuda_available(),
+            )
+            # Logged when the zone's row or the device changes (callers' maxima differ).
+            if self._settings is None or (settings.row, settings.device) != (
+                self._settings.row,
+                self._settings.device,
+            ):
+                log.info(
+                    "compute settings for zone %s: %d torch threads, model every %d bars, "
+                    "retrain factor %d, QLSTM %s, device %s",
+                    snap.zone,
+                    settings.torch_threads,
+                    settings.model_every,
+                    settings.retrain_factor,
+                    "allowed" if settings.qlstm_allowed else "off",
+                    settings.device,
+                )
+                self._settings = settings
+            stats = self.compute_stats
+            stats.torch_threads_max = max(stats.torch_threads_max, settings.torch_threads)
+            stats.model_every_max = max(stats.model_every_max, settings.model_every)
+            return settings
+
     # -- bursts -------------------------------------------------------------------------------
 
     def try_start_burst(self, requested_s: float | None = None, label: str = "burst") -> Burst | BurstRefusal:
@@ -272,11 +326,24 @@ class ThermalZoneManager:
         """End the running burst (see :meth:`BurstLedger.end`); the seed's body is ``{"duration": s}``."""
         return self.ledger.end(burst_id, duration)
 
-    def burst(
-        self, label: str = "burst", requested_s: float | None = None, check_every_s: float = 1.0
-    ) -> BurstGate:
-        """Return a context manager that runs its body inside a burst or raises the refusal."""
-        return BurstGate(self, label, requested_s, check_every_s)
+    def compute(
+        self,
+        label: str = "burst",
+        *,
+        policy: RefusalPolicy = "wait",
+        on_burst_end: Callable[[EndedBurst, str], None] | None = None,
+        check_every_s: float = 1.0,
+        max_wait_s: float | None = None,
+    ) -> ComputeBudget:
+        """Return the context manager that runs heavy work inside bursts (see :class:`ComputeBudget`)."""
+        return ComputeBudget(
+            self,
+            label,
+            policy=policy,
+            on_burst_end=on_burst_end,
+            check_every_s=check_every_s,
+            max_wait_s=max_wait_s,
+        )
 
     def budget_status(self) -> dict[str, Any]:
         """Return the burst budget's state (JSON-ready)."""
@@ -299,57 +366,3 @@ class ThermalZoneManager:
             "updated_at": snap.timestamp,
             "budget": self.budget_status(),
         }
-
-
-class BurstGate:
-    """``with manager.burst("training") as gate:`` — a burst for the body, ended on exit.
-
-    Entering raises :class:`~tengri.errors.BurstRefusedError` when the burst is refused. Inside,
-    :meth:`should_pause` (cheap: it re-reads sensors at most every ``check_every_s`` clock seconds)
-    says when to stop between steps: the zone reached hot or critical, or the burst's time is up.
-    """
-
-    def __init__(
-        self, manager: ThermalZoneManager, label: str, requested_s: float | None, check_every_s: float
-    ):
-        self.manager = manager
-        self.label = label
-        self.requested_s = requested_s
-        self.check_every_s = check_every_s
-        self.burst: Burst | None = None
-        self.ended: EndedBurst | None = None
-        self._checked_at = float("-inf")
-
-    def __enter__(self) -> BurstGate:
-        self.burst = self.manager.start_burst(self.requested_s, self.label)
-        self._checked_at = self.manager.clock.now()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.burst is not None:
-            self.ended = self.manager.end_burst(self.burst.burst_id)
-
-    @property
-    def remaining_s(self) -> float:
-        """Seconds left before the burst's deadline."""
-        if self.burst is None:
-            return 0.0
-        return max(self.burst.deadline - self.manager.clock.now(), 0.0)
-
-    @property
-    def device(self) -> str:
-        """The device heavy work inside this burst should use (``cuda`` or ``cpu``)."""
-        return self.manager.inference_device()
-
-    def should_pause(self) -> bool:
-        """Whether the work should stop now: zone hot or critical, or the burst ended."""
-        if self.burst is None:
-            return True
-        now = self.manager.clock.now()
-        active = self.manager.ledger.active
-        if active is None or active.burst_id != self.burst.burst_id:
-            return True
-        if now - self._checked_at >= self.check_every_s:
-            self._checked_at = now
-            self.manager.update_thermal_state()
-        return self.manager.is_throttling()

@@ -2,7 +2,8 @@
 
 Real sensors, in the order the manager asks them: :class:`NvmlSensor` (GPUs, nvidia-ml-py),
 :class:`PsutilSensor` (``psutil.sensors_temperatures``), :class:`SysfsThermalSensor`
-(``/sys/class/thermal``). A machine without any (a CI runner, a container) gets its temperatures
+(``/sys/class/thermal``); or, when ``thermal.sensor_files`` names files, :class:`FileSensor`
+alone. A machine without any (a CI runner, a container) gets its temperatures
 from :class:`ThermalModel`, a first-order model driven by CPU and GPU load, whose readings are
 marked ``estimated``. :class:`ScriptedSensor` and :class:`ScriptedLoad` are fakes for tests; they
 are never a default.
@@ -20,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import psutil
 
 __all__ = [
+    "FileSensor",
     "LoadProbe",
     "NvmlSensor",
     "PsutilLoad",
@@ -155,8 +157,41 @@ class SysfsThermalSensor:
         return readings
 
 
-def default_sensors() -> list[Sensor]:
-    """The real sensors, in the manager's order: NVML, psutil, sysfs."""
+#: A file value above this is in millidegrees (sysfs writes 47500 for 47.5 °C).
+_MILLIDEGREES_ABOVE = 1_000.0
+
+
+class FileSensor:
+    """Temperatures an operator feeds from files (``thermal.sensor_files``), one per file.
+
+    Each file holds one number: millidegrees as sysfs writes them (``47500``) or degrees Celsius
+    (``47.5``); a value above 1,000 is taken as millidegrees. The device is the file's path. A
+    missing or unreadable file raises, so the manager reports the sensor as failing.
+    """
+
+    name = "file"
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        self.paths = [Path(path) for path in paths]
+
+    def read(self) -> list[Reading]:
+        """Return one reading per file."""
+        readings = []
+        for path in self.paths:
+            value = float(path.read_text(encoding="utf-8").strip())
+            celsius = value / 1000.0 if abs(value) > _MILLIDEGREES_ABOVE else value
+            readings.append(Reading(str(path), celsius, self.name))
+        return readings
+
+
+def default_sensors(sensor_files: Sequence[str | Path] = ()) -> list[Sensor]:
+    """The real sensors: the operator's files if any are configured, else NVML, psutil, sysfs.
+
+    Configured files replace the automatic sensors: the operator has said where the machine's
+    temperature is read.
+    """
+    if sensor_files:
+        return [FileSensor(sensor_files)]
     return [NvmlSensor(), PsutilSensor(), SysfsThermalSensor()]
 
 
