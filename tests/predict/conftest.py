@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from tengri.data import load_ohlcv
+from tengri.engine.signals import Tick
 from tengri.predict import LSTMTradingPredictor, PredictorSettings
 
 
@@ -54,3 +55,23 @@ def fitted_eurusd(eurusd: pd.DataFrame) -> LSTMTradingPredictor:
 def fitted_goog(goog: pd.DataFrame) -> LSTMTradingPredictor:
     """A small plain-LSTM predictor fitted on the first 1,000 GOOG bars."""
     return LSTMTradingPredictor(settings=small_settings("lstm")).fit(goog.iloc[:1000])
+
+
+def _bar_tick(bars: pd.DataFrame, position: int, offset: int) -> Tick:
+    row = bars.iloc[position]
+    return Tick(
+        symbol="GOOG",
+        timestamp=bars.index[position].timestamp(),
+        price=float(row["Close"]),
+        index=position - offset,
+        volume=float(row["Volume"]),
+        open=float(row["Open"]),
+        high=float(row["High"]),
+        low=float(row["Low"]),
+    )
+
+
+@pytest.fixture(scope="session")
+def bar_tick() -> Callable[[pd.DataFrame, int, int], Tick]:
+    """The tick of bar ``position`` of ``bars``, numbered from ``offset`` (the stream's first bar)."""
+    return _bar_tick

@@ -108,22 +108,10 @@ def test_train_in_a_hot_zone_waits_then_gives_up(tmp_path: Path) -> None:
     assert not (config.models_dir / "sample-goog_d1-lstm").exists()
 
 
-def _tick(bars: pd.DataFrame, position: int, offset: int) -> Tick:
-    row = bars.iloc[position]
-    return Tick(
-        symbol="GOOG",
-        timestamp=bars.index[position].timestamp(),
-        price=float(row["Close"]),
-        index=position - offset,
-        volume=float(row["Volume"]),
-        open=float(row["Open"]),
-        high=float(row["High"]),
-        low=float(row["Low"]),
-    )
-
-
 def test_quantum_inference_streams_in_bursts_and_waits_while_hot(
-    goog: pd.DataFrame, make_settings: Callable[..., PredictorSettings]
+    goog: pd.DataFrame,
+    make_settings: Callable[..., PredictorSettings],
+    bar_tick: Callable[[pd.DataFrame, int, int], Tick],
 ) -> None:
     fitted = LSTMTradingPredictor(settings=make_settings("lstm", epochs=1)).fit(goog.iloc[:700])
     # Treated as a quantum model by the source (the flag is all it reads); the network is an LSTM.
@@ -152,8 +140,8 @@ def test_quantum_inference_streams_in_bursts_and_waits_while_hot(
             sensor.set("cpu", 40.0)
             manager.update_thermal_state()
             assert governed.asks == asks_while_hot  # not asked while critical
-        governed.on_tick(_tick(goog, position, 700))
-        free.on_tick(_tick(goog, position, 700))
+        governed.on_tick(bar_tick(goog, position, 700))
+        free.on_tick(bar_tick(goog, position, 700))
     governed.close()
     assert len(bursts) > 3
     assert set(bursts) == {"quantum inference"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -26,20 +27,6 @@ def config(tmp_path: Path) -> TengriConfig:
     return TengriConfig(data_dir=tmp_path / "data", model=SMALL_MODEL)
 
 
-def _tick(bars: pd.DataFrame, position: int, offset: int) -> Tick:
-    row = bars.iloc[position]
-    return Tick(
-        symbol="GOOG",
-        timestamp=bars.index[position].timestamp(),
-        price=float(row["Close"]),
-        index=position - offset,
-        volume=float(row["Volume"]),
-        open=float(row["Open"]),
-        high=float(row["High"]),
-        low=float(row["Low"]),
-    )
-
-
 def test_train_saves_a_loadable_predictor(config: TengriConfig) -> None:
     result = train(config, "sample:goog_d1", "lstm")
     assert result.directory == config.models_dir / "sample-goog_d1-lstm"
@@ -51,7 +38,10 @@ def test_train_saves_a_loadable_predictor(config: TengriConfig) -> None:
 
 
 def test_model_source_emits_signals_on_action_changes(
-    config: TengriConfig, goog: pd.DataFrame, tmp_path: Path
+    config: TengriConfig,
+    goog: pd.DataFrame,
+    tmp_path: Path,
+    bar_tick: Callable[[pd.DataFrame, int, int], Tick],
 ) -> None:
     bars = goog.iloc[:900]
     source, offset = fit_model_source(config, bars, "lstm", tmp_path / "run")
@@ -59,7 +49,7 @@ def test_model_source_emits_signals_on_action_changes(
     assert offset == int(len(bars) * config.model.train_fraction)
     emitted: list[Signal] = []
     for position in range(offset, len(bars)):
-        emitted.extend(source.on_tick(_tick(bars, position, offset)))
+        emitted.extend(source.on_tick(bar_tick(bars, position, offset)))
     assert emitted, "a model that never changes its mind emits one signal at least"
     directions = [signal.direction for signal in emitted]
     assert all(a != b for a, b in itertools.pairwise(directions))
@@ -71,19 +61,19 @@ def test_model_source_emits_signals_on_action_changes(
     assert all(row["hit"] in (True, False, None) for row in rows)
     # A resumed run reuses the saved predictor and replays the same decisions.
     again, _ = fit_model_source(config, bars, "lstm", tmp_path / "run")
-    replayed = [s for p in range(offset, len(bars)) for s in again.on_tick(_tick(bars, p, offset))]
+    replayed = [s for p in range(offset, len(bars)) for s in again.on_tick(bar_tick(bars, p, offset))]
     assert [(s.direction, s.confidence) for s in replayed] == [(s.direction, s.confidence) for s in emitted]
 
 
 def test_model_source_signals_carry_the_streamed_predictions(
-    config: TengriConfig, goog: pd.DataFrame
+    config: TengriConfig, goog: pd.DataFrame, bar_tick: Callable[[pd.DataFrame, int, int], Tick]
 ) -> None:
     bars = goog.iloc[:800]
     predictor = LSTMTradingPredictor(config, model="lstm").fit(bars.iloc[:700])
     expected = predictor.predict(bars)
     predictor.predict(bars.iloc[:700])  # rewind the stream to the end of the fitted bars
     source = PredictorSignalSource(predictor, threshold=0.0)
-    emitted = [s for p in range(700, 800) for s in source.on_tick(_tick(bars, p, 700))]
+    emitted = [s for p in range(700, 800) for s in source.on_tick(bar_tick(bars, p, 700))]
     assert len(emitted) == len(source.records) > 0
     for signal, record in zip(emitted, source.records, strict=True):
         row = expected.loc[record["timestamp"]]
