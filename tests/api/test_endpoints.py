@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -492,3 +493,15 @@ def test_reads_need_the_token_and_the_document_declares_it(token_app: Flask) -> 
     assert doc["paths"]["/tick"]["post"]["security"] == [{"bearer": []}]
     assert doc["paths"]["/statistics"]["get"]["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/health"]["get"]
+
+
+def test_each_request_error_is_logged_at_info(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="tengri.api")
+    assert client.post("/tick", json={"price": -1}).status_code == 422
+    assert client.post("/tick", data="x", content_type="text/plain").status_code == 415
+    assert client.get("/nowhere").status_code == 404
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("tengri.api")]
+    assert lines[0].startswith("POST /tick -> 422 invalid_input: ")
+    assert lines[1].startswith("POST /tick -> 415 unsupported_media_type: ")
+    assert lines[2].startswith("GET /nowhere -> 404 ")
+    assert len(lines) == 3

@@ -144,6 +144,8 @@ def create_app(
 
     def answer(code: str, message: str, status: int) -> Response:
         metrics.errors.labels(endpoint=request.endpoint or "unmatched", code=code).inc()
+        if status < 500:  # a 5xx is logged where it is raised, with its traceback where unexpected
+            log.info("%s %s -> %d %s: %s", request.method, request.path, status, code, message)
         response = jsonify({"error": {"code": code, "message": message}})
         response.status_code = status
         if status == 401:
