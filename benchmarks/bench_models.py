@@ -129,7 +129,9 @@ def bench_streaming(repeat: int, rounds: int) -> list[str]:
 def bench_quantum(rounds: int, reference_rounds: int) -> list[str]:
     x = torch.randn(BATCH, BARS, FEATURES)
     fused = create_enhanced_lstm(EnhancedLSTMConfig(use_quantum=True))
-    pennylane = create_enhanced_lstm(EnhancedLSTMConfig(use_quantum=True, quantum_backend="pennylane"))
+    pennylane = create_enhanced_lstm(
+        EnhancedLSTMConfig(use_quantum=True, quantum_backend="pennylane", quantum_device="default.qubit")
+    )
     assert isinstance(fused, QLSTM)
     assert isinstance(pennylane, QLSTM)
 

@@ -203,6 +203,14 @@ class ModelConfig(_Section):
     memory_slots: int = Field(8, ge=0)
     n_qubits: int = Field(4, ge=1, le=12)
     n_qlayers: int = Field(1, ge=1)
+    quantum_backend: Literal["torch", "pennylane"] = Field(
+        "torch", description="QLSTM circuits: torch runs Tengri's fused simulator, pennylane the device list."
+    )
+    quantum_device: list[str] = Field(
+        ["lightning.gpu", "lightning.kokkos", "lightning.qubit", "default.qubit", "tengri.fused"],
+        min_length=1,
+        description="Devices tried in order by the pennylane backend; tengri.fused: the fused simulator.",
+    )
     seq_len: int = Field(60, ge=2)
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(64, ge=1)

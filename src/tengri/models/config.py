@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from tengri.errors import ModelError
+from tengri.models.quantum_devices import DEFAULT_QUANTUM_DEVICES
 
 __all__ = ["EnhancedLSTMConfig", "ModelOutput"]
 
@@ -85,8 +86,12 @@ class EnhancedLSTMConfig:
     quantum_backend
         ``"torch"``: exact batched state vector in PyTorch; ``"pennylane"``: PennyLane QNodes.
     quantum_device
-        PennyLane device for ``quantum_backend="pennylane"`` (``default.qubit``,
-        ``lightning.qubit``, ``lightning.kokkos``, …).
+        For ``quantum_backend="pennylane"``: a PennyLane device name (``default.qubit``,
+        ``lightning.qubit``, ``lightning.kokkos``, …) or a list tried in order, in which
+        ``"tengri.fused"`` names the fused simulator (default:
+        :data:`~tengri.models.quantum_devices.DEFAULT_QUANTUM_DEVICES`, GPU → CPU → default →
+        fused). A device that is missing or fails to start is skipped and logged; the model's
+        ``quantum_device`` attribute says which one runs.
     """
 
     input_size: int = 50
@@ -107,7 +112,7 @@ class EnhancedLSTMConfig:
     n_qubits: int = 4
     n_qlayers: int = 1
     quantum_backend: Literal["torch", "pennylane"] = "torch"
-    quantum_device: str = "default.qubit"
+    quantum_device: str | tuple[str, ...] = DEFAULT_QUANTUM_DEVICES
 
     def __post_init__(self) -> None:
         """Reject values no model can be built from; the message names the field."""
@@ -142,5 +147,9 @@ class EnhancedLSTMConfig:
             raise ModelError(f"n_qubits must be at least 2, got {self.n_qubits}")
         if self.quantum_backend not in ("torch", "pennylane"):
             raise ModelError(f"quantum_backend must be 'torch' or 'pennylane', got {self.quantum_backend!r}")
+        if not isinstance(self.quantum_device, str):  # a list from JSON or TOML: keep it hashable
+            object.__setattr__(self, "quantum_device", tuple(self.quantum_device))
+            if not self.quantum_device:
+                raise ModelError("quantum_device: the device list is empty")
         if self.use_quantum and self.use_multi_timeframe:
             raise ModelError("the QLSTM takes one timeframe: use_multi_timeframe needs use_quantum=False")

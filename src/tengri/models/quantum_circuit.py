@@ -263,7 +263,18 @@ def real_unitaries(unitary: Tensor) -> Tensor:
     return blocks.permute(1, 0, 2).reshape(blocks.shape[1], -1)
 
 
-def pennylane_circuit(n_qubits: int, n_layers: int, device_name: str = "default.qubit") -> Any:
+def _start_device(device_name: str, wires: int) -> Any:
+    import pennylane as qml
+
+    try:
+        return qml.device(device_name, wires=wires)
+    except Exception as error:  # PennyLane raises several unrelated types for unknown devices
+        raise ModelError(f"PennyLane device {device_name!r} is not available: {error}") from error
+
+
+def pennylane_circuit(
+    n_qubits: int, n_layers: int, device_name: str = "default.qubit", *, device: Any = None
+) -> Any:
     """Return the same circuit as a PennyLane QNode ``qnode(inputs, weights) -> list of ⟨Zᵢ⟩``.
 
     The gates are written out rather than taken from ``BasicEntanglerLayers`` or
@@ -276,13 +287,14 @@ def pennylane_circuit(n_qubits: int, n_layers: int, device_name: str = "default.
         Circuit size.
     device_name
         Any installed PennyLane device (``default.qubit``, ``lightning.qubit``, ``lightning.kokkos``).
+    device
+        An already started device of that name (from
+        :func:`~tengri.models.quantum_devices.choose_quantum_device`); started here when None.
     """
     import pennylane as qml
 
-    try:
-        device = qml.device(device_name, wires=n_qubits)
-    except Exception as error:  # PennyLane raises several unrelated types for unknown devices
-        raise ModelError(f"PennyLane device {device_name!r} is not available: {error}") from error
+    if device is None:
+        device = _start_device(device_name, n_qubits)
     pairs = [(i, (i + 1) % n_qubits) for i in range(n_qubits)]
     pairs += [(i, (i + 2) % n_qubits) for i in range(n_qubits) if (i + 2) % n_qubits != i]
 

@@ -111,6 +111,8 @@ class PredictorSettings:
             seq_len=section.seq_len,
             n_qubits=section.n_qubits,
             n_qlayers=section.n_qlayers,
+            quantum_backend=section.quantum_backend,
+            quantum_device=tuple(section.quantum_device),
             use_biological_activation=flags["use_biological_activation"],
             use_advanced_attention=flags["use_advanced_attention"],
             use_quantum=flags["use_quantum"],

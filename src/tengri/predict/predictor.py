@@ -290,6 +290,7 @@ class LSTMTradingPredictor:
             "fit_end": None if self.fit_end is None else self.fit_end.isoformat(),
             "data_fingerprint": self.fingerprint,
             "metrics": self.metrics,
+            "quantum_device": getattr(network, "quantum_device", None),
         }
         return write_predictor(Path(path), manifest, network.state_dict())
 
