@@ -197,6 +197,7 @@ class ModelConfig(_Section):
     use_multi_timeframe: bool = False
     use_advanced_attention: bool = True
     use_quantum: bool = False
+    use_quantum_attention: bool = Field(False, description="Attention scores from a quantum fidelity kernel.")
     num_layers: int = Field(1, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     num_heads: int = Field(4, ge=1)

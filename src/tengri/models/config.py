@@ -85,6 +85,10 @@ class EnhancedLSTMConfig:
         Qubits and variational layers of each QLSTM circuit (4 and 1, as in Chen et al.).
     quantum_backend
         ``"torch"``: exact batched state vector in PyTorch; ``"pennylane"``: PennyLane QNodes.
+    use_quantum_attention
+        Score the attention layer's keys with a quantum kernel, the fidelity of query and key
+        states (:mod:`tengri.models.quantum_attention`; ``n_qubits`` qubits and ``n_qlayers``
+        layers per head) instead of ``q·k/√d``; implies the attention layer (False).
     quantum_device
         For ``quantum_backend="pennylane"``: a PennyLane device name (``default.qubit``,
         ``lightning.qubit``, ``lightning.kokkos``, …) or a list tried in order, in which
@@ -112,6 +116,7 @@ class EnhancedLSTMConfig:
     n_qubits: int = 4
     n_qlayers: int = 1
     quantum_backend: Literal["torch", "pennylane"] = "torch"
+    use_quantum_attention: bool = False
     quantum_device: str | tuple[str, ...] = DEFAULT_QUANTUM_DEVICES
 
     def __post_init__(self) -> None:

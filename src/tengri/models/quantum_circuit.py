@@ -44,6 +44,7 @@ __all__ = [
     "RealEncoding",
     "circuit_unitaries",
     "encode_state",
+    "encoding_gates",
     "entangler_permutation",
     "expectation_z",
     "pennylane_circuit",
@@ -169,6 +170,38 @@ def encode_state(inputs: Tensor) -> Tensor:
     # a/2 + π/4 ∈ (0, π/2): both magnitudes are positive, so torch.polar's gradient is right.
     qubits = torch.polar(magnitude, phase)[..., None]  # (..., n, 2, 1)
     return _kron_last(qubits)[..., 0]
+
+
+def encoding_gates(inputs: Tensor) -> Tensor:
+    """Return the encoding layer ``⊗ᵢ RZ(arctan vᵢ²) RY(arctan vᵢ)`` as a matrix, for re-uploading.
+
+    ``encode_state(v)`` is this matrix applied to ``H^{⊗n}|0⟩``; a circuit that uploads ``v``
+    again after a variational block applies it to a general state.
+
+    Parameters
+    ----------
+    inputs
+        Real tensor ``(..., n)``.
+
+    Returns
+    -------
+    Tensor
+        Complex tensor ``(..., 2ⁿ, 2ⁿ)``.
+    """
+    half_angle = torch.arctan(inputs) / 2
+    half_phase = torch.arctan(inputs * inputs) / 2
+    cos, sin = torch.cos(half_angle), torch.sin(half_angle)
+    # RZ(β)·RY(a) = [[e^{−iβ/2} cos a/2, −e^{−iβ/2} sin a/2], [e^{iβ/2} sin a/2, e^{iβ/2} cos a/2]]
+    gate = torch.stack(
+        [
+            _signed_polar(cos, -half_phase),
+            -_signed_polar(sin, -half_phase),
+            _signed_polar(sin, half_phase),
+            _signed_polar(cos, half_phase),
+        ],
+        dim=-1,
+    ).reshape(*inputs.shape, 2, 2)
+    return _kron_last(gate)
 
 
 def expectation_z(state: Tensor, signs: Tensor) -> Tensor:

@@ -31,6 +31,12 @@ VARIANTS: Final[dict[str, dict[str, bool]]] = {
     },
     "enhanced": {"use_biological_activation": True, "use_advanced_attention": True, "use_quantum": False},
     "qlstm": {"use_biological_activation": False, "use_advanced_attention": False, "use_quantum": True},
+    "enhanced+qattention": {
+        "use_biological_activation": True,
+        "use_advanced_attention": True,
+        "use_quantum": False,
+        "use_quantum_attention": True,
+    },
 }
 """Model names the predictor accepts: the ablation ladder from a plain LSTM to the enhanced model."""
 
@@ -92,6 +98,7 @@ class PredictorSettings:
                 "use_biological_activation": section.use_biological_activation,
                 "use_advanced_attention": section.use_advanced_attention,
                 "use_quantum": section.use_quantum,
+                "use_quantum_attention": section.use_quantum_attention,
             }
         elif name in VARIANTS:
             flags = VARIANTS[name]
@@ -116,6 +123,7 @@ class PredictorSettings:
             use_biological_activation=flags["use_biological_activation"],
             use_advanced_attention=flags["use_advanced_attention"],
             use_quantum=flags["use_quantum"],
+            use_quantum_attention=flags.get("use_quantum_attention", False),
         )
         return cls(
             model=network,
