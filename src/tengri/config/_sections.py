@@ -198,6 +198,21 @@ class ModelConfig(_Section):
     use_advanced_attention: bool = True
     use_quantum: bool = False
     use_quantum_attention: bool = Field(False, description="Attention scores from a quantum fidelity kernel.")
+    use_quantum_memory: bool = Field(
+        False, description="Memory slots as learned quantum states, read by fidelity."
+    )
+    quantum_memory_noise: Literal["none", "bit_flip", "phase_flip", "depolarizing", "amplitude_damping"] = (
+        Field(
+            "none",
+            description="Storage noise of the quantum memory's slots (PennyLane default.mixed channels).",
+        )
+    )
+    quantum_memory_noise_strength: float = Field(
+        0.0, ge=0, le=1, description="Its strength p per stored qubit."
+    )
+    quantum_memory_code: bool = Field(
+        False, description="Protect each stored qubit with a 3-qubit repetition code."
+    )
     num_layers: int = Field(1, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     num_heads: int = Field(4, ge=1)

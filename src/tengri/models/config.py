@@ -89,6 +89,15 @@ class EnhancedLSTMConfig:
         Score the attention layer's keys with a quantum kernel, the fidelity of query and key
         states (:mod:`tengri.models.quantum_attention`; ``n_qubits`` qubits and ``n_qlayers``
         layers per head) instead of ``q·k/√d``; implies the attention layer (False).
+    use_quantum_memory
+        Add a quantum memory read before the heads: ``memory_slots`` learned ``n_qubits``-qubit
+        states read by fidelity with the hidden state's encoding
+        (:mod:`tengri.models.quantum_memory`) (False).
+    quantum_memory_noise, quantum_memory_noise_strength, quantum_memory_code
+        Storage noise of the quantum memory's slots (``"none"``, ``"bit_flip"``,
+        ``"phase_flip"``, ``"depolarizing"``, ``"amplitude_damping"``), its strength ``p`` in
+        [0, 1], and whether a three-qubit repetition code protects each stored qubit
+        ("none", 0.0, False).
     quantum_device
         For ``quantum_backend="pennylane"``: a PennyLane device name (``default.qubit``,
         ``lightning.qubit``, ``lightning.kokkos``, …) or a list tried in order, in which
@@ -117,6 +126,12 @@ class EnhancedLSTMConfig:
     n_qlayers: int = 1
     quantum_backend: Literal["torch", "pennylane"] = "torch"
     use_quantum_attention: bool = False
+    use_quantum_memory: bool = False
+    quantum_memory_noise: Literal["none", "bit_flip", "phase_flip", "depolarizing", "amplitude_damping"] = (
+        "none"
+    )
+    quantum_memory_noise_strength: float = 0.0
+    quantum_memory_code: bool = False
     quantum_device: str | tuple[str, ...] = DEFAULT_QUANTUM_DEVICES
 
     def __post_init__(self) -> None:
@@ -152,6 +167,12 @@ class EnhancedLSTMConfig:
             raise ModelError(f"n_qubits must be at least 2, got {self.n_qubits}")
         if self.quantum_backend not in ("torch", "pennylane"):
             raise ModelError(f"quantum_backend must be 'torch' or 'pennylane', got {self.quantum_backend!r}")
+        if self.use_quantum_memory and self.memory_slots < 1:
+            raise ModelError("use_quantum_memory needs memory_slots ≥ 1")
+        if not 0.0 <= self.quantum_memory_noise_strength <= 1.0:
+            raise ModelError(
+                f"quantum_memory_noise_strength must lie in [0, 1], got {self.quantum_memory_noise_strength}"
+            )
         if not isinstance(self.quantum_device, str):  # a list from JSON or TOML: keep it hashable
             object.__setattr__(self, "quantum_device", tuple(self.quantum_device))
             if not self.quantum_device:

@@ -37,6 +37,12 @@ VARIANTS: Final[dict[str, dict[str, bool]]] = {
         "use_quantum": False,
         "use_quantum_attention": True,
     },
+    "enhanced+qmemory": {
+        "use_biological_activation": True,
+        "use_advanced_attention": True,
+        "use_quantum": False,
+        "use_quantum_memory": True,
+    },
 }
 """Model names the predictor accepts: the ablation ladder from a plain LSTM to the enhanced model."""
 
@@ -99,6 +105,7 @@ class PredictorSettings:
                 "use_advanced_attention": section.use_advanced_attention,
                 "use_quantum": section.use_quantum,
                 "use_quantum_attention": section.use_quantum_attention,
+                "use_quantum_memory": section.use_quantum_memory,
             }
         elif name in VARIANTS:
             flags = VARIANTS[name]
@@ -124,6 +131,10 @@ class PredictorSettings:
             use_advanced_attention=flags["use_advanced_attention"],
             use_quantum=flags["use_quantum"],
             use_quantum_attention=flags.get("use_quantum_attention", False),
+            use_quantum_memory=flags.get("use_quantum_memory", False),
+            quantum_memory_noise=section.quantum_memory_noise,
+            quantum_memory_noise_strength=section.quantum_memory_noise_strength,
+            quantum_memory_code=section.quantum_memory_code,
         )
         return cls(
             model=network,
