@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from tengri.config import TengriConfig
 from tengri.models import EnhancedLSTM, EnhancedLSTMConfig, create_enhanced_lstm
-from tengri.models.quantum_attention import QuantumKernelAttention, kernel_states, pennylane_kernel
+from tengri.models.quantum_attention import (
+    QuantumKernelAttention,
+    kernel_states,
+    pennylane_kernel,
+    pennylane_swap_test,
+)
 from tengri.models.quantum_circuit import circuit_unitaries, entangler_permutation
 from tengri.predict import VARIANTS, PredictorSettings
 
@@ -106,3 +113,41 @@ def test_the_predictor_variant_and_the_config_key_reach_the_model() -> None:
         assert isinstance(model, EnhancedLSTM)
         assert isinstance(model.attention, QuantumKernelAttention)
     assert not PredictorSettings.from_config(TengriConfig()).model.use_quantum_attention
+
+
+def test_the_swap_test_circuit_reads_one_plus_fidelity_over_two() -> None:
+    generator = torch.Generator().manual_seed(6)
+    q = torch.randn(5, 2, dtype=torch.float64, generator=generator)
+    k = torch.randn(5, 2, dtype=torch.float64, generator=generator)
+    weights = torch.rand(1, 2, 3, dtype=torch.float64, generator=generator) * 6.3
+    fidelity = pennylane_kernel(2, 1)(q, k, weights)
+    torch.testing.assert_close(
+        pennylane_swap_test(2, 1)(q, k, weights), (1 + fidelity) / 2, atol=TOLERANCE, rtol=0
+    )
+
+
+def test_shots_give_an_unbiased_estimate_with_the_exact_gradient() -> None:
+    torch.manual_seed(1)
+    exact = QuantumKernelAttention(4, 1, 2, 3, n_qubits=2).double()
+    sampled = QuantumKernelAttention(4, 1, 2, 3, n_qubits=2, shots=64, seed=9).double()
+    sampled.load_state_dict(exact.state_dict())
+    fidelity = torch.linspace(0, 1, 11, dtype=torch.float64, requires_grad=True)
+    draws = torch.stack([sampled._estimate(fidelity) for _ in range(4000)])
+    # mean of 4000 draws of 64 shots: standard error ≤ √(1/64)/√4000 ≈ 0.002; allow 5 of them
+    torch.testing.assert_close(draws.mean(0), fidelity.detach(), atol=0.01, rtol=0)
+    assert float(draws.detach().std(0).max()) == pytest.approx(1 / 8, abs=0.01)  # √((1 − F²)/shots) at F = 0
+    draws.sum().backward()
+    assert fidelity.grad is not None
+    torch.testing.assert_close(fidelity.grad, torch.full_like(fidelity, 4000.0))  # straight through
+    z = torch.randn(2, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert not torch.allclose(sampled(z), exact(z))  # the option changes the model
+    config = EnhancedLSTMConfig(
+        input_size=3, hidden_size=4, num_heads=1, n_qubits=2, use_quantum_attention=True
+    )
+    first, second = (
+        create_enhanced_lstm(replace(config, quantum_attention_shots=32)).eval() for _ in range(2)
+    )
+    x = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():  # the draws are seeded: the same config gives the same run
+        torch.testing.assert_close(first(x).predicted_return, second(x).predicted_return, atol=0, rtol=0)

@@ -198,6 +198,7 @@ class ModelConfig(_Section):
     use_advanced_attention: bool = True
     use_quantum: bool = False
     use_quantum_attention: bool = Field(False, description="Attention scores from a quantum fidelity kernel.")
+    quantum_attention_shots: int = Field(0, ge=0, description="Swap-test shots per score; 0: exact fidelity.")
     use_quantum_memory: bool = Field(
         False, description="Memory slots as learned quantum states, read by fidelity."
     )

@@ -89,6 +89,9 @@ class EnhancedLSTMConfig:
         Score the attention layer's keys with a quantum kernel, the fidelity of query and key
         states (:mod:`tengri.models.quantum_attention`; ``n_qubits`` qubits and ``n_qlayers``
         layers per head) instead of ``q·k/√d``; implies the attention layer (False).
+    quantum_attention_shots
+        Score each key by a swap-test estimate from this many shots instead of the exact
+        fidelity; 0: exact (0).
     use_quantum_memory
         Add a quantum memory read before the heads: ``memory_slots`` learned ``n_qubits``-qubit
         states read by fidelity with the hidden state's encoding
@@ -126,6 +129,7 @@ class EnhancedLSTMConfig:
     n_qlayers: int = 1
     quantum_backend: Literal["torch", "pennylane"] = "torch"
     use_quantum_attention: bool = False
+    quantum_attention_shots: int = 0
     use_quantum_memory: bool = False
     quantum_memory_noise: Literal["none", "bit_flip", "phase_flip", "depolarizing", "amplitude_damping"] = (
         "none"
@@ -167,6 +171,8 @@ class EnhancedLSTMConfig:
             raise ModelError(f"n_qubits must be at least 2, got {self.n_qubits}")
         if self.quantum_backend not in ("torch", "pennylane"):
             raise ModelError(f"quantum_backend must be 'torch' or 'pennylane', got {self.quantum_backend!r}")
+        if self.quantum_attention_shots < 0:
+            raise ModelError(f"quantum_attention_shots must be ≥ 0, got {self.quantum_attention_shots}")
         if self.use_quantum_memory and self.memory_slots < 1:
             raise ModelError("use_quantum_memory needs memory_slots ≥ 1")
         if not 0.0 <= self.quantum_memory_noise_strength <= 1.0:

@@ -141,6 +141,8 @@ class EnhancedLSTM(nn.Module):
                 config.dropout,
                 n_qubits=config.n_qubits,
                 n_layers=config.n_qlayers,
+                shots=config.quantum_attention_shots,
+                seed=config.seed,
             )
         elif config.use_advanced_attention:
             self.attention = WindowedMemoryAttention(

@@ -25,6 +25,14 @@ position) and takes the overlaps as one matrix product.
 
 Streaming caches the last ``W − 1`` key *states* and values, so a new bar costs one query
 state, one key state and one row of overlaps, and equals the full pass.
+
+Shots. A device estimates ``F`` from measurements. With ``shots > 0`` every score is the
+swap-test estimate (Buhrman et al., PRL 87, 167902, 2001): the ancilla reads 0 with probability
+``(1 + F)/2``, so from ``c ~ Binomial(shots, (1 + F)/2)`` zeros, ``F̂ = 2c/shots − 1`` (unbiased,
+standard deviation ``√((1 − F²)/shots)``, and it can fall below 0). The gradient is that of the
+exact ``F`` (straight-through: sampling has none). Draws come from a generator seeded by
+``seed``, so a run is repeatable, but streaming no longer equals the full pass: they draw
+different samples. :func:`pennylane_swap_test` is the circuit, the reference for ``(1 + F)/2``.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from tengri.models.quantum_circuit import (
     entangler_permutation,
 )
 
-__all__ = ["QuantumKernelAttention", "kernel_states", "pennylane_kernel"]
+__all__ = ["QuantumKernelAttention", "kernel_states", "pennylane_kernel", "pennylane_swap_test"]
 
 
 def kernel_states(angles: Tensor, unitaries: Tensor) -> Tensor:
@@ -101,6 +109,52 @@ def pennylane_kernel(n_qubits: int, n_layers: int, device_name: str = "default.q
     return fidelity
 
 
+def pennylane_swap_test(n_qubits: int, n_layers: int) -> Any:
+    """Return the swap test as a QNode ``test(q, k, weights) -> P(ancilla = 0)`` ``(P,)``, default.qubit.
+
+    Wire 0 is the ancilla, ``ψ(q)`` is prepared on wires ``1 … n`` and ``ψ(k)`` on ``n+1 … 2n``:
+    ``H``, controlled swaps, ``H``; ``P(0) = (1 + |⟨ψ(q)|ψ(k)⟩|²)/2``.
+    """
+    import pennylane as qml
+
+    device = qml.device("default.qubit", wires=2 * n_qubits + 1)
+    pairs = [(i, (i + 1) % n_qubits) for i in range(n_qubits)]
+    pairs += [(i, (i + 2) % n_qubits) for i in range(n_qubits) if (i + 2) % n_qubits != i]
+
+    def feature_map(x: Tensor, weights: Tensor, offset: int) -> None:
+        def upload() -> None:
+            for wire in range(n_qubits):
+                qml.RY(torch.arctan(x[..., wire]), wires=offset + wire)
+                qml.RZ(torch.arctan(x[..., wire] ** 2), wires=offset + wire)
+
+        for wire in range(n_qubits):
+            qml.Hadamard(wires=offset + wire)
+        upload()
+        for layer in range(n_layers):
+            for control, target in pairs:
+                qml.CNOT(wires=[offset + control, offset + target])
+            for wire in range(n_qubits):
+                w = weights[layer, wire]
+                qml.Rot(w[0], w[1], w[2], wires=offset + wire)
+        upload()
+
+    @qml.qnode(device, interface="torch", diff_method="backprop")  # type: ignore[untyped-decorator]
+    def test(q: Tensor, k: Tensor, weights: Tensor) -> Any:
+        feature_map(q, weights, 1)
+        feature_map(k, weights, 1 + n_qubits)
+        qml.Hadamard(wires=0)
+        for wire in range(n_qubits):
+            qml.CSWAP(wires=[0, 1 + wire, 1 + n_qubits + wire])
+        qml.Hadamard(wires=0)
+        return qml.probs(wires=0)
+
+    def ancilla_zero(q: Tensor, k: Tensor, weights: Tensor) -> Tensor:
+        probabilities: Tensor = test(q, k, weights)
+        return probabilities[..., 0]
+
+    return ancilla_zero
+
+
 class QuantumKernelAttention(nn.Module):
     """Windowed causal attention with memory slots whose scores are quantum-kernel fidelities.
 
@@ -113,6 +167,8 @@ class QuantumKernelAttention(nn.Module):
     backend
         ``"torch"``: exact batched state vectors; ``"pennylane"``: the fidelity circuit on
         ``default.qubit``, a reference for tests (full pass only, no streaming).
+    shots, seed
+        Swap-test shots per score (0: exact fidelities) and the seed of their draws.
     """
 
     def __init__(
@@ -126,8 +182,14 @@ class QuantumKernelAttention(nn.Module):
         n_qubits: int = 4,
         n_layers: int = 1,
         backend: Literal["torch", "pennylane"] = "torch",
+        shots: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
+        if shots < 0:
+            raise ModelError(f"quantum attention shots must be ≥ 0, got {shots}")
+        self.shots = shots
+        self._generator = torch.Generator().manual_seed(seed)
         if num_heads < 1 or dim % num_heads:
             raise ModelError(f"hidden_size {dim} must be a positive multiple of num_heads {num_heads}")
         if memory_slots < 0 or window < 1:
@@ -170,8 +232,21 @@ class QuantumKernelAttention(nn.Module):
             batch, -1, -1, -1
         )
 
+    def _estimate(self, fidelity: Tensor) -> Tensor:
+        """Return the swap-test estimate of ``fidelity`` under ``shots`` (itself when 0), exact gradient."""
+        if not self.shots:
+            return fidelity
+        exact = fidelity.detach().clamp(0.0, 1.0)
+        probability = ((1 + exact) / 2).to("cpu", torch.float64)
+        zeros = torch.binomial(
+            torch.full_like(probability, float(self.shots)), probability, generator=self._generator
+        )
+        estimate = (2 * zeros / self.shots - 1).to(fidelity.device, fidelity.dtype)
+        return fidelity + (estimate - exact)
+
     def _attend(self, scores: Tensor, values: Tensor, mask: Tensor | None) -> Tensor:
         """Return ``softmax(s_h · F) V`` ``(N, H, Tq, d)`` from fidelities ``(N, H, Tq, S)``."""
+        scores = self._estimate(scores)
         logits = scores * torch.exp(self.log_scale).to(scores.dtype)[:, None, None]
         if mask is not None:
             logits = logits.masked_fill(~mask, -math.inf)

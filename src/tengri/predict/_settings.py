@@ -132,6 +132,7 @@ class PredictorSettings:
             use_quantum=flags["use_quantum"],
             use_quantum_attention=flags.get("use_quantum_attention", False),
             use_quantum_memory=flags.get("use_quantum_memory", False),
+            quantum_attention_shots=section.quantum_attention_shots,
             quantum_memory_noise=section.quantum_memory_noise,
             quantum_memory_noise_strength=section.quantum_memory_noise_strength,
             quantum_memory_code=section.quantum_memory_code,
