@@ -4,8 +4,9 @@ Run: ``.venv/bin/python benchmarks/bench_models.py [--rounds N] [--quick]``
 
 Shape: batch 4 × 50 bars × 50 features, hidden 64 (the seed's working configuration).
 
-- forward of every EnhancedLSTM variant against a plain ``nn.LSTM`` of the same size (goal: the
-  full variant within 3×), at 1 and 2 intra-op threads;
+- forward of every EnhancedLSTM variant, the quantum attention and memory ones included,
+  against a plain ``nn.LSTM`` of the same size (goal: the full variant within 3×), at 1 and 2
+  intra-op threads (``benchmarks/bench_quantum.py`` compares them with PennyLane);
 - one streaming step against recomputing the 60-bar window (goal: at least 10× faster), at 1 and
   2 intra-op threads;
 - the fused QLSTM's forward and forward+backward against the same model on PennyLane
@@ -69,6 +70,8 @@ def bench_forward(repeat: int, rounds: int) -> list[str]:
         "+LIF": {"use_biological_activation": True, "use_advanced_attention": False},
         "+attention": {"use_biological_activation": False, "use_advanced_attention": True},
         "full (+LIF +attention; seed config)": {},
+        "full, quantum attention (4 qubits)": {"use_quantum_attention": True},
+        "full + quantum memory (4 qubits)": {"use_quantum_memory": True},
     }
     reference_name = "nn.LSTM(50, 64) [reference]"
     full_name = "EnhancedLSTM full (+LIF +attention; seed config)"
@@ -129,7 +132,9 @@ def bench_streaming(repeat: int, rounds: int) -> list[str]:
 def bench_quantum(rounds: int, reference_rounds: int) -> list[str]:
     x = torch.randn(BATCH, BARS, FEATURES)
     fused = create_enhanced_lstm(EnhancedLSTMConfig(use_quantum=True))
-    pennylane = create_enhanced_lstm(EnhancedLSTMConfig(use_quantum=True, quantum_backend="pennylane"))
+    pennylane = create_enhanced_lstm(
+        EnhancedLSTMConfig(use_quantum=True, quantum_backend="pennylane", quantum_device="default.qubit")
+    )
     assert isinstance(fused, QLSTM)
     assert isinstance(pennylane, QLSTM)
 

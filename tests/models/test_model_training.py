@@ -18,6 +18,8 @@ VARIANTS = {
     "full": {},
     "multi_timeframe": {"use_multi_timeframe": True, "timeframes": (1, 2)},
     "qlstm": {"use_quantum": True},
+    "quantum_attention": {"use_quantum_attention": True, "n_qubits": 3},
+    "quantum_memory": {"use_quantum_memory": True, "n_qubits": 3},
 }
 SLOW = {"qlstm"}  # about 10 s on a shared 2-core machine
 

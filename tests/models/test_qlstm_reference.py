@@ -61,7 +61,12 @@ def _qlstm_pair(n_qubits: int, n_layers: int) -> tuple[QLSTM, QLSTM]:
     fused = create_enhanced_lstm(config).double()
     reference = create_enhanced_lstm(
         EnhancedLSTMConfig(
-            input_size=3, use_quantum=True, n_qubits=n_qubits, n_qlayers=n_layers, quantum_backend="pennylane"
+            input_size=3,
+            use_quantum=True,
+            n_qubits=n_qubits,
+            n_qlayers=n_layers,
+            quantum_backend="pennylane",
+            quantum_device="default.qubit",
         )
     ).double()
     reference.load_state_dict(fused.state_dict())

@@ -36,6 +36,7 @@ def test_manifest_describes_the_model(
     assert manifest["calibration"]["method"] == "platt"
     assert {"torch", "numpy", "pandas", "tengri"} <= set(manifest["library_versions"])
     assert manifest["settings"]["variant"] == "enhanced"
+    assert manifest["quantum_device"] is None  # a classical model; a QLSTM names its device
 
 
 class _Payload:

@@ -209,12 +209,37 @@ class ModelConfig(_Section):
     use_multi_timeframe: bool = False
     use_advanced_attention: bool = True
     use_quantum: bool = False
+    use_quantum_attention: bool = Field(False, description="Attention scores from a quantum fidelity kernel.")
+    quantum_attention_shots: int = Field(0, ge=0, description="Swap-test shots per score; 0: exact fidelity.")
+    use_quantum_memory: bool = Field(
+        False, description="Memory slots as learned quantum states, read by fidelity."
+    )
+    quantum_memory_noise: Literal["none", "bit_flip", "phase_flip", "depolarizing", "amplitude_damping"] = (
+        Field(
+            "none",
+            description="Storage noise of the quantum memory's slots (PennyLane default.mixed channels).",
+        )
+    )
+    quantum_memory_noise_strength: float = Field(
+        0.0, ge=0, le=1, description="Its strength p per stored qubit."
+    )
+    quantum_memory_code: bool = Field(
+        False, description="Protect each stored qubit with a 3-qubit repetition code."
+    )
     num_layers: int = Field(1, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     num_heads: int = Field(4, ge=1)
     memory_slots: int = Field(8, ge=0)
     n_qubits: int = Field(4, ge=1, le=12)
     n_qlayers: int = Field(1, ge=1)
+    quantum_backend: Literal["torch", "pennylane"] = Field(
+        "torch", description="QLSTM circuits: torch runs Tengri's fused simulator, pennylane the device list."
+    )
+    quantum_device: list[str] = Field(
+        ["lightning.gpu", "lightning.kokkos", "lightning.qubit", "default.qubit", "tengri.fused"],
+        min_length=1,
+        description="Devices tried in order by the pennylane backend; tengri.fused: the fused simulator.",
+    )
     seq_len: int = Field(60, ge=2)
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(64, ge=1)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from tengri.errors import ModelError
+from tengri.models.quantum_devices import DEFAULT_QUANTUM_DEVICES
 
 __all__ = ["EnhancedLSTMConfig", "ModelOutput"]
 
@@ -84,9 +85,29 @@ class EnhancedLSTMConfig:
         Qubits and variational layers of each QLSTM circuit (4 and 1, as in Chen et al.).
     quantum_backend
         ``"torch"``: exact batched state vector in PyTorch; ``"pennylane"``: PennyLane QNodes.
+    use_quantum_attention
+        Score the attention layer's keys with a quantum kernel, the fidelity of query and key
+        states (:mod:`tengri.models.quantum_attention`; ``n_qubits`` qubits and ``n_qlayers``
+        layers per head) instead of ``q·k/√d``; implies the attention layer (False).
+    quantum_attention_shots
+        Score each key by a swap-test estimate from this many shots instead of the exact
+        fidelity; 0: exact (0).
+    use_quantum_memory
+        Add a quantum memory read before the heads: ``memory_slots`` learned ``n_qubits``-qubit
+        states read by fidelity with the hidden state's encoding
+        (:mod:`tengri.models.quantum_memory`) (False).
+    quantum_memory_noise, quantum_memory_noise_strength, quantum_memory_code
+        Storage noise of the quantum memory's slots (``"none"``, ``"bit_flip"``,
+        ``"phase_flip"``, ``"depolarizing"``, ``"amplitude_damping"``), its strength ``p`` in
+        [0, 1], and whether a three-qubit repetition code protects each stored qubit
+        ("none", 0.0, False).
     quantum_device
-        PennyLane device for ``quantum_backend="pennylane"`` (``default.qubit``,
-        ``lightning.qubit``, ``lightning.kokkos``, …).
+        For ``quantum_backend="pennylane"``: a PennyLane device name (``default.qubit``,
+        ``lightning.qubit``, ``lightning.kokkos``, …) or a list tried in order, in which
+        ``"tengri.fused"`` names the fused simulator (default:
+        :data:`~tengri.models.quantum_devices.DEFAULT_QUANTUM_DEVICES`, GPU → CPU → default →
+        fused). A device that is missing or fails to start is skipped and logged; the model's
+        ``quantum_device`` attribute says which one runs.
     """
 
     input_size: int = 50
@@ -107,7 +128,15 @@ class EnhancedLSTMConfig:
     n_qubits: int = 4
     n_qlayers: int = 1
     quantum_backend: Literal["torch", "pennylane"] = "torch"
-    quantum_device: str = "default.qubit"
+    use_quantum_attention: bool = False
+    quantum_attention_shots: int = 0
+    use_quantum_memory: bool = False
+    quantum_memory_noise: Literal["none", "bit_flip", "phase_flip", "depolarizing", "amplitude_damping"] = (
+        "none"
+    )
+    quantum_memory_noise_strength: float = 0.0
+    quantum_memory_code: bool = False
+    quantum_device: str | tuple[str, ...] = DEFAULT_QUANTUM_DEVICES
 
     def __post_init__(self) -> None:
         """Reject values no model can be built from; the message names the field."""
@@ -142,5 +171,17 @@ class EnhancedLSTMConfig:
             raise ModelError(f"n_qubits must be at least 2, got {self.n_qubits}")
         if self.quantum_backend not in ("torch", "pennylane"):
             raise ModelError(f"quantum_backend must be 'torch' or 'pennylane', got {self.quantum_backend!r}")
+        if self.quantum_attention_shots < 0:
+            raise ModelError(f"quantum_attention_shots must be ≥ 0, got {self.quantum_attention_shots}")
+        if self.use_quantum_memory and self.memory_slots < 1:
+            raise ModelError("use_quantum_memory needs memory_slots ≥ 1")
+        if not 0.0 <= self.quantum_memory_noise_strength <= 1.0:
+            raise ModelError(
+                f"quantum_memory_noise_strength must lie in [0, 1], got {self.quantum_memory_noise_strength}"
+            )
+        if not isinstance(self.quantum_device, str):  # a list from JSON or TOML: keep it hashable
+            object.__setattr__(self, "quantum_device", tuple(self.quantum_device))
+            if not self.quantum_device:
+                raise ModelError("quantum_device: the device list is empty")
         if self.use_quantum and self.use_multi_timeframe:
             raise ModelError("the QLSTM takes one timeframe: use_multi_timeframe needs use_quantum=False")

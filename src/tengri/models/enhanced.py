@@ -6,6 +6,8 @@ Data flow for bars ``x`` of shape ``(B, T, F)`` (``DESIGN.md``, section Predicto
     h = LSTM(z)                                                          (N, T, D)
     h ← m, the LIF membrane potential of h       if use_biological_activation
     h ← windowed attention with memory slots     if use_advanced_attention (last row only)
+        (scores from a quantum kernel instead     if use_quantum_attention; no compiled step)
+    h ← h + quantum memory read of h             if use_quantum_memory (no compiled step)
     g = Σ_k softmax(α)_k h_{·,k,T}                with K timeframes, else h_{·,T}
     (r̂, ℓ) = W_head g                           next-bar return, logit of P(up)
 
@@ -49,6 +51,8 @@ from tengri.errors import ModelError
 from tengri.models.attention import AttentionStepWeights, KeyValueCache, WindowedMemoryAttention, attend_step
 from tengri.models.config import EnhancedLSTMConfig, ModelOutput
 from tengri.models.lif import LeakyIntegrateAndFire
+from tengri.models.quantum_attention import QuantumKernelAttention
+from tengri.models.quantum_memory import QuantumMemory
 
 if TYPE_CHECKING:
     from tengri.models.compiled_step import CompiledStepWeights
@@ -127,11 +131,34 @@ class EnhancedLSTM(nn.Module):
             if config.use_biological_activation
             else None
         )
-        self.attention = (
-            WindowedMemoryAttention(
+        self.attention: WindowedMemoryAttention | QuantumKernelAttention | None = None
+        if config.use_quantum_attention:
+            self.attention = QuantumKernelAttention(
+                dim,
+                config.num_heads,
+                config.memory_slots,
+                config.seq_len,
+                config.dropout,
+                n_qubits=config.n_qubits,
+                n_layers=config.n_qlayers,
+                shots=config.quantum_attention_shots,
+                seed=config.seed,
+            )
+        elif config.use_advanced_attention:
+            self.attention = WindowedMemoryAttention(
                 dim, config.num_heads, config.memory_slots, config.seq_len, config.dropout
             )
-            if config.use_advanced_attention
+        self.quantum_memory = (
+            QuantumMemory(
+                dim,
+                config.memory_slots,
+                n_qubits=config.n_qubits,
+                n_layers=config.n_qlayers,
+                noise=config.quantum_memory_noise,
+                noise_strength=config.quantum_memory_noise_strength,
+                code=config.quantum_memory_code,
+            )
+            if config.use_quantum_memory
             else None
         )
         if self.timeframes > 1:
@@ -193,6 +220,8 @@ class EnhancedLSTM(nn.Module):
         if self.lif is not None:
             h = self.lif(h)
         last = self.attention(h, last_only=True)[:, 0] if self.attention is not None else h[:, -1]
+        if self.quantum_memory is not None:
+            last = self.quantum_memory(last)
         return self._heads(last)
 
     # -- streaming ------------------------------------------------------------------------------
@@ -243,7 +272,9 @@ class EnhancedLSTM(nn.Module):
             F.linear(bias_in, weight_ih, bias_ih),
             layers,  # type: ignore[arg-type]
             self.lif,
-            self.attention.step_weights(rows) if self.attention is not None else None,
+            self.attention.step_weights(rows)
+            if isinstance(self.attention, WindowedMemoryAttention)
+            else None,
             self.head.weight,
             self.head.bias,
             torch.softmax(self.timeframe_logits, dim=0) if self.timeframes > 1 else None,
@@ -263,6 +294,8 @@ class EnhancedLSTM(nn.Module):
         reference = plan.input_weight
         if reference.device.type != "cpu" or reference.dtype not in (torch.float32, torch.float64):
             return None
+        if isinstance(self.attention, QuantumKernelAttention) or self.quantum_memory is not None:
+            return None  # the compiled step has no quantum circuits
         from tengri.models.compiled_step import CompiledStepWeights  # imports Numba: first use only
 
         def array(tensor: Tensor) -> np.ndarray[Any, Any]:
@@ -371,6 +404,12 @@ class EnhancedLSTM(nn.Module):
             if cache is None:
                 raise ModelError("the state has no attention cache: build it with this model's init_state")
             h, cache = attend_step(h, cache, plan.attention, self.training)
+        elif isinstance(self.attention, QuantumKernelAttention):
+            if cache is None:
+                raise ModelError("the state has no attention cache: build it with this model's init_state")
+            h, cache = self.attention.step(h, cache)
+        if self.quantum_memory is not None:
+            h = self.quantum_memory(h)
         if plan.timeframe_weights is not None:
             h = (h.view(-1, self.timeframes, h.shape[-1]) * plan.timeframe_weights[:, None]).sum(dim=1)
         features = F.dropout(h, self.config.dropout, training=True) if self.training else h

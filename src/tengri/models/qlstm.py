@@ -21,6 +21,7 @@ the reference in the tests and is far slower. Streaming is the recurrence itself
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -35,6 +36,7 @@ from tengri.models.quantum_circuit import (
     pennylane_circuit,
     real_unitaries,
 )
+from tengri.models.quantum_devices import FUSED, DeviceChoice, choose_quantum_device
 
 __all__ = ["QLSTM", "QLSTMState"]
 
@@ -67,7 +69,16 @@ class QLSTM(nn.Module):
     backend
         ``"torch"`` (exact batched state vector) or ``"pennylane"``.
     device_name
-        PennyLane device for the ``"pennylane"`` backend.
+        For the ``"pennylane"`` backend: a PennyLane device, or a list tried in order
+        (:func:`~tengri.models.quantum_devices.choose_quantum_device`); when the list falls
+        through to :data:`~tengri.models.quantum_devices.FUSED`, the model runs the fused simulator.
+
+    Attributes
+    ----------
+    quantum_device
+        The device the circuits run on: a PennyLane name, or ``"tengri.fused"``.
+    skipped_devices
+        ``(name, reason)`` of the devices tried before it.
     """
 
     def __init__(
@@ -76,7 +87,7 @@ class QLSTM(nn.Module):
         n_qubits: int = 4,
         n_layers: int = 1,
         backend: Literal["torch", "pennylane"] = "torch",
-        device_name: str = "default.qubit",
+        device_name: str | Sequence[str] = "default.qubit",
     ) -> None:
         super().__init__()
         if backend not in ("torch", "pennylane"):
@@ -84,7 +95,14 @@ class QLSTM(nn.Module):
         self.input_size = input_size
         self.n_qubits = n_qubits
         self.n_layers = n_layers
-        self.backend = backend
+        choice = (
+            choose_quantum_device(device_name, n_qubits)
+            if backend == "pennylane"
+            else DeviceChoice(FUSED, None, ())
+        )
+        self.quantum_device = choice.name
+        self.skipped_devices = choice.skipped
+        self.backend: Literal["torch", "pennylane"] = "torch" if choice.device is None else "pennylane"
         self.input_map = nn.Linear(input_size + n_qubits, n_qubits)
         # PennyLane's TorchLayer initialisation: angles uniform in [0, 2π).
         self.circuit_weights = nn.Parameter(torch.rand(6, n_layers, n_qubits, 3) * (2 * math.pi))
@@ -93,7 +111,9 @@ class QLSTM(nn.Module):
         self.register_buffer("permutation", entangler_permutation(n_qubits), persistent=False)
         self._encoding = RealEncoding.build(n_qubits, torch.float64)
         self._qnode: Any = (
-            pennylane_circuit(n_qubits, n_layers, device_name) if backend == "pennylane" else None
+            pennylane_circuit(n_qubits, n_layers, choice.name, device=choice.device)
+            if choice.device is not None
+            else None
         )
 
     # -- circuits -------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ __all__ = [
     "RealEncoding",
     "circuit_unitaries",
     "encode_state",
+    "encoding_gates",
     "entangler_permutation",
     "expectation_z",
     "pennylane_circuit",
@@ -171,6 +172,38 @@ def encode_state(inputs: Tensor) -> Tensor:
     return _kron_last(qubits)[..., 0]
 
 
+def encoding_gates(inputs: Tensor) -> Tensor:
+    """Return the encoding layer ``⊗ᵢ RZ(arctan vᵢ²) RY(arctan vᵢ)`` as a matrix, for re-uploading.
+
+    ``encode_state(v)`` is this matrix applied to ``H^{⊗n}|0⟩``; a circuit that uploads ``v``
+    again after a variational block applies it to a general state.
+
+    Parameters
+    ----------
+    inputs
+        Real tensor ``(..., n)``.
+
+    Returns
+    -------
+    Tensor
+        Complex tensor ``(..., 2ⁿ, 2ⁿ)``.
+    """
+    half_angle = torch.arctan(inputs) / 2
+    half_phase = torch.arctan(inputs * inputs) / 2
+    cos, sin = torch.cos(half_angle), torch.sin(half_angle)
+    # RZ(β)·RY(a) = [[e^{−iβ/2} cos a/2, −e^{−iβ/2} sin a/2], [e^{iβ/2} sin a/2, e^{iβ/2} cos a/2]]
+    gate = torch.stack(
+        [
+            _signed_polar(cos, -half_phase),
+            -_signed_polar(sin, -half_phase),
+            _signed_polar(sin, half_phase),
+            _signed_polar(cos, half_phase),
+        ],
+        dim=-1,
+    ).reshape(*inputs.shape, 2, 2)
+    return _kron_last(gate)
+
+
 def expectation_z(state: Tensor, signs: Tensor) -> Tensor:
     """Return ``⟨Zᵢ⟩ = Σ_b |ψ_b|² (1 − 2·bitᵢ(b))`` for a complex state ``(..., 2ⁿ)``."""
     probabilities = state.real.square() + state.imag.square()
@@ -263,7 +296,18 @@ def real_unitaries(unitary: Tensor) -> Tensor:
     return blocks.permute(1, 0, 2).reshape(blocks.shape[1], -1)
 
 
-def pennylane_circuit(n_qubits: int, n_layers: int, device_name: str = "default.qubit") -> Any:
+def _start_device(device_name: str, wires: int) -> Any:
+    import pennylane as qml
+
+    try:
+        return qml.device(device_name, wires=wires)
+    except Exception as error:  # PennyLane raises several unrelated types for unknown devices
+        raise ModelError(f"PennyLane device {device_name!r} is not available: {error}") from error
+
+
+def pennylane_circuit(
+    n_qubits: int, n_layers: int, device_name: str = "default.qubit", *, device: Any = None
+) -> Any:
     """Return the same circuit as a PennyLane QNode ``qnode(inputs, weights) -> list of ⟨Zᵢ⟩``.
 
     The gates are written out rather than taken from ``BasicEntanglerLayers`` or
@@ -276,13 +320,14 @@ def pennylane_circuit(n_qubits: int, n_layers: int, device_name: str = "default.
         Circuit size.
     device_name
         Any installed PennyLane device (``default.qubit``, ``lightning.qubit``, ``lightning.kokkos``).
+    device
+        An already started device of that name (from
+        :func:`~tengri.models.quantum_devices.choose_quantum_device`); started here when None.
     """
     import pennylane as qml
 
-    try:
-        device = qml.device(device_name, wires=n_qubits)
-    except Exception as error:  # PennyLane raises several unrelated types for unknown devices
-        raise ModelError(f"PennyLane device {device_name!r} is not available: {error}") from error
+    if device is None:
+        device = _start_device(device_name, n_qubits)
     pairs = [(i, (i + 1) % n_qubits) for i in range(n_qubits)]
     pairs += [(i, (i + 2) % n_qubits) for i in range(n_qubits) if (i + 2) % n_qubits != i]
 

@@ -31,6 +31,18 @@ VARIANTS: Final[dict[str, dict[str, bool]]] = {
     },
     "enhanced": {"use_biological_activation": True, "use_advanced_attention": True, "use_quantum": False},
     "qlstm": {"use_biological_activation": False, "use_advanced_attention": False, "use_quantum": True},
+    "enhanced+qattention": {
+        "use_biological_activation": True,
+        "use_advanced_attention": True,
+        "use_quantum": False,
+        "use_quantum_attention": True,
+    },
+    "enhanced+qmemory": {
+        "use_biological_activation": True,
+        "use_advanced_attention": True,
+        "use_quantum": False,
+        "use_quantum_memory": True,
+    },
 }
 """Model names the predictor accepts: the ablation ladder from a plain LSTM to the enhanced model."""
 
@@ -92,6 +104,8 @@ class PredictorSettings:
                 "use_biological_activation": section.use_biological_activation,
                 "use_advanced_attention": section.use_advanced_attention,
                 "use_quantum": section.use_quantum,
+                "use_quantum_attention": section.use_quantum_attention,
+                "use_quantum_memory": section.use_quantum_memory,
             }
         elif name in VARIANTS:
             flags = VARIANTS[name]
@@ -112,9 +126,17 @@ class PredictorSettings:
             seq_len=section.seq_len,
             n_qubits=section.n_qubits,
             n_qlayers=section.n_qlayers,
+            quantum_backend=section.quantum_backend,
+            quantum_device=tuple(section.quantum_device),
             use_biological_activation=flags["use_biological_activation"],
             use_advanced_attention=flags["use_advanced_attention"],
             use_quantum=flags["use_quantum"],
+            use_quantum_attention=flags.get("use_quantum_attention", False),
+            use_quantum_memory=flags.get("use_quantum_memory", False),
+            quantum_attention_shots=section.quantum_attention_shots,
+            quantum_memory_noise=section.quantum_memory_noise,
+            quantum_memory_noise_strength=section.quantum_memory_noise_strength,
+            quantum_memory_code=section.quantum_memory_code,
         )
         return cls(
             model=network,

@@ -313,6 +313,7 @@ class LSTMTradingPredictor:
             "fit_end": None if self.fit_end is None else self.fit_end.isoformat(),
             "data_fingerprint": self.fingerprint,
             "metrics": self.metrics,
+            "quantum_device": getattr(network, "quantum_device", None),
         }
         weights = {name: tensor.cpu() for name, tensor in network.state_dict().items()}
         return write_predictor(Path(path), manifest, weights)
