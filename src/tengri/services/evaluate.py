@@ -56,7 +56,15 @@ if TYPE_CHECKING:
 
 __all__ = ["EvaluationResult", "EvaluationSettings", "evaluate"]
 
-NEURAL: Final = ("lstm", "lstm+lif", "lstm+attention", "enhanced", "qlstm")
+NEURAL: Final = (
+    "lstm",
+    "lstm+lif",
+    "lstm+attention",
+    "enhanced",
+    "enhanced+qattention",
+    "enhanced+qmemory",
+    "qlstm",
+)
 BASELINES: Final = ("flat", "buy_and_hold", "previous_direction", "logistic")
 
 
