@@ -171,6 +171,18 @@ class TradingConfig(_Section):
         10, ge=0, description="Outcomes a strategy needs before the confidence gate applies (exploration)."
     )
     trade_patterns: bool = Field(True, description="Take entries from pattern triggers.")
+    leverage: float = Field(
+        1.0, ge=1, le=100, description="Positions may be worth this multiple of the sizing equity."
+    )
+    maintenance_margin: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description=(
+            "Equity below this fraction of the open positions' value is a margin call (everything "
+            "closes, trading stops); at 0 the call comes at equity <= 0."
+        ),
+    )
     max_notional: float | None = Field(
         None,
         gt=0,

@@ -8,7 +8,7 @@ at the deciding tick's price.
 Costs (DESIGN.md, Strategy execution): a buy fills at ``p·(1 + slippage)``, a sell at
 ``p·(1 − slippage)``; commission is ``commission · price · size`` on each fill. Profit is
 ``direction·(exit − entry)·size − costs`` on the slipped prices. Size is
-``position_fraction · equity / (fill · (1 + commission))`` over at most ``max_open_executions``
+``leverage · position_fraction · equity / (fill · (1 + commission))`` over at most ``max_open_executions``
 slots, in whole units when ``whole_units`` is set; equity is the initial cash plus realised
 profit plus the open executions' marked profit net of their entry costs (as backtesting.py counts it).
 
@@ -37,7 +37,9 @@ __all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
 
 _ENTRY_STOP = MAX_ABS_PROFIT / 2
 
-ExitReason = Literal["holding", "opposite", "stop_loss", "take_profit", "expired", "signal", "shutdown"]
+ExitReason = Literal[
+    "holding", "opposite", "stop_loss", "take_profit", "expired", "signal", "shutdown", "margin_call"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +201,7 @@ class ExecutionDesk:
 
     def _size(self, fill: float, equity: float) -> float:
         cfg = self.config
-        budget = cfg.position_fraction * equity / cfg.max_open_executions
+        budget = cfg.leverage * cfg.position_fraction * equity / cfg.max_open_executions
         size = min(budget / (fill * (1.0 + cfg.commission)), cfg.notional_cap / fill)
         if cfg.whole_units:
             size = math.floor(size + 1e-9)

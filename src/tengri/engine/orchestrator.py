@@ -8,6 +8,8 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
 3. run due duties on the clock (thermal monitoring, statistics log, store cleanup, timeouts);
 4. exits: holding period, stop-loss, take-profit, and (live) executions open past
    ``strategy_execution_timeout``;
+   Then the margin check (:mod:`tengri.engine.margin`): at equity ≤ 0 or below the maintenance
+   margin every position closes at the last price and no entry opens again;
 5. hash the price path, fire triggers, ask the signal sources (pattern triggers, the predictor,
    a user's strategies); an opposite signal exits; an entry needs the memory agent's confidence in
    the current context to reach ``min_confidence`` (plus ``defensive_margin`` in a drawdown or
@@ -39,6 +41,7 @@ from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.decisions import TradingDecisions
 from tengri.engine.desk import ExecutionDesk
 from tengri.engine.duties import DutyScheduler, Health
+from tengri.engine.margin import MarginCall, liquidate, margin_breach
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.recovery import CheckpointRecovery
@@ -139,6 +142,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self._agents_lock = threading.Lock()
         self.agent = self.get_agent(cfg.default_agent_id)
         self.desk = ExecutionDesk(self.agent, self.config.trading)
+        self.margin_call: MarginCall | None = None  # once set, trading has stopped (engine.margin)
         self.predictor = predictor
         self.signal_sources: list[SignalSource] = list(signal_sources)
         self.duties = DutyScheduler(self.health)
@@ -364,10 +368,14 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     self._last_time[sym] = t
                     self._last_price[sym] = px
                     self._fill_pending(tick, opened, closed)
+                    if self.margin_call is None:
+                        self.margin_call = margin_breach(self.desk, self._last_price, tick)
+                        if self.margin_call is not None:
+                            closed.extend(liquidate(self.desk, self._last_price, tick, self.margin_call))
                     self.run_pending_duties()
                     self._decide_exits(tick, closed)
                     hash_value, cursor, fired = self._hash(tick)
-                    triggered = self._entries(tick, fired, opened, closed)
+                    triggered = [] if self.margin_call else self._entries(tick, fired, opened, closed)
                     self._after_closes(tick, closed)
                     self._ticks_processed += 1  # before the checkpoint, which records it
                     if self._index % self.config.engine.checkpoint_interval == 0:
@@ -498,6 +506,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                 "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000.0 if lat else None,
             },
             "slow_ticks": self._slow_ticks,
+            "margin_call": None if self.margin_call is None else self.margin_call.to_dict(),
             "executions": {
                 "completed": agent_stats["completed"],
                 "open": len(self.desk.positions),

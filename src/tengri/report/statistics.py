@@ -145,6 +145,11 @@ def compute_statistics(
       backtesting.py divides its annualised return by its annualised volatility instead.
     - ``sortino_ratio`` ``(mean(r_t) − r_f)/√(mean(min(r_t − r_f, 0)²)) · √N``. backtesting.py
       puts its geometric annualised return in the numerator.
+    - ``ruined``: whether equity reached 0 or less (a margin call, :mod:`tengri.engine.margin`).
+      A ruined run's ``r_t`` end at the first bar ``k`` with ``E_k ≤ 0``, whose return is taken
+      as −100 % (all the capital; a debt beyond it is not a return), and its Sharpe and Sortino
+      ratios are ``min(ratio, 0)``: the arithmetic mean of earlier gains can outweigh the one
+      −100 % bar, but a run that lost everything never reports a positive risk-adjusted return.
     - ``calmar_ratio`` annualised return (fraction) over ``|max drawdown|`` (as backtesting.py).
     - ``max_drawdown_pct`` ``−max DD_t · 100``, ≤ 0 (backtesting.py's sign convention);
       ``average_drawdown_pct`` ``−mean(depth) · 100`` over :func:`drawdown_episodes`.
@@ -219,17 +224,25 @@ def compute_statistics(
             annual_return = math.expm1(log_annual) if log_annual < 700 else None
     stats["annualised_return_pct"] = None if annual_return is None else annual_return * 100
 
-    returns = _bar_returns(equity)
+    ruin = np.flatnonzero(equity <= 0) if first > 0 else np.empty(0, dtype=np.intp)
+    ruined = bool(ruin.size)
+    stats["ruined"] = ruined
+    # A ruined run's returns end at ruin, whose return is −100 % (whatever debt lies beyond).
+    returns = _bar_returns(np.r_[equity[: ruin[0]], 0.0] if ruined else equity)
     per_bar_risk_free = risk_free / bars_per_year
     spread = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
     excess = float(np.mean(returns)) - per_bar_risk_free if len(returns) else 0.0
     root_n = math.sqrt(bars_per_year)
     stats["annualised_volatility_pct"] = spread * root_n * 100 if len(returns) > 1 else None
-    stats["sharpe_ratio"] = _finite(excess / spread * root_n) if spread > 0 else None
+    sharpe = _finite(excess / spread * root_n) if spread > 0 else None
     downside = (
         math.sqrt(float(np.mean(np.minimum(returns - per_bar_risk_free, 0.0) ** 2))) if len(returns) else 0
     )
-    stats["sortino_ratio"] = _finite(excess / downside * root_n) if downside > 0 else None
+    sortino = _finite(excess / downside * root_n) if downside > 0 else None
+    if ruined:  # a run that lost everything earned nothing for its risk, however it began
+        sharpe = None if sharpe is None else min(sharpe, 0.0)
+        sortino = None if sortino is None else min(sortino, 0.0)
+    stats["sharpe_ratio"], stats["sortino_ratio"] = sharpe, sortino
 
     dd = drawdown(equity)
     max_dd = float(np.max(dd))

@@ -76,6 +76,19 @@ def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.
     return pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
 
 
+def _margin_call(call: dict[str, Any] | None, index: pd.DatetimeIndex, offset: int) -> dict[str, Any]:
+    """``summary.json``'s margin call: whether one ended the trading, at which bar and why."""
+    if call is None:
+        return {"margin_call": False, "margin_call_bar": None}
+    bar = int(call["index"]) + offset
+    return {
+        "margin_call": True,
+        "margin_call_bar": bar,
+        "margin_call_time": iso(index[bar].timestamp()),
+        "margin_call_reason": call["reason"],
+    }
+
+
 def write_run_files(
     config: TengriConfig,
     run_dir: Path,
@@ -122,6 +135,7 @@ def write_run_files(
         "triggers": engine_statistics["triggers"]["triggers"],
         "system_health": engine_statistics["system_state"]["system_health"],
         "notes": list(notes),
+        **_margin_call(engine_statistics.get("margin_call"), index, offset),
     }
     write_summary(run_dir, summary)
     run_info = {
