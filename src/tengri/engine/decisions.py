@@ -175,10 +175,9 @@ class TradingDecisions:
             }
             report.append(entry)
             position = self.desk.position_for(sig.strategy_id, tick.symbol)
-            if position is not None and position.direction != sig.direction:
-                self._exit(
-                    position.execution_id, tick, "opposite" if sig.direction else "signal", opened, closed
-                )
+            if position is not None and (position.direction != sig.direction or sig.reopen):
+                reason = "reopen" if position.direction == sig.direction else "opposite"
+                self._exit(position.execution_id, tick, reason if sig.direction else "signal", opened, closed)
                 position = None
             if sig.direction == 0:
                 entry["decision"] = "exit"

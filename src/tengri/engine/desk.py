@@ -38,7 +38,15 @@ __all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
 _ENTRY_STOP = MAX_ABS_PROFIT / 2
 
 ExitReason = Literal[
-    "holding", "opposite", "stop_loss", "take_profit", "expired", "signal", "shutdown", "margin_call"
+    "holding",
+    "opposite",
+    "stop_loss",
+    "take_profit",
+    "expired",
+    "signal",
+    "shutdown",
+    "margin_call",
+    "reopen",
 ]
 
 
