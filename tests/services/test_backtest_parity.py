@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tengri.config import TengriConfig
+from tengri.engine import Target
 from tengri.services.replay import run_replay
 from tengri.strategies import SmaCross
 
@@ -92,3 +93,72 @@ def test_sma_crossover_matches_backtesting_py(
     print(f"sizes equal in {(sizes == 0).mean():.0%} of trades")
     assert (sizes == 0).mean() > exact_sizes
     assert final_equity == pytest.approx(reference_equity, rel=0.005)
+
+
+def _backtesting_py_with_levels(sl: float, tp: float) -> tuple[pd.DataFrame, float]:
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import GOOG, SMA
+
+    class SmaCrossLevels(Strategy):
+        def init(self) -> None:
+            self.sma1 = self.I(SMA, self.data.Close, 10)
+            self.sma2 = self.I(SMA, self.data.Close, 20)
+
+        def next(self) -> None:
+            close = self.data.Close[-1]
+            if crossover(self.sma1, self.sma2):
+                self.position.close()
+                self.buy(sl=close * (1 - sl), tp=close * (1 + tp))
+            elif crossover(self.sma2, self.sma1):
+                self.position.close()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = Backtest(GOOG, SmaCrossLevels, cash=10_000, commission=0.002).run()
+    return stats._trades, float(stats["Equity Final [$]"])
+
+
+class SmaCrossLevels(SmaCross):
+    """Long on an upward crossover with a stop and a target, flat on a downward one."""
+
+    sl = 0.05
+    tp = 0.10
+
+    def next(self) -> Target | None:
+        target = super().next()
+        if target is None:
+            return None
+        if target.direction < 0:
+            return Target(0)
+        close = float(self.closes[-1])
+        return Target(1, sl=close * (1 - self.sl), tp=close * (1 + self.tp), reopen=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sl", "tp"), [(0.05, 0.10), (0.02, 0.03)])
+def test_stop_loss_and_take_profit_match_backtesting_py(tmp_path: Path, sl: float, tp: float) -> None:
+    from backtesting.test import GOOG
+
+    reference_trades, reference_equity = _backtesting_py_with_levels(sl, tp)
+    config = TengriConfig.load(data_dir=tmp_path).with_overrides(
+        trading=PARITY_TRADING, engine={"defensive_margin": 0.0}
+    )
+    strategy = SmaCrossLevels(sl=sl, tp=tp)
+    outcome = run_replay(config, GOOG, model="none", strategy=strategy, build_html=False)
+    trades = pd.read_csv(outcome.run_dir / "trades.csv")
+    timeline = pd.read_csv(outcome.run_dir / "timeline.csv")
+    final_equity = float(timeline["equity"].iloc[-1])
+    reasons = trades["reason"].value_counts().to_dict()
+    print(
+        f"sl {sl:.0%} tp {tp:.0%}: trades tengri {len(trades)}, backtesting.py {len(reference_trades)}; "
+        f"exits {reasons}; final equity tengri {final_equity:,.6f}, backtesting.py {reference_equity:,.6f}"
+    )
+    ours: list[Any] = trades[["entry_bar", "exit_bar", "size"]].values.tolist()
+    theirs: list[Any] = reference_trades[["EntryBar", "ExitBar", "Size"]].values.tolist()
+    assert ours == theirs
+    assert trades["exit_price"].to_numpy() == pytest.approx(
+        reference_trades["ExitPrice"].to_numpy(), rel=1e-12
+    )
+    assert {"stop_loss", "take_profit"} <= set(reasons)
+    assert final_equity == pytest.approx(reference_equity, rel=1e-6)

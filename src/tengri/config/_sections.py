@@ -164,8 +164,12 @@ class TradingConfig(_Section):
     holding_bars: int | None = Field(
         24, ge=1, description="Ticks an execution is held; None holds until exit."
     )
-    stop_loss: float | None = Field(None, gt=0, lt=1, description="Fractional stop; None disables.")
-    take_profit: float | None = Field(None, gt=0, description="Fractional target; None disables.")
+    stop_loss: float | None = Field(
+        None, gt=0, lt=1, description="Stop this fraction from the entry, hit inside a bar; None disables."
+    )
+    take_profit: float | None = Field(
+        None, gt=0, description="Target this fraction from the entry, hit inside a bar; None disables."
+    )
     min_confidence: float = Field(0.5, ge=0, le=1, description="Agent confidence an entry needs.")
     explore_outcomes: int = Field(
         10, ge=0, description="Outcomes a strategy needs before the confidence gate applies (exploration)."

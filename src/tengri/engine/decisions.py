@@ -2,7 +2,8 @@
 
 Mixed into :class:`~tengri.engine.orchestrator.SystemOrchestrator`, whose tick calls, in order,
 :meth:`TradingDecisions._fill_pending` (decisions of the previous tick filled at this tick's open,
-exits first), :meth:`TradingDecisions._decide_exits` (holding period, stop-loss, take-profit) and,
+exits first), :meth:`TradingDecisions._decide_exits` (stop-loss and take-profit filled inside the bar by
+:mod:`tengri.engine.fills`, the holding period) and,
 once the hash has fired its triggers, :meth:`TradingDecisions._entries`: the signals of the pattern
 triggers, the predictor and the user's sources; an opposite signal exits; an entry needs the
 agent's confidence in the current context to reach ``min_confidence`` (plus ``defensive_margin``
@@ -18,6 +19,7 @@ from tengri.config import TengriConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.desk import Decision, ExecutionDesk
 from tengri.engine.duties import Health
+from tengri.engine.fills import level_fill
 from tengri.engine.profit import ZoneState
 from tengri.engine.signals import Signal, SignalSource, Tick
 from tengri.engine.triggers import HashTriggerEngine
@@ -111,19 +113,32 @@ class TradingDecisions:
     def _decide_exits(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
         cfg = self.config.trading
         opened: list[dict[str, Any]] = []
+        price = tick.price
+        bar = (
+            tick.open if tick.open is not None else price,
+            tick.high if tick.high is not None else price,
+            tick.low if tick.low is not None else price,
+        )
         for position in list(self.desk.positions.values()):
             if position.symbol != tick.symbol:
                 continue
-            move = position.direction * (tick.price - position.entry_price) / position.entry_price
-            reason = None
-            if cfg.stop_loss is not None and move <= -cfg.stop_loss:
-                reason = "stop_loss"
-            elif cfg.take_profit is not None and move >= cfg.take_profit:
-                reason = "take_profit"
+            hit = level_fill(position.direction, position.sl, position.tp, *bar)  # inside the bar
+            if hit is not None:
+                self._execute(
+                    Decision(
+                        position.strategy_id,
+                        -position.direction,
+                        tick.index,
+                        execution_id=position.execution_id,
+                        reason=hit[1],
+                    ),
+                    tick,
+                    hit[0],
+                    opened,
+                    closed,
+                )
             elif cfg.holding_bars is not None and tick.index - position.opened_index >= cfg.holding_bars:
-                reason = "holding"
-            if reason is not None:
-                self._exit(position.execution_id, tick, reason, opened, closed)
+                self._exit(position.execution_id, tick, "holding", opened, closed)
 
     def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:
         signals: list[Signal] = []
@@ -207,6 +222,9 @@ class TradingDecisions:
                 confidence=confidence,
                 context=context,
                 source=sig.source,
+                size=sig.size,
+                sl=sig.sl,
+                tp=sig.tp,
             )
             entry["execution_id"] = self._queue(decision, tick, opened, closed)
             entry["decision"] = "opened" if entry["execution_id"] else "queued"

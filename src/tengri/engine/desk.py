@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from tengri.config import TradingConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
+from tengri.engine.fills import levels
 from tengri.engine.profit import MAX_ABS_PROFIT
 from tengri.engine.signals import Tick
 from tengri.engine.store.records import ExecutionRecord
@@ -63,6 +64,9 @@ class Decision:
     execution_id: str | None = None
     reason: str = "entry"
     source: str = "pattern"
+    size: float | None = None  # the signal's: a fraction of equity below 1, else units
+    sl: float | None = None
+    tp: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -76,6 +80,9 @@ class Decision:
             "execution_id": self.execution_id,
             "reason": self.reason,
             "source": self.source,
+            "size": self.size,
+            "sl": self.sl,
+            "tp": self.tp,
         }
 
     @classmethod
@@ -98,6 +105,8 @@ class OpenPosition:
     symbol: str
     hash_triggers: tuple[str, ...]
     entry_costs: float = 0.0
+    sl: float | None = None  # stop-loss and take-profit prices (engine.fills)
+    tp: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -125,6 +134,8 @@ class OpenPosition:
             symbol=str(ctx.get("symbol", "")),
             hash_triggers=row.hash_triggers,
             entry_costs=row.costs,
+            sl=ctx.get("sl"),
+            tp=ctx.get("tp"),
         )
 
     def marked(self, price: float) -> float:
@@ -229,11 +240,15 @@ class ExecutionDesk:
         size = self._size(fill, self.equity(price, tick.symbol))
         if not (size > 0 and math.isfinite(size)):
             return None
+        cfg = self.config
+        sl, tp = levels(decision.direction, fill, decision.sl, decision.tp, cfg.stop_loss, cfg.take_profit)
         context = {
             **decision.context,
             "symbol": tick.symbol,
             "opened_index": tick.index,
             "source": decision.source,
+            "sl": sl,
+            "tp": tp,
         }
         entry_costs = self.config.commission * fill * size
         execution_id = self.agent.start_strategy(
@@ -258,6 +273,8 @@ class ExecutionDesk:
             symbol=tick.symbol,
             hash_triggers=decision.hash_triggers,
             entry_costs=entry_costs,
+            sl=sl,
+            tp=tp,
         )
         return execution_id
 

@@ -6,9 +6,9 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
    rejected tick changes no state;
 2. fill the decisions taken on the previous tick at this tick's open (see :mod:`desk`);
 3. run due duties on the clock (thermal monitoring, statistics log, store cleanup, timeouts);
-4. exits: holding period, stop-loss, take-profit, and (live) executions open past
-   ``strategy_execution_timeout``;
-   Then the margin check (:mod:`tengri.engine.margin`): at equity ≤ 0 or below the maintenance
+4. exits: stop-loss and take-profit inside the bar (:mod:`tengri.engine.fills`), holding period,
+   and (live) executions open past ``strategy_execution_timeout``;
+   then the margin check (:mod:`tengri.engine.margin`): at equity ≤ 0 or below the maintenance
    margin every position closes at the last price and no entry opens again;
 5. hash the price path, fire triggers, ask the signal sources (pattern triggers, the predictor,
    a user's strategies); an opposite signal exits; an entry needs the memory agent's confidence in
@@ -368,12 +368,12 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     self._last_time[sym] = t
                     self._last_price[sym] = px
                     self._fill_pending(tick, opened, closed)
+                    self.run_pending_duties()
+                    self._decide_exits(tick, closed)
                     if self.margin_call is None:
                         self.margin_call = margin_breach(self.desk, self._last_price, tick)
                         if self.margin_call is not None:
                             closed.extend(liquidate(self.desk, self._last_price, tick, self.margin_call))
-                    self.run_pending_duties()
-                    self._decide_exits(tick, closed)
                     hash_value, cursor, fired = self._hash(tick)
                     triggered = [] if self.margin_call else self._entries(tick, fired, opened, closed)
                     self._after_closes(tick, closed)
