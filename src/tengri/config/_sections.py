@@ -175,6 +175,20 @@ class TradingConfig(_Section):
         10, ge=0, description="Outcomes a strategy needs before the confidence gate applies (exploration)."
     )
     trade_patterns: bool = Field(True, description="Take entries from pattern triggers.")
+    sizing: Literal["fixed_fraction", "volatility", "kelly"] = Field(
+        "fixed_fraction",
+        description=(
+            "How an entry without its own size is sized: an equal share of position_fraction, the size "
+            "whose one-ATR move costs volatility_target of equity, or a capped Kelly fraction of C_final."
+        ),
+    )
+    volatility_target: float = Field(
+        0.01, gt=0, le=1, description="Sizing 'volatility': share of equity a one-ATR move may cost."
+    )
+    atr_period: int = Field(14, ge=1, le=1000, description="Sizing 'volatility': bars of Wilder's ATR.")
+    kelly_cap: float = Field(
+        0.25, gt=0, le=1, description="Sizing 'kelly': the largest Kelly fraction 2·C_final − 1 used."
+    )
     leverage: float = Field(
         1.0, ge=1, le=100, description="Positions may be worth this multiple of the sizing equity."
     )

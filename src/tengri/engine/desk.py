@@ -7,10 +7,10 @@ at the deciding tick's price.
 
 Costs (DESIGN.md, Strategy execution): a buy fills at ``p·(1 + slippage)``, a sell at
 ``p·(1 − slippage)``; commission is ``commission · price · size`` on each fill. Profit is
-``direction·(exit − entry)·size − costs`` on the slipped prices. Size is
-``leverage · position_fraction · equity / (fill · (1 + commission))`` over at most ``max_open_executions``
-slots, in whole units when ``whole_units`` is set; equity is the initial cash plus realised
-profit plus the open executions' marked profit net of their entry costs (as backtesting.py counts it).
+``direction·(exit − entry)·size − costs`` on the slipped prices. Size is the sizer's
+(:mod:`tengri.engine.sizing`: the signal's size, or fixed fraction, volatility or Kelly); equity
+is the initial cash plus realised profit plus the open executions' marked profit net of their
+entry costs (as backtesting.py counts it).
 
 Notional cap (issue 18): a position's value at entry is at most ``trading.notional_cap`` (N), and
 it closes at most at ``entry + N / size``, as a resting order at the cap would, so one execution's
@@ -31,6 +31,7 @@ from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.fills import levels
 from tengri.engine.profit import MAX_ABS_PROFIT
 from tengri.engine.signals import Tick
+from tengri.engine.sizing import Sizer
 from tengri.engine.store.records import ExecutionRecord
 from tengri.errors import ExecutionAlreadyCompletedError, ExecutionNotFoundError
 
@@ -149,6 +150,7 @@ class ExecutionDesk:
     def __init__(self, agent: MemoryAgent, config: TradingConfig | None = None) -> None:
         self.agent = agent
         self.config = config or TradingConfig()
+        self.sizer = Sizer(self.config)
         self.pending: list[Decision] = []
         self.positions: dict[str, OpenPosition] = {}
         self.realised = 0.0
@@ -218,14 +220,6 @@ class ExecutionDesk:
     def _slipped(self, price: float, side: int) -> float:
         return price * (1.0 + side * self.config.slippage)
 
-    def _size(self, fill: float, equity: float) -> float:
-        cfg = self.config
-        budget = cfg.leverage * cfg.position_fraction * equity / cfg.max_open_executions
-        size = min(budget / (fill * (1.0 + cfg.commission)), cfg.notional_cap / fill)
-        if cfg.whole_units:
-            size = math.floor(size + 1e-9)
-        return size
-
     def _cap_price(self, position: OpenPosition) -> float:
         """The price at which the position's move reaches the notional cap (the highest it closes at)."""
         return position.entry_price + self.config.notional_cap / position.size
@@ -237,7 +231,8 @@ class ExecutionDesk:
         if abs(self.realised) >= _ENTRY_STOP:
             return None  # see the module docstring: keeps the realised profit within MAX_ABS_PROFIT
         fill = self._slipped(price, decision.direction)
-        size = self._size(fill, self.equity(price, tick.symbol))
+        equity = self.equity(price, tick.symbol)
+        size = self.sizer.size(fill, equity, tick.symbol, decision.size, decision.confidence)
         if not (size > 0 and math.isfinite(size)):
             return None
         cfg = self.config

@@ -370,6 +370,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     self._fill_pending(tick, opened, closed)
                     self.run_pending_duties()
                     self._decide_exits(tick, closed)
+                    self.desk.sizer.observe(tick)  # after this tick's fills: sizing never sees ahead
                     if self.margin_call is None:
                         self.margin_call = margin_breach(self.desk, self._last_price, tick)
                         if self.margin_call is not None:

@@ -89,6 +89,7 @@ class CheckpointRecovery:
                 "pending": [d.to_dict() for d in self.desk.pending],
                 "ticks_processed": self._ticks_processed,
                 "margin_call": None if self.margin_call is None else self.margin_call.to_dict(),
+                "sizer": self.desk.sizer.snapshot(),
                 # What the store held at this checkpoint, so that a restart after a crash can tell
                 # the rows written since (see the module docstring).
                 "recovery": {
@@ -128,6 +129,7 @@ class CheckpointRecovery:
             self._ticks_processed = int(state.get("ticks_processed", 0))
             call = state.get("margin_call")
             self.margin_call = None if call is None else MarginCall.from_dict(call)
+            self.desk.sizer.restore(state.get("sizer", {}))
             if "recovery" in state:
                 self._restore_as_of_checkpoint(state["recovery"], pending)
                 return True
