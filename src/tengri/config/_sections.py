@@ -17,6 +17,7 @@ __all__ = [
     "EngineConfig",
     "ModelConfig",
     "ProfitConfig",
+    "RiskConfig",
     "StoreConfig",
     "ThermalConfig",
     "ThermalZoneSpec",
@@ -215,6 +216,31 @@ class TradingConfig(_Section):
     def notional_cap(self) -> float:
         """``max_notional``, or 100 times the initial cash (at most 1e11) when it is not set."""
         return self.max_notional if self.max_notional is not None else min(100.0 * self.cash, 1e11)
+
+
+class RiskConfig(_Section):
+    """Risk limits of the account (see :mod:`tengri.engine.risk`); each is off when unset."""
+
+    max_drawdown_pct: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="Kill switch: equity this % below its peak closes all, no more entries.",
+    )
+    max_daily_loss_pct: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="Equity this % below the last UTC day's end: no entries until the next.",
+    )
+    max_gross_exposure: float | None = Field(
+        None, gt=0, description="Open positions' value at most this multiple of equity (entries are cut)."
+    )
+    max_position_fraction: float | None = Field(
+        None,
+        gt=0,
+        description="One symbol's positions worth at most this fraction of equity (entries are cut).",
+    )
 
 
 class ModelConfig(_Section):

@@ -29,6 +29,7 @@ from tengri.config._sections import (
     EngineConfig,
     ModelConfig,
     ProfitConfig,
+    RiskConfig,
     StoreConfig,
     ThermalConfig,
     TradingConfig,
@@ -73,6 +74,7 @@ class TengriConfig(BaseSettings):
     triggers: TriggerConfig = TriggerConfig()
     agent: AgentConfig = AgentConfig()
     trading: TradingConfig = TradingConfig()
+    risk: RiskConfig = RiskConfig()
     model: ModelConfig = ModelConfig()
     store: StoreConfig = StoreConfig()
     api: ApiConfig = ApiConfig()

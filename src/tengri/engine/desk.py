@@ -26,10 +26,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from tengri.config import TradingConfig
+from tengri.config import RiskConfig, TradingConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.fills import levels
 from tengri.engine.profit import MAX_ABS_PROFIT
+from tengri.engine.risk import RiskGuard
 from tengri.engine.signals import Tick
 from tengri.engine.sizing import Sizer
 from tengri.engine.store.records import ExecutionRecord
@@ -38,6 +39,7 @@ from tengri.errors import ExecutionAlreadyCompletedError, ExecutionNotFoundError
 __all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
 
 _ENTRY_STOP = MAX_ABS_PROFIT / 2
+_NO_LIMITS = RiskConfig()
 
 ExitReason = Literal[
     "holding",
@@ -49,6 +51,7 @@ ExitReason = Literal[
     "shutdown",
     "margin_call",
     "reopen",
+    "risk_kill",
 ]
 
 
@@ -147,10 +150,13 @@ class OpenPosition:
 class ExecutionDesk:
     """Holds pending decisions and open positions of one agent; opens and closes executions."""
 
-    def __init__(self, agent: MemoryAgent, config: TradingConfig | None = None) -> None:
+    def __init__(
+        self, agent: MemoryAgent, config: TradingConfig | None = None, risk: RiskConfig | None = None
+    ) -> None:
         self.agent = agent
         self.config = config or TradingConfig()
         self.sizer = Sizer(self.config)
+        self.risk = RiskGuard(risk or RiskConfig())
         self.pending: list[Decision] = []
         self.positions: dict[str, OpenPosition] = {}
         self.realised = 0.0
@@ -230,9 +236,21 @@ class ExecutionDesk:
             return None
         if abs(self.realised) >= _ENTRY_STOP:
             return None  # see the module docstring: keeps the realised profit within MAX_ABS_PROFIT
+        if not self.risk.allows_entry(tick.timestamp):
+            return None
         fill = self._slipped(price, decision.direction)
         equity = self.equity(price, tick.symbol)
         size = self.sizer.size(fill, equity, tick.symbol, decision.size, decision.confidence)
+        if self.risk.config != _NO_LIMITS:
+            prices = {**self.risk.prices, tick.symbol: price}
+            values = [
+                (p.symbol, abs(p.size) * prices.get(p.symbol, p.entry_price)) for p in self.positions.values()
+            ]
+            gross = sum(v for _, v in values)
+            symbol_value = sum(v for s, v in values if s == tick.symbol)
+            size = self.risk.cap(size, fill, equity, gross, symbol_value)
+            if self.config.whole_units:
+                size = math.floor(size + 1e-9)
         if not (size > 0 and math.isfinite(size)):
             return None
         cfg = self.config

@@ -71,25 +71,25 @@ def margin_breach(desk: ExecutionDesk, last_prices: Mapping[str, float], tick: T
         reason = "maintenance"
     else:
         return None
+    log.warning(
+        "margin call at tick %d (%s): equity %.2f, exposure %.2f; trading stops",
+        tick.index,
+        reason,
+        equity,
+        exposure,
+    )
     return MarginCall(tick.index, tick.timestamp, tick.symbol, equity, exposure, reason)
 
 
 def liquidate(
-    desk: ExecutionDesk, last_prices: Mapping[str, float], tick: Tick, call: MarginCall
+    desk: ExecutionDesk, last_prices: Mapping[str, float], tick: Tick, reason: str = "margin_call"
 ) -> list[ExecutionOutcome]:
     """Close every open position at its symbol's last price and drop pending decisions."""
-    log.warning(
-        "margin call at tick %d (%s): equity %.2f, exposure %.2f; closing %d position(s), trading stops",
-        call.index,
-        call.reason,
-        call.equity,
-        call.exposure,
-        len(desk.positions),
-    )
+    log.warning("%s at tick %d: closing %d position(s)", reason, tick.index, len(desk.positions))
     desk.pending = []
     closed: list[ExecutionOutcome] = []
     for position in list(desk.positions.values()):
         price = last_prices.get(position.symbol, position.entry_price)
         at = Tick(position.symbol, tick.timestamp, price, tick.index)
-        closed.append(desk.close(position.execution_id, at, price, "margin_call"))
+        closed.append(desk.close(position.execution_id, at, price, reason))
     return closed

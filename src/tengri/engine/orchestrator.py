@@ -9,7 +9,8 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
 4. exits: stop-loss and take-profit inside the bar (:mod:`tengri.engine.fills`), holding period,
    and (live) executions open past ``strategy_execution_timeout``;
    then the margin check (:mod:`tengri.engine.margin`): at equity ≤ 0 or below the maintenance
-   margin every position closes at the last price and no entry opens again;
+   margin every position closes at the last price and no entry opens again; then the risk
+   limits (:mod:`tengri.engine.risk`): the drawdown kill switch flattens the same way;
 5. hash the price path, fire triggers, ask the signal sources (pattern triggers, the predictor,
    a user's strategies); an opposite signal exits; an entry needs the memory agent's confidence in
    the current context to reach ``min_confidence`` (plus ``defensive_margin`` in a drawdown or
@@ -41,7 +42,7 @@ from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.decisions import TradingDecisions
 from tengri.engine.desk import ExecutionDesk
 from tengri.engine.duties import DutyScheduler, Health
-from tengri.engine.margin import MarginCall, liquidate, margin_breach
+from tengri.engine.margin import MarginCall, account_equity, liquidate, margin_breach
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.recovery import CheckpointRecovery
@@ -141,7 +142,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self.agents: dict[str, MemoryAgent] = {}
         self._agents_lock = threading.Lock()
         self.agent = self.get_agent(cfg.default_agent_id)
-        self.desk = ExecutionDesk(self.agent, self.config.trading)
+        self.desk = ExecutionDesk(self.agent, self.config.trading, self.config.risk)
         self.margin_call: MarginCall | None = None  # once set, trading has stopped (engine.margin)
         self.predictor = predictor
         self.signal_sources: list[SignalSource] = list(signal_sources)
@@ -367,6 +368,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     self._index += 1
                     self._last_time[sym] = t
                     self._last_price[sym] = px
+                    self.desk.risk.prices[sym] = px
                     self._fill_pending(tick, opened, closed)
                     self.run_pending_duties()
                     self._decide_exits(tick, closed)
@@ -374,7 +376,10 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     if self.margin_call is None:
                         self.margin_call = margin_breach(self.desk, self._last_price, tick)
                         if self.margin_call is not None:
-                            closed.extend(liquidate(self.desk, self._last_price, tick, self.margin_call))
+                            closed.extend(liquidate(self.desk, self._last_price, tick))
+                    equity = account_equity(self.desk, self._last_price)
+                    if self.desk.risk.mark(equity, t, tick.index):
+                        closed.extend(liquidate(self.desk, self._last_price, tick, "risk_kill"))
                     hash_value, cursor, fired = self._hash(tick)
                     triggered = [] if self.margin_call else self._entries(tick, fired, opened, closed)
                     self._after_closes(tick, closed)
@@ -508,6 +513,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
             },
             "slow_ticks": self._slow_ticks,
             "margin_call": None if self.margin_call is None else self.margin_call.to_dict(),
+            "risk": self.desk.risk.summary(),
             "executions": {
                 "completed": agent_stats["completed"],
                 "open": len(self.desk.positions),

@@ -90,6 +90,7 @@ class CheckpointRecovery:
                 "ticks_processed": self._ticks_processed,
                 "margin_call": None if self.margin_call is None else self.margin_call.to_dict(),
                 "sizer": self.desk.sizer.snapshot(),
+                "risk": self.desk.risk.snapshot(),
                 # What the store held at this checkpoint, so that a restart after a crash can tell
                 # the rows written since (see the module docstring).
                 "recovery": {
@@ -130,6 +131,7 @@ class CheckpointRecovery:
             call = state.get("margin_call")
             self.margin_call = None if call is None else MarginCall.from_dict(call)
             self.desk.sizer.restore(state.get("sizer", {}))
+            self.desk.risk.restore(state.get("risk", {}))
             if "recovery" in state:
                 self._restore_as_of_checkpoint(state["recovery"], pending)
                 return True

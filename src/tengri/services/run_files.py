@@ -136,6 +136,7 @@ def write_run_files(
         "system_health": engine_statistics["system_state"]["system_health"],
         "notes": list(notes),
         **_margin_call(engine_statistics.get("margin_call"), index, offset),
+        "risk": engine_statistics.get("risk"),
     }
     write_summary(run_dir, summary)
     run_info = {
