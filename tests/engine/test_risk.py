@@ -32,11 +32,13 @@ class AlwaysLong(Strategy):
         return Target(1, reopen=True)
 
 
-def _orchestrator(**risk: Any) -> SystemOrchestrator:
+def _orchestrator(
+    sources: list[StrategySource] | None = None, slots: int = 1, **risk: Any
+) -> SystemOrchestrator:
     clock = ManualClock(T0)
     trading = {
         "fill_policy": "this_tick",
-        "max_open_executions": 1,
+        "max_open_executions": slots,
         "commission": 0.0,
         "slippage": 0.0,
         "holding_bars": None,
@@ -51,7 +53,7 @@ def _orchestrator(**risk: Any) -> SystemOrchestrator:
         sensors=[ScriptedSensor({"cpu": 50.0})],
         mode="replay",
         machine_clock=clock,
-        signal_sources=[StrategySource(AlwaysLong())],
+        signal_sources=sources or [StrategySource(AlwaysLong())],
     )
 
 
@@ -120,3 +122,38 @@ def test_summary_json_counts_the_kill_switch(tmp_path: Path) -> None:
     trades = pd.read_csv(outcome.run_dir / "trades.csv")
     assert trades["reason"].iloc[-1] == "risk_kill"
     assert trades["exit_bar"].iloc[-1] == risk["killed_at_tick"]
+
+
+class LongOn(Strategy):
+    """Long on its own symbol's first tick, silent on the others'."""
+
+    symbol = ""
+
+    def next(self) -> int | None:
+        assert self.tick is not None
+        return 1 if self.tick.symbol == self.symbol else None
+
+
+def test_a_tick_for_one_symbol_marks_the_whole_account() -> None:
+    sources = [
+        StrategySource(LongOn(symbol="X", name="on-x")),
+        StrategySource(LongOn(symbol="Y", name="on-y")),
+    ]
+    engine = _orchestrator(sources, slots=2)
+    ledger = []
+    for price, t, symbol in [
+        (100.0, T0, "X"),
+        (50.0, T0 + 1, "Y"),
+        (110.0, T0 + 2, "X"),
+        (60.0, T0 + 3, "Y"),
+    ]:
+        result = engine.process_tick(price, t, symbol=symbol)
+        positions = sorted((p.symbol, p.size) for p in engine.desk.positions.values())
+        ledger.append((result["equity"], engine.desk.config.cash + engine.desk.realised, positions))
+    # Hand-computed: 50 units of X at 100 (half of 10,000), then 100 units of Y at 50.
+    assert ledger == [
+        (10_000.0, 10_000.0, [("X", 50.0)]),
+        (10_000.0, 10_000.0, [("X", 50.0), ("Y", 100.0)]),
+        (10_500.0, 10_000.0, [("X", 50.0), ("Y", 100.0)]),
+        (11_500.0, 10_000.0, [("X", 50.0), ("Y", 100.0)]),  # Y's tick counts X's open profit
+    ]

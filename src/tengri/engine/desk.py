@@ -200,11 +200,18 @@ class ExecutionDesk:
         return closed
 
     def equity(self, price: float | None = None, symbol: str | None = None) -> float:
-        """Initial cash + realised profit + open positions marked at ``price``, net of entry costs."""
+        """Initial cash + realised profit + open positions marked to market, net of entry costs.
+
+        ``symbol``'s positions are marked at ``price`` and every other symbol's at its last price
+        (``risk.prices``, else its entry): a tick for any symbol marks the whole account. Without
+        ``symbol`` every position is marked at ``price``.
+        """
         marked = 0.0
         if price is not None and self.positions:
+            last = self.risk.prices
             marked = sum(
-                p.marked(price) for p in self.positions.values() if symbol is None or p.symbol == symbol
+                p.marked(price if symbol is None or p.symbol == symbol else last.get(p.symbol, p.entry_price))
+                for p in self.positions.values()
             )
         return self.config.cash + self.realised + marked
 

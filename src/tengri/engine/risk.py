@@ -36,7 +36,7 @@ class RiskGuard:
 
     def __init__(self, config: RiskConfig) -> None:
         self.config = config
-        self.prices: dict[str, float] = {}
+        self.prices: dict[str, float] = {}  # the last price of every symbol: the account's marks
         self.peak: float | None = None
         self.killed_at: int | None = None
         self._day: int | None = None
