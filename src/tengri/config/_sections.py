@@ -17,6 +17,7 @@ __all__ = [
     "EngineConfig",
     "ModelConfig",
     "ProfitConfig",
+    "ReportConfig",
     "RiskConfig",
     "StoreConfig",
     "ThermalConfig",
@@ -240,6 +241,18 @@ class RiskConfig(_Section):
         None,
         gt=0,
         description="One symbol's positions worth at most this fraction of equity (entries are cut).",
+    )
+
+
+class ReportConfig(_Section):
+    """How a run's statistics are defined (see :func:`tengri.report.compute_statistics`)."""
+
+    stats_convention: Literal["tengri", "backtesting.py"] = Field(
+        "tengri",
+        description=(
+            "Tengri's per-bar Sharpe and Sortino, profit factor in currency, buy-and-hold from bar 0; "
+            "or backtesting.py's compute_stats (daily geometric returns, returns-based profit factor)."
+        ),
     )
 
 

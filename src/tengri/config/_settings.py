@@ -29,6 +29,7 @@ from tengri.config._sections import (
     EngineConfig,
     ModelConfig,
     ProfitConfig,
+    ReportConfig,
     RiskConfig,
     StoreConfig,
     ThermalConfig,
@@ -75,6 +76,7 @@ class TengriConfig(BaseSettings):
     agent: AgentConfig = AgentConfig()
     trading: TradingConfig = TradingConfig()
     risk: RiskConfig = RiskConfig()
+    report: ReportConfig = ReportConfig()
     model: ModelConfig = ModelConfig()
     store: StoreConfig = StoreConfig()
     api: ApiConfig = ApiConfig()

@@ -118,6 +118,8 @@ def compute_statistics(
     *,
     bars_per_year: float,
     risk_free: float = 0.0,
+    convention: str = "tengri",
+    first_trading_bar: int = 0,
 ) -> dict[str, Statistic]:
     """Compute the performance statistics of a run.
 
@@ -178,6 +180,12 @@ def compute_statistics(
         Bars in one year, for annualisation (252 for daily equities).
     risk_free
         Annual risk-free rate as a fraction.
+    convention
+        ``"tengri"`` (the definitions above) or ``"backtesting.py"``: annualised return and
+        volatility, Sharpe, Sortino, Calmar, profit factor and buy-and-hold as backtesting.py's
+        ``compute_stats`` defines them (:mod:`tengri.report.conventions`; ``risk_free`` unused).
+    first_trading_bar
+        Under ``"backtesting.py"``, the bar buy-and-hold starts at (its indicators' warm-up).
 
     Returns
     -------
@@ -257,4 +265,17 @@ def compute_statistics(
     stats["max_drawdown_duration"] = longest.isoformat()
 
     stats.update(_trade_statistics(trades))
+    if convention == "backtesting.py":
+        from tengri.report.conventions import backtesting_py_figures
+
+        figures = backtesting_py_figures(
+            times, equity, close, trades["return_pct"].to_numpy(dtype=np.float64), first_trading_bar
+        )
+        if stats["ruined"]:  # the rule of a ruined run holds under either convention
+            for key in ("sharpe_ratio", "sortino_ratio"):
+                value = figures[key]
+                figures[key] = None if value is None else min(float(value), 0.0)
+        stats.update(figures)
+    elif convention != "tengri":
+        raise InvalidInputError(f"convention must be 'tengri' or 'backtesting.py', got {convention!r}")
     return stats

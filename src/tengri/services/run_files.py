@@ -121,7 +121,15 @@ def write_run_files(
         run_dir / "executions.csv", index=False, lineterminator="\n"
     )
     per_year = bars_per_year(index)
-    statistics = compute_statistics(timeline, trades, bars_per_year=per_year)
+    # Buy-and-hold under backtesting.py's convention starts at the first traded bar.
+    first_traded = int(trades["entry_bar"].min()) - offset if len(trades) else 0
+    statistics = compute_statistics(
+        timeline,
+        trades,
+        bars_per_year=per_year,
+        convention=config.report.stats_convention,
+        first_trading_bar=first_traded,
+    )
     summary = {
         **statistics,
         "run_id": run_id,
