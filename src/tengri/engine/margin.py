@@ -22,7 +22,7 @@ from tengri.engine.agent import ExecutionOutcome
 from tengri.engine.desk import ExecutionDesk
 from tengri.engine.signals import Tick
 
-__all__ = ["MarginCall", "account_equity", "gross_exposure", "liquidate", "margin_breach"]
+__all__ = ["MarginCall", "account_equity", "gross_exposure", "liquidate", "margin_breach", "settle"]
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +93,24 @@ def liquidate(
         at = Tick(position.symbol, tick.timestamp, price, tick.index)
         closed.append(desk.close(position.execution_id, at, price, reason))
     return closed
+
+
+def settle(
+    desk: ExecutionDesk,
+    last_prices: Mapping[str, float],
+    tick: Tick,
+    call: MarginCall | None,
+    closed: list[ExecutionOutcome],
+) -> MarginCall | None:
+    """A tick's account checks after its fills: the margin call, then the risk guard's kill switch.
+
+    Appends what they close to ``closed``; returns the margin call in force (``call`` when one
+    already stopped trading).
+    """
+    if call is None:
+        call = margin_breach(desk, last_prices, tick)
+        if call is not None:
+            closed.extend(liquidate(desk, last_prices, tick))
+    if desk.risk.mark(account_equity(desk, last_prices), tick.timestamp, tick.index):
+        closed.extend(liquidate(desk, last_prices, tick, "risk_kill"))
+    return call

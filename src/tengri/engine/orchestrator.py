@@ -42,7 +42,7 @@ from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.decisions import TradingDecisions
 from tengri.engine.desk import ExecutionDesk
 from tengri.engine.duties import DutyScheduler, Health
-from tengri.engine.margin import MarginCall, account_equity, liquidate, margin_breach
+from tengri.engine.margin import MarginCall, settle
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.recovery import CheckpointRecovery
@@ -373,13 +373,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     self.run_pending_duties()
                     self._decide_exits(tick, closed)
                     self.desk.sizer.observe(tick)  # after this tick's fills: sizing never sees ahead
-                    if self.margin_call is None:
-                        self.margin_call = margin_breach(self.desk, self._last_price, tick)
-                        if self.margin_call is not None:
-                            closed.extend(liquidate(self.desk, self._last_price, tick))
-                    equity = account_equity(self.desk, self._last_price)
-                    if self.desk.risk.mark(equity, t, tick.index):
-                        closed.extend(liquidate(self.desk, self._last_price, tick, "risk_kill"))
+                    self.margin_call = settle(self.desk, self._last_price, tick, self.margin_call, closed)
                     hash_value, cursor, fired = self._hash(tick)
                     triggered = [] if self.margin_call else self._entries(tick, fired, opened, closed)
                     self._after_closes(tick, closed)
