@@ -19,7 +19,7 @@ from tengri.config import TengriConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.desk import Decision, ExecutionDesk
 from tengri.engine.duties import Health
-from tengri.engine.fills import level_fill
+from tengri.engine.fills import entry_fill, level_fill
 from tengri.engine.profit import ZoneState
 from tengri.engine.signals import Signal, SignalSource, Tick
 from tengri.engine.triggers import HashTriggerEngine
@@ -47,7 +47,17 @@ class TradingDecisions:
         fill = tick.open if tick.open is not None else tick.price
         pending, self.desk.pending = self.desk.pending, []
         for decision in sorted(pending, key=lambda d: d.execution_id is None):  # exits first
-            self._execute(decision, tick, fill, opened, closed)
+            price = fill
+            if decision.limit is not None or decision.stop is not None:  # a limit or stop entry
+                high = tick.high if tick.high is not None else tick.price
+                low = tick.low if tick.low is not None else tick.price
+                hit = entry_fill(decision.direction, decision.limit, decision.stop, fill, high, low)
+                if hit is None:
+                    if decision.expires_index is None or tick.index < decision.expires_index:
+                        self.desk.pending.append(decision)  # waits for a later bar
+                    continue
+                price = hit
+            self._execute(decision, tick, price, opened, closed)
 
     def _execute(
         self,
@@ -85,7 +95,8 @@ class TradingDecisions:
     def _queue(
         self, decision: Decision, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
     ) -> str | None:
-        if self.config.trading.fill_policy == "this_tick":
+        resting = decision.limit is not None or decision.stop is not None  # fills from the next bar
+        if self.config.trading.fill_policy == "this_tick" and not resting:
             return self._execute(decision, tick, tick.price, opened, closed)
         self.desk.pending.append(decision)
         return None
@@ -225,6 +236,9 @@ class TradingDecisions:
                 size=sig.size,
                 sl=sig.sl,
                 tp=sig.tp,
+                limit=sig.limit,
+                stop=sig.stop,
+                expires_index=None if sig.expiry is None else tick.index + sig.expiry,
             )
             entry["execution_id"] = self._queue(decision, tick, opened, closed)
             entry["decision"] = "opened" if entry["execution_id"] else "queued"

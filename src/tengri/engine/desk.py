@@ -71,6 +71,9 @@ class Decision:
     size: float | None = None  # the signal's: a fraction of equity below 1, else units
     sl: float | None = None
     tp: float | None = None
+    limit: float | None = None  # an entry's limit or stop price (engine.fills.entry_fill)
+    stop: float | None = None
+    expires_index: int | None = None  # the last tick index it may fill at
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -87,6 +90,9 @@ class Decision:
             "size": self.size,
             "sl": self.sl,
             "tp": self.tp,
+            "limit": self.limit,
+            "stop": self.stop,
+            "expires_index": self.expires_index,
         }
 
     @classmethod

@@ -12,6 +12,12 @@ carries optional price levels ``sl`` and ``tp``, and each tick (a bar with ``ope
   take-profit), which keeps the two in step;
 - a position opened at this bar's open is checked against the same bar (as backtesting.py does).
 
+Entry orders (:class:`~tengri.engine.signals.Target`'s ``limit`` or ``stop``) follow
+backtesting.py's rules: a buy limit fills when ``low ≤ limit`` at ``min(open, limit)``, a buy stop
+when ``high ≥ stop`` at ``max(open, stop)`` (a sell's mirror those); an order not filled waits for
+the next bar until its expiry. A stop and target attached to such an entry are checked from the
+bar it fills in (backtesting.py defers them to the next bar, with a warning).
+
 Levels come from the signal (:class:`~tengri.engine.signals.Target`'s ``sl`` and ``tp``) or, when
 it gives none, from ``trading.stop_loss`` and ``trading.take_profit`` as fractions of the entry
 fill: ``sl = entry·(1 − d·stop_loss)``, ``tp = entry·(1 + d·take_profit)`` for direction ``d``.
@@ -19,7 +25,7 @@ fill: ``sl = entry·(1 − d·stop_loss)``, ``tp = entry·(1 + d·take_profit)``
 
 from __future__ import annotations
 
-__all__ = ["level_fill", "levels"]
+__all__ = ["entry_fill", "level_fill", "levels"]
 
 
 def levels(
@@ -58,3 +64,18 @@ def level_fill(
         if direction < 0 and low <= tp:
             return min(open_, tp), "take_profit"
     return None
+
+
+def entry_fill(
+    direction: int, limit: float | None, stop: float | None, open_: float, high: float, low: float
+) -> float | None:
+    """The price at which a limit or stop entry fills in this bar, or None (a market order: the open)."""
+    if limit is not None:
+        if direction > 0:
+            return min(open_, limit) if low <= limit else None
+        return max(open_, limit) if high >= limit else None
+    if stop is not None:
+        if direction > 0:
+            return max(open_, stop) if high >= stop else None
+        return min(open_, stop) if low <= stop else None
+    return open_

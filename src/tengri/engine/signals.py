@@ -62,6 +62,9 @@ class Signal:
     sl: float | None = None
     tp: float | None = None
     reopen: bool = False
+    limit: float | None = None
+    stop: float | None = None
+    expiry: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,9 @@ class Target:
     ``size`` is a fraction of equity when below 1, else a number of units (None: the configured
     sizing); ``sl`` and ``tp`` are stop-loss and take-profit *prices* attached to the entry and
     checked inside each bar (:mod:`tengri.engine.fills`); ``reopen`` closes a position already in
-    ``direction`` and opens a new one (backtesting.py's ``position.close(); buy()``).
+    ``direction`` and opens a new one (backtesting.py's ``position.close(); buy()``). ``limit``
+    or ``stop`` makes the entry a limit or a stop order at that price (a market order at the
+    next open otherwise), which waits ``expiry`` bars (None: until filled) before it lapses.
     """
 
     direction: int
@@ -79,6 +84,15 @@ class Target:
     sl: float | None = None
     tp: float | None = None
     reopen: bool = False
+    limit: float | None = None
+    stop: float | None = None
+    expiry: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.stop is not None:
+            raise ValueError("a Target is a limit or a stop order, not both")
+        if self.expiry is not None and self.expiry < 1:
+            raise ValueError(f"expiry must be at least 1 bar, got {self.expiry}")
 
 
 @runtime_checkable
@@ -223,6 +237,9 @@ class StrategySource:
                 sl=target.sl,
                 tp=target.tp,
                 reopen=reopen,
+                limit=target.limit,
+                stop=target.stop,
+                expiry=target.expiry,
             ),
         )
 
