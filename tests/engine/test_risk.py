@@ -118,6 +118,7 @@ def test_summary_json_counts_the_kill_switch(tmp_path: Path) -> None:
     risk = summary["risk"]
     assert risk["max_drawdown"] == 1
     assert risk["max_drawdown_refused"] > 0
+    assert any(note.startswith("risk: drawdown kill switch at bar") for note in summary["notes"])
     assert summary["max_drawdown_pct"] > -15.0  # flattened soon after a 10 % fall
     trades = pd.read_csv(outcome.run_dir / "trades.csv")
     assert trades["reason"].iloc[-1] == "risk_kill"

@@ -79,6 +79,7 @@ def test_btcusd_short_is_liquidated_at_the_bar_backtesting_py_liquidates(tmp_pat
     assert summary["margin_call"] is True
     assert summary["margin_call_bar"] == reference_bar
     assert summary["margin_call_reason"] == "equity"
+    assert any(note.startswith("margin call at bar 88") for note in summary["notes"])  # the report's header
     assert summary["ruined"] is True
     assert (
         trades[["entry_bar", "exit_bar"]].values.tolist()

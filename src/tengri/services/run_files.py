@@ -89,6 +89,33 @@ def _margin_call(call: dict[str, Any] | None, index: pd.DatetimeIndex, offset: i
     }
 
 
+def _account_notes(engine_statistics: dict[str, Any], index: pd.DatetimeIndex, offset: int) -> list[str]:
+    """The margin call and the risk limits' hits, as notes for the summary and the report's header."""
+    notes = []
+    call = engine_statistics.get("margin_call")
+    if call is not None:
+        bar = int(call["index"]) + offset
+        notes.append(
+            f"margin call at bar {bar} ({iso(index[bar].timestamp())}, {call['reason']}): "
+            "every position closed at the close, trading stopped"
+        )
+    risk = engine_statistics.get("risk") or {}
+    if risk.get("killed_at_tick") is not None:
+        notes.append(
+            f"risk: drawdown kill switch at bar {int(risk['killed_at_tick']) + offset}; "
+            f"{risk['max_drawdown_refused']} entries refused after it"
+        )
+    if risk.get("max_daily_loss"):
+        notes.append(
+            f"risk: daily loss limit hit on {risk['max_daily_loss']} day(s); "
+            f"{risk['max_daily_loss_refused']} entries refused"
+        )
+    cuts = {k: risk.get(k, 0) for k in ("max_gross_exposure", "max_position_fraction") if risk.get(k)}
+    if cuts:
+        notes.append("risk: entries cut by " + ", ".join(f"{k} ({n})" for k, n in cuts.items()))
+    return notes
+
+
 def write_run_files(
     config: TengriConfig,
     run_dir: Path,
@@ -115,6 +142,7 @@ def write_run_files(
     """
     from tengri.report import build_report, compute_statistics, write_summary
 
+    notes = (*notes, *_account_notes(engine_statistics, index, offset))
     timeline = journal.frame("timeline")
     trades = journal.frame("trades")
     executions_frame(store, trades, offset).to_csv(
