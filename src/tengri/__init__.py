@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         ProfitTrajectoryCoprocessor,
         Strategy,
         SystemOrchestrator,
+        Target,
         ThermalZoneManager,
     )
     from tengri.features import FeaturePipeline, check_lookahead, compute_features
@@ -47,6 +48,7 @@ _LAZY: dict[str, str] = {
     "ProfitTrajectoryCoprocessor": "tengri.engine",
     "Strategy": "tengri.engine",
     "SystemOrchestrator": "tengri.engine",
+    "Target": "tengri.engine",
     "ThermalZoneManager": "tengri.engine",
     "load_ohlcv": "tengri.data",
     "read_ohlcv": "tengri.data",
@@ -64,6 +66,7 @@ __all__ = [
     "ProfitTrajectoryCoprocessor",
     "Strategy",
     "SystemOrchestrator",
+    "Target",
     "TengriConfig",
     "TengriError",
     "ThermalZoneManager",

@@ -239,6 +239,16 @@ _SUMMARY_KEYS = (
 )
 
 
+# `tengri backtest`'s trading defaults, those of backtesting.py's quick start (a config file's win).
+BACKTEST_TRADING: dict[str, Any] = {
+    "commission": 0.002,
+    "slippage": 0.0,
+    "position_fraction": 0.9999,
+    "max_open_executions": 1,
+    "whole_units": True,
+}
+
+
 def _replay_command(
     data: str,
     model: str,
@@ -253,8 +263,12 @@ def _replay_command(
     settings = _load_config(config)
     bars = _read_data(data, repair)
     if strategy is not None:
+        # backtesting.py's quick start where the config file says nothing: one position of
+        # nearly all equity in whole units, commission 0.2 %, no slippage.
+        chosen = settings.trading.model_fields_set
+        quick_start = {k: v for k, v in BACKTEST_TRADING.items() if k not in chosen}
         settings = settings.with_overrides(
-            trading={"trade_patterns": False, "min_confidence": 0.0, "holding_bars": None},
+            trading={**quick_start, "trade_patterns": False, "min_confidence": 0.0, "holding_bars": None},
             engine={"defensive_margin": 0.0},
         )
     callback, display = _progress_printer(label)
@@ -378,7 +392,9 @@ def backtest(
 
     The strategy's signals are taken as they come: pattern triggers do not trade, positions are
     held until the strategy changes its mind (no holding period) and the agent's confidence gate
-    is off (the agent still learns each strategy's confidence from its outcomes).
+    is off (the agent still learns each strategy's confidence from its outcomes). Unless the
+    config file sets them, trading is backtesting.py's quick start: one position of 99.99 % of
+    equity in whole units, commission 0.2 %, no slippage.
     """
     _replay_command(data, "none", config, resume, strategy, "backtest", repair)
 

@@ -1,12 +1,15 @@
 """Example strategies written with the plug-in API (:class:`tengri.Strategy`).
 
 ``SmaCross`` is backtesting.py's quick-start strategy: long when the fast simple moving average
-crosses above the slow one, short when it crosses below, always in the market.
+crosses above the slow one, short when it crosses below, always in the market. Like
+backtesting.py's ``position.close(); self.buy()``, a crossover in the direction already held
+closes the position and opens a new one (after an exact tie of the two averages). The averages
+are summed as pandas sums them (:mod:`tengri.engine.rolling`), so ties fall where pandas' do.
 """
 
 from __future__ import annotations
 
-from tengri.engine.signals import Strategy
+from tengri.engine.signals import Strategy, Target
 
 __all__ = ["SmaCross"]
 
@@ -17,14 +20,14 @@ class SmaCross(Strategy):
     fast = 10
     slow = 20
 
-    def next(self) -> int | None:
-        """Return the new target on a crossover, else keep the current one."""
+    def next(self) -> Target | None:
+        """Return the new target on a crossover (closing and reopening), else keep the current one."""
         if len(self.closes) < self.slow + 1:
             return None
         fast_before, slow_before = self.sma(self.fast, 1), self.sma(self.slow, 1)
         fast_now, slow_now = self.sma(self.fast), self.sma(self.slow)
         if fast_before < slow_before and fast_now > slow_now:
-            return 1
+            return Target(1, reopen=True)
         if fast_before > slow_before and fast_now < slow_now:
-            return -1
+            return Target(-1, reopen=True)
         return None

@@ -131,3 +131,48 @@ def test_buy_and_hold_starts_at_the_first_bar(parity: tuple[Any, dict[str, Any],
     theirs, ours, _ = parity
     assert ours["buy_and_hold_return_pct"] == pytest.approx((close[-1] / close[0] - 1) * 100, rel=REL)
     assert float(theirs["Buy & Hold Return [%]"]) == pytest.approx((close[-1] / close[19] - 1) * 100, rel=REL)
+
+
+@pytest.mark.parametrize(
+    ("ours_key", "theirs_key"),
+    [
+        ("sharpe_ratio", "Sharpe Ratio"),
+        ("sortino_ratio", "Sortino Ratio"),
+        ("calmar_ratio", "Calmar Ratio"),
+        ("profit_factor", "Profit Factor"),
+        ("exposure_pct", "Exposure Time [%]"),
+        ("buy_and_hold_return_pct", "Buy & Hold Return [%]"),
+        ("annualised_return_pct", "Return (Ann.) [%]"),
+        ("annualised_volatility_pct", "Volatility (Ann.) [%]"),
+    ],
+)
+def test_the_backtesting_py_convention_reproduces_its_figures(
+    parity: tuple[Any, dict[str, Any], pd.DataFrame], ours_key: str, theirs_key: str
+) -> None:
+    theirs, _, trades = parity
+    equity_curve = theirs["_equity_curve"]
+    timeline = pd.DataFrame(
+        {
+            "timestamp": [t.isoformat() + "Z" for t in equity_curve.index],
+            "close": _goog_close(),
+            "equity": equity_curve["Equity"].to_numpy(),
+            "position": _positions(theirs["_trades"], len(equity_curve)),
+        }
+    )
+    ours = compute_statistics(
+        timeline, trades, bars_per_year=252, convention="backtesting.py", first_trading_bar=19
+    )
+    assert ours[ours_key] == pytest.approx(float(theirs[theirs_key]), rel=1e-6)
+
+
+def _goog_close() -> Any:
+    from backtesting.test import GOOG
+
+    return GOOG["Close"].to_numpy()
+
+
+def _positions(trades: pd.DataFrame, n: int) -> Any:
+    position = np.zeros(n)
+    for trade in trades.itertuples():
+        position[trade.EntryBar : trade.ExitBar] += trade.Size
+    return position

@@ -17,6 +17,8 @@ __all__ = [
     "EngineConfig",
     "ModelConfig",
     "ProfitConfig",
+    "ReportConfig",
+    "RiskConfig",
     "StoreConfig",
     "ThermalConfig",
     "ThermalZoneSpec",
@@ -176,13 +178,43 @@ class TradingConfig(_Section):
     holding_bars: int | None = Field(
         24, ge=1, description="Ticks an execution is held; None holds until exit."
     )
-    stop_loss: float | None = Field(None, gt=0, lt=1, description="Fractional stop; None disables.")
-    take_profit: float | None = Field(None, gt=0, description="Fractional target; None disables.")
+    stop_loss: float | None = Field(
+        None, gt=0, lt=1, description="Stop this fraction from the entry, hit inside a bar; None disables."
+    )
+    take_profit: float | None = Field(
+        None, gt=0, description="Target this fraction from the entry, hit inside a bar; None disables."
+    )
     min_confidence: float = Field(0.5, ge=0, le=1, description="Agent confidence an entry needs.")
     explore_outcomes: int = Field(
         10, ge=0, description="Outcomes a strategy needs before the confidence gate applies (exploration)."
     )
     trade_patterns: bool = Field(True, description="Take entries from pattern triggers.")
+    sizing: Literal["fixed_fraction", "volatility", "kelly"] = Field(
+        "fixed_fraction",
+        description=(
+            "How an entry without its own size is sized: an equal share of position_fraction, the size "
+            "whose one-ATR move costs volatility_target of equity, or a capped Kelly fraction of C_final."
+        ),
+    )
+    volatility_target: float = Field(
+        0.01, gt=0, le=1, description="Sizing 'volatility': share of equity a one-ATR move may cost."
+    )
+    atr_period: int = Field(14, ge=1, le=1000, description="Sizing 'volatility': bars of Wilder's ATR.")
+    kelly_cap: float = Field(
+        0.25, gt=0, le=1, description="Sizing 'kelly': the largest Kelly fraction 2·C_final − 1 used."
+    )
+    leverage: float = Field(
+        1.0, ge=1, le=100, description="Positions may be worth this multiple of the sizing equity."
+    )
+    maintenance_margin: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description=(
+            "Equity below this fraction of the open positions' value is a margin call (everything "
+            "closes, trading stops); at 0 the call comes at equity <= 0."
+        ),
+    )
     max_notional: float | None = Field(
         None,
         gt=0,
@@ -197,6 +229,43 @@ class TradingConfig(_Section):
     def notional_cap(self) -> float:
         """``max_notional``, or 100 times the initial cash (at most 1e11) when it is not set."""
         return self.max_notional if self.max_notional is not None else min(100.0 * self.cash, 1e11)
+
+
+class RiskConfig(_Section):
+    """Risk limits of the account (see :mod:`tengri.engine.risk`); each is off when unset."""
+
+    max_drawdown_pct: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="Kill switch: equity this % below its peak closes all, no more entries.",
+    )
+    max_daily_loss_pct: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="Equity this % below the last UTC day's end: no entries until the next.",
+    )
+    max_gross_exposure: float | None = Field(
+        None, gt=0, description="Open positions' value at most this multiple of equity (entries are cut)."
+    )
+    max_position_fraction: float | None = Field(
+        None,
+        gt=0,
+        description="One symbol's positions worth at most this fraction of equity (entries are cut).",
+    )
+
+
+class ReportConfig(_Section):
+    """How a run's statistics are defined (see :func:`tengri.report.compute_statistics`)."""
+
+    stats_convention: Literal["tengri", "backtesting.py"] = Field(
+        "tengri",
+        description=(
+            "Tengri's per-bar Sharpe and Sortino, profit factor in currency, buy-and-hold from bar 0; "
+            "or backtesting.py's compute_stats (daily geometric returns, returns-based profit factor)."
+        ),
+    )
 
 
 class ModelConfig(_Section):

@@ -29,6 +29,8 @@ from tengri.config._sections import (
     EngineConfig,
     ModelConfig,
     ProfitConfig,
+    ReportConfig,
+    RiskConfig,
     StoreConfig,
     ThermalConfig,
     TradingConfig,
@@ -73,6 +75,8 @@ class TengriConfig(BaseSettings):
     triggers: TriggerConfig = TriggerConfig()
     agent: AgentConfig = AgentConfig()
     trading: TradingConfig = TradingConfig()
+    risk: RiskConfig = RiskConfig()
+    report: ReportConfig = ReportConfig()
     model: ModelConfig = ModelConfig()
     store: StoreConfig = StoreConfig()
     api: ApiConfig = ApiConfig()

@@ -7,7 +7,7 @@ from tengri.engine.desk import Decision, ExecutionDesk
 from tengri.engine.orchestrator import SystemOrchestrator
 from tengri.engine.pattern_hash import CursorState, PatternEncoder, encode
 from tengri.engine.profit import ProfitTrajectoryCoprocessor, ProfitVector, ZoneState
-from tengri.engine.signals import Bar, Signal, SignalSource, Strategy, StrategySource, Tick
+from tengri.engine.signals import Bar, Signal, SignalSource, Strategy, StrategySource, Target, Tick
 from tengri.engine.store import (
     BudgetRecord,
     CleanupReport,
@@ -70,6 +70,7 @@ __all__ = [
     "SysfsThermalSensor",
     "SystemClock",
     "SystemOrchestrator",
+    "Target",
     "ThermalModel",
     "ThermalZoneManager",
     "Tick",

@@ -2,7 +2,8 @@
 
 Mixed into :class:`~tengri.engine.orchestrator.SystemOrchestrator`, whose tick calls, in order,
 :meth:`TradingDecisions._fill_pending` (decisions of the previous tick filled at this tick's open,
-exits first), :meth:`TradingDecisions._decide_exits` (holding period, stop-loss, take-profit) and,
+exits first), :meth:`TradingDecisions._decide_exits` (stop-loss and take-profit filled inside the bar by
+:mod:`tengri.engine.fills`, the holding period) and,
 once the hash has fired its triggers, :meth:`TradingDecisions._entries`: the signals of the pattern
 triggers, the predictor and the user's sources; an opposite signal exits; an entry needs the
 agent's confidence in the current context to reach ``min_confidence`` (plus ``defensive_margin``
@@ -21,6 +22,7 @@ from tengri.config import TengriConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.desk import Decision, ExecutionDesk
 from tengri.engine.duties import Health
+from tengri.engine.fills import entry_fill, level_fill
 from tengri.engine.profit import ZoneState
 from tengri.engine.signals import Signal, SignalSource, Tick
 from tengri.engine.triggers import HashTriggerEngine
@@ -50,7 +52,17 @@ class TradingDecisions:
         fill = tick.open if tick.open is not None else tick.price
         pending, self.desk.pending = self.desk.pending, []
         for decision in sorted(pending, key=lambda d: d.execution_id is None):  # exits first
-            self._execute(decision, tick, fill, opened, closed)
+            price = fill
+            if decision.limit is not None or decision.stop is not None:  # a limit or stop entry
+                high = tick.high if tick.high is not None else tick.price
+                low = tick.low if tick.low is not None else tick.price
+                hit = entry_fill(decision.direction, decision.limit, decision.stop, fill, high, low)
+                if hit is None:
+                    if decision.expires_index is None or tick.index < decision.expires_index:
+                        self.desk.pending.append(decision)  # waits for a later bar
+                    continue
+                price = hit
+            self._execute(decision, tick, price, opened, closed)
 
     def _execute(
         self,
@@ -88,7 +100,8 @@ class TradingDecisions:
     def _queue(
         self, decision: Decision, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
     ) -> str | None:
-        if self.config.trading.fill_policy == "this_tick":
+        resting = decision.limit is not None or decision.stop is not None  # fills from the next bar
+        if self.config.trading.fill_policy == "this_tick" and not resting:
             return self._execute(decision, tick, tick.price, opened, closed)
         self.desk.pending.append(decision)
         return None
@@ -116,19 +129,32 @@ class TradingDecisions:
     def _decide_exits(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
         cfg = self.config.trading
         opened: list[dict[str, Any]] = []
+        price = tick.price
+        bar = (
+            tick.open if tick.open is not None else price,
+            tick.high if tick.high is not None else price,
+            tick.low if tick.low is not None else price,
+        )
         for position in list(self.desk.positions.values()):
             if position.symbol != tick.symbol:
                 continue
-            move = position.direction * (tick.price - position.entry_price) / position.entry_price
-            reason = None
-            if cfg.stop_loss is not None and move <= -cfg.stop_loss:
-                reason = "stop_loss"
-            elif cfg.take_profit is not None and move >= cfg.take_profit:
-                reason = "take_profit"
+            hit = level_fill(position.direction, position.sl, position.tp, *bar)  # inside the bar
+            if hit is not None:
+                self._execute(
+                    Decision(
+                        position.strategy_id,
+                        -position.direction,
+                        tick.index,
+                        execution_id=position.execution_id,
+                        reason=hit[1],
+                    ),
+                    tick,
+                    hit[0],
+                    opened,
+                    closed,
+                )
             elif cfg.holding_bars is not None and tick.index - position.opened_index >= cfg.holding_bars:
-                reason = "holding"
-            if reason is not None:
-                self._exit(position.execution_id, tick, reason, opened, closed)
+                self._exit(position.execution_id, tick, "holding", opened, closed)
 
     def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:
         signals: list[Signal] = []
@@ -180,10 +206,9 @@ class TradingDecisions:
             }
             report.append(entry)
             position = self.desk.position_for(sig.strategy_id, tick.symbol)
-            if position is not None and position.direction != sig.direction:
-                self._exit(
-                    position.execution_id, tick, "opposite" if sig.direction else "signal", opened, closed
-                )
+            if position is not None and (position.direction != sig.direction or sig.reopen):
+                reason = "reopen" if position.direction == sig.direction else "opposite"
+                self._exit(position.execution_id, tick, reason if sig.direction else "signal", opened, closed)
                 position = None
             if sig.direction == 0:
                 entry["decision"] = "exit"
@@ -216,6 +241,12 @@ class TradingDecisions:
                 confidence=confidence,
                 context=context,
                 source=sig.source,
+                size=sig.size,
+                sl=sig.sl,
+                tp=sig.tp,
+                limit=sig.limit,
+                stop=sig.stop,
+                expires_index=None if sig.expiry is None else tick.index + sig.expiry,
             )
             entry["execution_id"] = self._queue(decision, tick, opened, closed)
             entry["decision"] = "opened" if entry["execution_id"] else "queued"

@@ -7,10 +7,10 @@ at the deciding tick's price.
 
 Costs (DESIGN.md, Strategy execution): a buy fills at ``p·(1 + slippage)``, a sell at
 ``p·(1 − slippage)``; commission is ``commission · price · size`` on each fill. Profit is
-``direction·(exit − entry)·size − costs`` on the slipped prices. Size is
-``position_fraction · equity / (fill · (1 + commission))`` over at most ``max_open_executions``
-slots, in whole units when ``whole_units`` is set; equity is the initial cash plus realised
-profit plus the open executions' marked profit net of their entry costs (as backtesting.py counts it).
+``direction·(exit − entry)·size − costs`` on the slipped prices. Size is the sizer's
+(:mod:`tengri.engine.sizing`: the signal's size, or fixed fraction, volatility or Kelly); equity
+is the initial cash plus realised profit plus the open executions' marked profit net of their
+entry costs (as backtesting.py counts it).
 
 Notional cap (issue 18): a position's value at entry is at most ``trading.notional_cap`` (N), and
 it closes at most at ``entry + N / size``, as a resting order at the cap would, so one execution's
@@ -26,18 +26,33 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from tengri.config import TradingConfig
+from tengri.config import RiskConfig, TradingConfig
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
+from tengri.engine.fills import levels
 from tengri.engine.profit import MAX_ABS_PROFIT
+from tengri.engine.risk import RiskGuard
 from tengri.engine.signals import Tick
+from tengri.engine.sizing import Sizer
 from tengri.engine.store.records import ExecutionRecord
 from tengri.errors import ExecutionAlreadyCompletedError, ExecutionNotFoundError
 
 __all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
 
 _ENTRY_STOP = MAX_ABS_PROFIT / 2
+_NO_LIMITS = RiskConfig()
 
-ExitReason = Literal["holding", "opposite", "stop_loss", "take_profit", "expired", "signal", "shutdown"]
+ExitReason = Literal[
+    "holding",
+    "opposite",
+    "stop_loss",
+    "take_profit",
+    "expired",
+    "signal",
+    "shutdown",
+    "margin_call",
+    "reopen",
+    "risk_kill",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,12 @@ class Decision:
     execution_id: str | None = None
     reason: str = "entry"
     source: str = "pattern"
+    size: float | None = None  # the signal's: a fraction of equity below 1, else units
+    sl: float | None = None
+    tp: float | None = None
+    limit: float | None = None  # an entry's limit or stop price (engine.fills.entry_fill)
+    stop: float | None = None
+    expires_index: int | None = None  # the last tick index it may fill at
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -66,6 +87,12 @@ class Decision:
             "execution_id": self.execution_id,
             "reason": self.reason,
             "source": self.source,
+            "size": self.size,
+            "sl": self.sl,
+            "tp": self.tp,
+            "limit": self.limit,
+            "stop": self.stop,
+            "expires_index": self.expires_index,
         }
 
     @classmethod
@@ -88,6 +115,8 @@ class OpenPosition:
     symbol: str
     hash_triggers: tuple[str, ...]
     entry_costs: float = 0.0
+    sl: float | None = None  # stop-loss and take-profit prices (engine.fills)
+    tp: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -115,6 +144,8 @@ class OpenPosition:
             symbol=str(ctx.get("symbol", "")),
             hash_triggers=row.hash_triggers,
             entry_costs=row.costs,
+            sl=ctx.get("sl"),
+            tp=ctx.get("tp"),
         )
 
     def marked(self, price: float) -> float:
@@ -125,9 +156,13 @@ class OpenPosition:
 class ExecutionDesk:
     """Holds pending decisions and open positions of one agent; opens and closes executions."""
 
-    def __init__(self, agent: MemoryAgent, config: TradingConfig | None = None) -> None:
+    def __init__(
+        self, agent: MemoryAgent, config: TradingConfig | None = None, risk: RiskConfig | None = None
+    ) -> None:
         self.agent = agent
         self.config = config or TradingConfig()
+        self.sizer = Sizer(self.config)
+        self.risk = RiskGuard(risk or RiskConfig())
         self.pending: list[Decision] = []
         self.positions: dict[str, OpenPosition] = {}
         self.realised = 0.0
@@ -171,11 +206,18 @@ class ExecutionDesk:
         return closed
 
     def equity(self, price: float | None = None, symbol: str | None = None) -> float:
-        """Initial cash + realised profit + open positions marked at ``price``, net of entry costs."""
+        """Initial cash + realised profit + open positions marked to market, net of entry costs.
+
+        ``symbol``'s positions are marked at ``price`` and every other symbol's at its last price
+        (``risk.prices``, else its entry): a tick for any symbol marks the whole account. Without
+        ``symbol`` every position is marked at ``price``.
+        """
         marked = 0.0
         if price is not None and self.positions:
+            last = self.risk.prices
             marked = sum(
-                p.marked(price) for p in self.positions.values() if symbol is None or p.symbol == symbol
+                p.marked(price if symbol is None or p.symbol == symbol else last.get(p.symbol, p.entry_price))
+                for p in self.positions.values()
             )
         return self.config.cash + self.realised + marked
 
@@ -197,14 +239,6 @@ class ExecutionDesk:
     def _slipped(self, price: float, side: int) -> float:
         return price * (1.0 + side * self.config.slippage)
 
-    def _size(self, fill: float, equity: float) -> float:
-        cfg = self.config
-        budget = cfg.position_fraction * equity / cfg.max_open_executions
-        size = min(budget / (fill * (1.0 + cfg.commission)), cfg.notional_cap / fill)
-        if cfg.whole_units:
-            size = math.floor(size + 1e-9)
-        return size
-
     def _cap_price(self, position: OpenPosition) -> float:
         """The price at which the position's move reaches the notional cap (the highest it closes at)."""
         return position.entry_price + self.config.notional_cap / position.size
@@ -215,15 +249,32 @@ class ExecutionDesk:
             return None
         if abs(self.realised) >= _ENTRY_STOP:
             return None  # see the module docstring: keeps the realised profit within MAX_ABS_PROFIT
+        if not self.risk.allows_entry(tick.timestamp):
+            return None
         fill = self._slipped(price, decision.direction)
-        size = self._size(fill, self.equity(price, tick.symbol))
+        equity = self.equity(price, tick.symbol)
+        size = self.sizer.size(fill, equity, tick.symbol, decision.size, decision.confidence)
+        if self.risk.config != _NO_LIMITS:
+            prices = {**self.risk.prices, tick.symbol: price}
+            values = [
+                (p.symbol, abs(p.size) * prices.get(p.symbol, p.entry_price)) for p in self.positions.values()
+            ]
+            gross = sum(v for _, v in values)
+            symbol_value = sum(v for s, v in values if s == tick.symbol)
+            size = self.risk.cap(size, fill, equity, gross, symbol_value)
+            if self.config.whole_units:
+                size = math.floor(size + 1e-9)
         if not (size > 0 and math.isfinite(size)):
             return None
+        cfg = self.config
+        sl, tp = levels(decision.direction, fill, decision.sl, decision.tp, cfg.stop_loss, cfg.take_profit)
         context = {
             **decision.context,
             "symbol": tick.symbol,
             "opened_index": tick.index,
             "source": decision.source,
+            "sl": sl,
+            "tp": tp,
         }
         entry_costs = self.config.commission * fill * size
         execution_id = self.agent.start_strategy(
@@ -248,6 +299,8 @@ class ExecutionDesk:
             symbol=tick.symbol,
             hash_triggers=decision.hash_triggers,
             entry_costs=entry_costs,
+            sl=sl,
+            tp=tp,
         )
         return execution_id
 

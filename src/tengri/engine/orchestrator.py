@@ -6,8 +6,11 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
    rejected tick changes no state;
 2. fill the decisions taken on the previous tick at this tick's open (see :mod:`desk`);
 3. run due duties on the clock (thermal monitoring, statistics log, store cleanup, timeouts);
-4. exits: holding period, stop-loss, take-profit, and (live) executions open past
-   ``strategy_execution_timeout``;
+4. exits: stop-loss and take-profit inside the bar (:mod:`tengri.engine.fills`), holding period,
+   and (live) executions open past ``strategy_execution_timeout``;
+   then the margin check (:mod:`tengri.engine.margin`): at equity ≤ 0 or below the maintenance
+   margin every position closes at the last price and no entry opens again; then the risk
+   limits (:mod:`tengri.engine.risk`): the drawdown kill switch flattens the same way;
 5. hash the price path, fire triggers, ask the signal sources (pattern triggers, the predictor,
    a user's strategies); an opposite signal exits; an entry needs the memory agent's confidence in
    the current context to reach ``min_confidence`` (plus ``defensive_margin`` in a drawdown or
@@ -40,6 +43,7 @@ from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.decisions import TradingDecisions
 from tengri.engine.desk import ExecutionDesk
 from tengri.engine.duties import DutyScheduler, Health
+from tengri.engine.margin import MarginCall, settle
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.recovery import CheckpointRecovery
@@ -139,7 +143,8 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self.agents: dict[str, MemoryAgent] = {}
         self._agents_lock = threading.Lock()
         self.agent = self.get_agent(cfg.default_agent_id)
-        self.desk = ExecutionDesk(self.agent, self.config.trading)
+        self.desk = ExecutionDesk(self.agent, self.config.trading, self.config.risk)
+        self.margin_call: MarginCall | None = None  # once set, trading has stopped (engine.margin)
         self.predictor = predictor
         self.signal_sources: list[SignalSource] = list(signal_sources)
         self.duties = DutyScheduler(self.health)
@@ -397,11 +402,14 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     self._index += 1
                     self._last_time[sym] = t
                     self._last_price[sym] = px
+                    self.desk.risk.prices[sym] = px
                     self._fill_pending(tick, opened, closed)
                     self.run_pending_duties()
                     self._decide_exits(tick, closed)
+                    self.desk.sizer.observe(tick)  # after this tick's fills: sizing never sees ahead
+                    self.margin_call = settle(self.desk, self._last_price, tick, self.margin_call, closed)
                     hash_value, cursor, fired = self._hash(tick)
-                    triggered = self._entries(tick, fired, opened, closed)
+                    triggered = [] if self.margin_call else self._entries(tick, fired, opened, closed)
                     self._after_closes(tick, closed)
                     self._ticks_processed += 1  # before the checkpoint, which records it
                     if self._index % self.config.engine.checkpoint_interval == 0:
@@ -533,6 +541,8 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
             },
             "slow_ticks": self._slow_ticks,
             "entries": dict(self.entries),
+            "margin_call": None if self.margin_call is None else self.margin_call.to_dict(),
+            "risk": self.desk.risk.summary(),
             "executions": {
                 "completed": agent_stats["completed"],
                 "open": len(self.desk.positions),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tengri.engine.agent import MemoryAgent
 from tengri.engine.desk import Decision, ExecutionDesk, OpenPosition
 from tengri.engine.duties import Health
+from tengri.engine.margin import MarginCall
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.store import ExecutionRecord, MemoryMap
@@ -64,6 +65,7 @@ class CheckpointRecovery:
     _encoders: dict[str, PatternEncoder]
     _last_time: dict[str, float]
     _last_price: dict[str, float]
+    margin_call: MarginCall | None
     # The time of the newest stored event past the checkpoint (None: not recovering), and the
     # stored profit points past it, by time.
     _recovery_until: float | None
@@ -88,6 +90,9 @@ class CheckpointRecovery:
                 "pending": [d.to_dict() for d in self.desk.pending],
                 "ticks_processed": self._ticks_processed,
                 "entries": self.entries,
+                "margin_call": None if self.margin_call is None else self.margin_call.to_dict(),
+                "sizer": self.desk.sizer.snapshot(),
+                "risk": self.desk.risk.snapshot(),
                 # What the store held at this checkpoint, so that a restart after a crash can tell
                 # the rows written since (see the module docstring).
                 "recovery": {
@@ -126,6 +131,10 @@ class CheckpointRecovery:
             pending = [Decision.from_dict(d) for d in state["pending"]]
             self._ticks_processed = int(state.get("ticks_processed", 0))
             self.entries.update({k: int(v) for k, v in state.get("entries", {}).items()})
+            call = state.get("margin_call")
+            self.margin_call = None if call is None else MarginCall.from_dict(call)
+            self.desk.sizer.restore(state.get("sizer", {}))
+            self.desk.risk.restore(state.get("risk", {}))
             if "recovery" in state:
                 self._restore_as_of_checkpoint(state["recovery"], pending)
                 return True

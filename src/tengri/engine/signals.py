@@ -17,7 +17,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Bar", "Signal", "SignalSource", "Strategy", "StrategySource", "Tick"]
+from tengri.engine.rolling import RollingMean
+
+__all__ = ["Bar", "Signal", "SignalSource", "Strategy", "StrategySource", "Target", "Tick"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,41 @@ class Signal:
     hash_triggers: tuple[str, ...] = ()
     source: str = "user"
     info: dict[str, Any] = field(default_factory=dict)
+    size: float | None = None
+    sl: float | None = None
+    tp: float | None = None
+    reopen: bool = False
+    limit: float | None = None
+    stop: float | None = None
+    expiry: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What :meth:`Strategy.next` may return instead of a bare direction: a target with its orders.
+
+    ``size`` is a fraction of equity when below 1, else a number of units (None: the configured
+    sizing); ``sl`` and ``tp`` are stop-loss and take-profit *prices* attached to the entry and
+    checked inside each bar (:mod:`tengri.engine.fills`); ``reopen`` closes a position already in
+    ``direction`` and opens a new one (backtesting.py's ``position.close(); buy()``). ``limit``
+    or ``stop`` makes the entry a limit or a stop order at that price (a market order at the
+    next open otherwise), which waits ``expiry`` bars (None: until filled) before it lapses.
+    """
+
+    direction: int
+    size: float | None = None
+    sl: float | None = None
+    tp: float | None = None
+    reopen: bool = False
+    limit: float | None = None
+    stop: float | None = None
+    expiry: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.stop is not None:
+            raise ValueError("a Target is a limit or a stop order, not both")
+        if self.expiry is not None and self.expiry < 1:
+            raise ValueError(f"expiry must be at least 1 bar, got {self.expiry}")
 
 
 @runtime_checkable
@@ -74,7 +111,8 @@ class Strategy:
 
     The engine calls :meth:`next` once per tick with the history so far (``self.closes``,
     ``self.opens``, ``self.highs``, ``self.lows``, ``self.volumes`` as numpy arrays, newest last).
-    Return +1 to be long, −1 to be short, 0 to be flat, ``None`` to keep the current target.
+    Return +1 to be long, −1 to be short, 0 to be flat, ``None`` to keep the current target, or a
+    :class:`Target` to give the entry a size, a stop-loss, a take-profit, or to close and reopen.
 
     Examples
     --------
@@ -105,14 +143,15 @@ class Strategy:
         self._n = 0
         self._data = np.empty((5, self._capacity), dtype=np.float64)
         self._closes: list[float] = []  # the closes again, for sma
+        self._rolling: dict[int, RollingMean] = {}
         self.tick: Tick | None = None
         self.init()
 
     def init(self) -> None:
         """Prepare state before the first tick (override)."""
 
-    def next(self) -> int | None:
-        """Return the target direction after the newest tick (override)."""
+    def next(self) -> int | Target | None:
+        """Return the target direction (or :class:`Target`) after the newest tick (override)."""
         raise NotImplementedError
 
     def _append(self, tick: Tick) -> None:
@@ -158,11 +197,14 @@ class Strategy:
 
     def sma(self, period: int, ago: int = 0) -> float:
         """Simple moving average of closes over ``period`` ticks ending ``ago`` ticks back."""
-        end = self._n - ago
-        if period < 1 or end < period:
+        if period < 1 or self._n - ago < period:
             return float("nan")
-        # Summed in Python from a list of floats: numpy's call overhead exceeds a short window's sum.
-        return sum(self._closes[end - period : end]) / period
+        # Summed as pandas' rolling mean sums (engine.rolling), so that ties fall where pandas' do.
+        rolling = self._rolling.get(period)
+        if rolling is None:
+            rolling = self._rolling[period] = RollingMean(period)
+        rolling.extend(self._closes)
+        return rolling.at(ago)
 
 
 class StrategySource:
@@ -174,19 +216,37 @@ class StrategySource:
         self._target = 0
 
     def on_tick(self, tick: Tick) -> Sequence[Signal]:
-        """Feed the tick to the strategy and signal when its target changes."""
+        """Feed the tick to the strategy; signal when its target changes, or it asks to reopen."""
         self.strategy._append(tick)
-        target = self.strategy.next()
-        if target is None or target == self._target:
+        returned = self.strategy.next()
+        if returned is None:
             return ()
-        if target not in (-1, 0, 1):
-            raise ValueError(f"{self.name}.next() must return -1, 0, 1 or None, got {target!r}")
-        self._target = target
-        return (Signal(strategy_id=self.name, direction=target, source="strategy"),)
+        target = returned if isinstance(returned, Target) else Target(returned)
+        if target.direction not in (-1, 0, 1):
+            raise ValueError(f"{self.name}.next() must return -1, 0, 1, a Target or None, got {returned!r}")
+        reopen = target.reopen and target.direction != 0
+        if target.direction == self._target and not reopen:
+            return ()
+        self._target = target.direction
+        return (
+            Signal(
+                strategy_id=self.name,
+                direction=target.direction,
+                source="strategy",
+                size=target.size,
+                sl=target.sl,
+                tp=target.tp,
+                reopen=reopen,
+                limit=target.limit,
+                stop=target.stop,
+                expiry=target.expiry,
+            ),
+        )
 
     def warm(self, tick: Tick) -> None:
         """Feed a tick seen before a restart: the strategy's state advances, no signal is sent."""
         self.strategy._append(tick)
-        target = self.strategy.next()
-        if target in (-1, 0, 1):
-            self._target = target
+        returned = self.strategy.next()
+        direction = returned.direction if isinstance(returned, Target) else returned
+        if direction in (-1, 0, 1):
+            self._target = direction

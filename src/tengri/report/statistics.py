@@ -118,6 +118,8 @@ def compute_statistics(
     *,
     bars_per_year: float,
     risk_free: float = 0.0,
+    convention: str = "tengri",
+    first_trading_bar: int = 0,
 ) -> dict[str, Statistic]:
     """Compute the performance statistics of a run.
 
@@ -145,6 +147,11 @@ def compute_statistics(
       backtesting.py divides its annualised return by its annualised volatility instead.
     - ``sortino_ratio`` ``(mean(r_t) − r_f)/√(mean(min(r_t − r_f, 0)²)) · √N``. backtesting.py
       puts its geometric annualised return in the numerator.
+    - ``ruined``: whether equity reached 0 or less (a margin call, :mod:`tengri.engine.margin`).
+      A ruined run's ``r_t`` end at the first bar ``k`` with ``E_k ≤ 0``, whose return is taken
+      as −100 % (all the capital; a debt beyond it is not a return), and its Sharpe and Sortino
+      ratios are ``min(ratio, 0)``: the arithmetic mean of earlier gains can outweigh the one
+      −100 % bar, but a run that lost everything never reports a positive risk-adjusted return.
     - ``calmar_ratio`` annualised return (fraction) over ``|max drawdown|`` (as backtesting.py).
     - ``max_drawdown_pct`` ``−max DD_t · 100``, ≤ 0 (backtesting.py's sign convention);
       ``average_drawdown_pct`` ``−mean(depth) · 100`` over :func:`drawdown_episodes`.
@@ -173,6 +180,12 @@ def compute_statistics(
         Bars in one year, for annualisation (252 for daily equities).
     risk_free
         Annual risk-free rate as a fraction.
+    convention
+        ``"tengri"`` (the definitions above) or ``"backtesting.py"``: annualised return and
+        volatility, Sharpe, Sortino, Calmar, profit factor and buy-and-hold as backtesting.py's
+        ``compute_stats`` defines them (:mod:`tengri.report.conventions`; ``risk_free`` unused).
+    first_trading_bar
+        Under ``"backtesting.py"``, the bar buy-and-hold starts at (its indicators' warm-up).
 
     Returns
     -------
@@ -219,17 +232,25 @@ def compute_statistics(
             annual_return = math.expm1(log_annual) if log_annual < 700 else None
     stats["annualised_return_pct"] = None if annual_return is None else annual_return * 100
 
-    returns = _bar_returns(equity)
+    ruin = np.flatnonzero(equity <= 0) if first > 0 else np.empty(0, dtype=np.intp)
+    ruined = bool(ruin.size)
+    stats["ruined"] = ruined
+    # A ruined run's returns end at ruin, whose return is −100 % (whatever debt lies beyond).
+    returns = _bar_returns(np.r_[equity[: ruin[0]], 0.0] if ruined else equity)
     per_bar_risk_free = risk_free / bars_per_year
     spread = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
     excess = float(np.mean(returns)) - per_bar_risk_free if len(returns) else 0.0
     root_n = math.sqrt(bars_per_year)
     stats["annualised_volatility_pct"] = spread * root_n * 100 if len(returns) > 1 else None
-    stats["sharpe_ratio"] = _finite(excess / spread * root_n) if spread > 0 else None
+    sharpe = _finite(excess / spread * root_n) if spread > 0 else None
     downside = (
         math.sqrt(float(np.mean(np.minimum(returns - per_bar_risk_free, 0.0) ** 2))) if len(returns) else 0
     )
-    stats["sortino_ratio"] = _finite(excess / downside * root_n) if downside > 0 else None
+    sortino = _finite(excess / downside * root_n) if downside > 0 else None
+    if ruined:  # a run that lost everything earned nothing for its risk, however it began
+        sharpe = None if sharpe is None else min(sharpe, 0.0)
+        sortino = None if sortino is None else min(sortino, 0.0)
+    stats["sharpe_ratio"], stats["sortino_ratio"] = sharpe, sortino
 
     dd = drawdown(equity)
     max_dd = float(np.max(dd))
@@ -244,4 +265,17 @@ def compute_statistics(
     stats["max_drawdown_duration"] = longest.isoformat()
 
     stats.update(_trade_statistics(trades))
+    if convention == "backtesting.py":
+        from tengri.report.conventions import backtesting_py_figures
+
+        figures = backtesting_py_figures(
+            times, equity, close, trades["return_pct"].to_numpy(dtype=np.float64), first_trading_bar
+        )
+        if stats["ruined"]:  # the rule of a ruined run holds under either convention
+            for key in ("sharpe_ratio", "sortino_ratio"):
+                value = figures[key]
+                figures[key] = None if value is None else min(float(value), 0.0)
+        stats.update(figures)
+    elif convention != "tengri":
+        raise InvalidInputError(f"convention must be 'tengri' or 'backtesting.py', got {convention!r}")
     return stats

@@ -76,6 +76,46 @@ def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.
     return pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
 
 
+def _margin_call(call: dict[str, Any] | None, index: pd.DatetimeIndex, offset: int) -> dict[str, Any]:
+    """``summary.json``'s margin call: whether one ended the trading, at which bar and why."""
+    if call is None:
+        return {"margin_call": False, "margin_call_bar": None}
+    bar = int(call["index"]) + offset
+    return {
+        "margin_call": True,
+        "margin_call_bar": bar,
+        "margin_call_time": iso(index[bar].timestamp()),
+        "margin_call_reason": call["reason"],
+    }
+
+
+def _account_notes(engine_statistics: dict[str, Any], index: pd.DatetimeIndex, offset: int) -> list[str]:
+    """The margin call and the risk limits' hits, as notes for the summary and the report's header."""
+    notes = []
+    call = engine_statistics.get("margin_call")
+    if call is not None:
+        bar = int(call["index"]) + offset
+        notes.append(
+            f"margin call at bar {bar} ({iso(index[bar].timestamp())}, {call['reason']}): "
+            "every position closed at the close, trading stopped"
+        )
+    risk = engine_statistics.get("risk") or {}
+    if risk.get("killed_at_tick") is not None:
+        notes.append(
+            f"risk: drawdown kill switch at bar {int(risk['killed_at_tick']) + offset}; "
+            f"{risk['max_drawdown_refused']} entries refused after it"
+        )
+    if risk.get("max_daily_loss"):
+        notes.append(
+            f"risk: daily loss limit hit on {risk['max_daily_loss']} day(s); "
+            f"{risk['max_daily_loss_refused']} entries refused"
+        )
+    cuts = {k: risk.get(k, 0) for k in ("max_gross_exposure", "max_position_fraction") if risk.get(k)}
+    if cuts:
+        notes.append("risk: entries cut by " + ", ".join(f"{k} ({n})" for k, n in cuts.items()))
+    return notes
+
+
 def write_run_files(
     config: TengriConfig,
     run_dir: Path,
@@ -104,13 +144,22 @@ def write_run_files(
     """
     from tengri.report import build_report, compute_statistics, write_summary
 
+    notes = (*notes, *_account_notes(engine_statistics, index, offset))
     timeline = journal.frame("timeline")
     trades = journal.frame("trades")
     executions_frame(store, trades, offset).to_csv(
         run_dir / "executions.csv", index=False, lineterminator="\n"
     )
     per_year = bars_per_year(index)
-    statistics = compute_statistics(timeline, trades, bars_per_year=per_year)
+    # Buy-and-hold under backtesting.py's convention starts at the first traded bar.
+    first_traded = int(trades["entry_bar"].min()) - offset if len(trades) else 0
+    statistics = compute_statistics(
+        timeline,
+        trades,
+        bars_per_year=per_year,
+        convention=config.report.stats_convention,
+        first_trading_bar=first_traded,
+    )
     summary = {
         **statistics,
         "run_id": run_id,
@@ -126,6 +175,8 @@ def write_run_files(
         "notes": list(notes),
         "compute": compute or {},
         "entries": engine_statistics["entries"],
+        **_margin_call(engine_statistics.get("margin_call"), index, offset),
+        "risk": engine_statistics.get("risk"),
     }
     write_summary(run_dir, summary)
     run_info = {

@@ -1,0 +1,116 @@
+"""Margin: the account's equity across symbols, and the margin call that closes everything.
+
+Equity is the initial cash plus the realised profit plus every open position marked at its
+symbol's last price, net of its entry costs (as :meth:`ExecutionDesk.equity` counts one symbol).
+The account is in breach when, after a tick's fills, its equity is at most 0, or below
+``trading.maintenance_margin`` times the open positions' value ``Σ |size| · price``. On a breach
+every position closes at its symbol's last price (this tick's close for the ticking symbol),
+pending decisions are dropped, and no entry opens again: the run is over, as backtesting.py's
+broker ends a run whose equity reaches 0 (``_OutOfMoneyError``, checked at the bar's close
+after its orders are filled). Unlike backtesting.py, which sets cash to 0, the realised loss
+stays as it is: an account that lost more than it held owes the difference.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tengri.engine.agent import ExecutionOutcome
+from tengri.engine.desk import ExecutionDesk
+from tengri.engine.signals import Tick
+
+__all__ = ["MarginCall", "account_equity", "gross_exposure", "liquidate", "margin_breach", "settle"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCall:
+    """When and why the account was closed out."""
+
+    index: int
+    timestamp: float
+    symbol: str
+    equity: float
+    exposure: float
+    reason: str  # "equity" (equity ≤ 0) or "maintenance" (below the maintenance margin)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MarginCall:
+        """Rebuild a margin call from :meth:`to_dict` output."""
+        return cls(**data)
+
+
+def account_equity(desk: ExecutionDesk, last_prices: Mapping[str, float]) -> float:
+    """Cash + realised profit + every open position marked at its symbol's last price."""
+    marked = sum(p.marked(last_prices.get(p.symbol, p.entry_price)) for p in desk.positions.values())
+    return desk.config.cash + desk.realised + marked
+
+
+def gross_exposure(desk: ExecutionDesk, last_prices: Mapping[str, float]) -> float:
+    """The open positions' value ``Σ |size| · price`` at their symbols' last prices."""
+    return sum(abs(p.size) * last_prices.get(p.symbol, p.entry_price) for p in desk.positions.values())
+
+
+def margin_breach(desk: ExecutionDesk, last_prices: Mapping[str, float], tick: Tick) -> MarginCall | None:
+    """The margin call this tick triggers (see the module docstring), or None."""
+    if not desk.positions:
+        return None
+    equity = account_equity(desk, last_prices)
+    exposure = gross_exposure(desk, last_prices)
+    if equity <= 0:
+        reason = "equity"
+    elif equity < desk.config.maintenance_margin * exposure:
+        reason = "maintenance"
+    else:
+        return None
+    log.warning(
+        "margin call at tick %d (%s): equity %.2f, exposure %.2f; trading stops",
+        tick.index,
+        reason,
+        equity,
+        exposure,
+    )
+    return MarginCall(tick.index, tick.timestamp, tick.symbol, equity, exposure, reason)
+
+
+def liquidate(
+    desk: ExecutionDesk, last_prices: Mapping[str, float], tick: Tick, reason: str = "margin_call"
+) -> list[ExecutionOutcome]:
+    """Close every open position at its symbol's last price and drop pending decisions."""
+    log.warning("%s at tick %d: closing %d position(s)", reason, tick.index, len(desk.positions))
+    desk.pending = []
+    closed: list[ExecutionOutcome] = []
+    for position in list(desk.positions.values()):
+        price = last_prices.get(position.symbol, position.entry_price)
+        at = Tick(position.symbol, tick.timestamp, price, tick.index)
+        closed.append(desk.close(position.execution_id, at, price, reason))
+    return closed
+
+
+def settle(
+    desk: ExecutionDesk,
+    last_prices: Mapping[str, float],
+    tick: Tick,
+    call: MarginCall | None,
+    closed: list[ExecutionOutcome],
+) -> MarginCall | None:
+    """A tick's account checks after its fills: the margin call, then the risk guard's kill switch.
+
+    Appends what they close to ``closed``; returns the margin call in force (``call`` when one
+    already stopped trading).
+    """
+    if call is None:
+        call = margin_breach(desk, last_prices, tick)
+        if call is not None:
+            closed.extend(liquidate(desk, last_prices, tick))
+    if desk.risk.mark(account_equity(desk, last_prices), tick.timestamp, tick.index):
+        closed.extend(liquidate(desk, last_prices, tick, "risk_kill"))
+    return call

@@ -1,0 +1,60 @@
+"""RollingMean gives pandas' rolling means bit for bit, so a strategy's ties fall where pandas' do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tengri.data import read_ohlcv
+from tengri.engine import Signal, StrategySource, Target, Tick
+from tengri.engine.rolling import RollingMean
+from tengri.strategies import SmaCross
+
+
+def _means(values: list[float], period: int) -> np.ndarray:
+    rolling = RollingMean(period)
+    out = []
+    for n in range(1, len(values) + 1):
+        rolling.extend(values[:n])
+        out.append(rolling.at())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("period", [1, 5, 30])
+def test_equals_pandas_bit_for_bit_on_eurusd(period: int) -> None:
+    closes = read_ohlcv("sample:eurusd_h1").frame["Close"].to_numpy().tolist()[:3000]
+    expected = pd.Series(closes).rolling(period).mean().to_numpy()
+    assert np.array_equal(_means(closes, period), expected, equal_nan=True)
+
+
+def test_the_eurusd_tie_is_an_exact_zero() -> None:
+    # Bar 2419 of EURUSD hourly: SMA(5) equals SMA(30) exactly, as pandas computes them.
+    closes = read_ohlcv("sample:eurusd_h1").frame["Close"].to_numpy().tolist()[:2420]
+    fast, slow = _means(closes, 5)[-1], _means(closes, 30)[-1]
+    plain = sum(closes[-5:]) / 5 - sum(closes[-30:]) / 30
+    assert fast - slow == 0.0
+    assert plain != 0.0  # what a plain sum gave: a crossover one bar early
+
+
+def test_a_repeated_value_and_a_short_history() -> None:
+    rolling = RollingMean(3)
+    rolling.extend([0.1, 0.1])
+    assert np.isnan(rolling.at())
+    rolling.extend([0.1, 0.1, 0.1])
+    assert rolling.at() == 0.1
+    assert np.isnan(rolling.at(ago=5))
+    with pytest.raises(ValueError, match="period"):
+        RollingMean(0)
+
+
+def test_a_target_with_reopen_signals_again_in_the_same_direction() -> None:
+    class Always(SmaCross):
+        def next(self) -> Target | None:
+            return Target(1, reopen=True, sl=90.0, tp=120.0, size=0.5)
+
+    source = StrategySource(Always())
+    first = source.on_tick(Tick("x", 0.0, 100.0, 0))
+    second = source.on_tick(Tick("x", 1.0, 100.0, 1))
+    assert first == (Signal("Always", 1, source="strategy", size=0.5, sl=90.0, tp=120.0, reopen=True),)
+    assert second == first
