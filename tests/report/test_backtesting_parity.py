@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.backtesting_reference import quick_start_stats
 
 from tengri.report import compute_statistics
 
@@ -22,28 +23,9 @@ REL = 1e-9
 
 
 def _quick_start() -> Any:
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import GOOG, SMA
+    from backtesting.test import GOOG
 
-    class SmaCross(Strategy):
-        n1 = 10
-        n2 = 20
-
-        def init(self) -> None:
-            self.sma1 = self.I(SMA, self.data.Close, self.n1)
-            self.sma2 = self.I(SMA, self.data.Close, self.n2)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
-
-    backtest = Backtest(GOOG, SmaCross, cash=10_000, commission=0.002, finalize_trades=True)
-    return backtest.run(), GOOG
+    return quick_start_stats(GOOG, finalize_trades=True), GOOG
 
 
 # backtesting.py 0.6 calls DatetimeIndex.dayofweek, deprecated in pandas 3; not our code.

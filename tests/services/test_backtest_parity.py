@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tests.backtesting_reference import quick_start_stats
 
 from tengri.config import TengriConfig
 from tengri.engine import Target
@@ -34,28 +35,8 @@ PARITY_TRADING = {
 
 def _backtesting_py(data: str = "GOOG", n1: int = 10, n2: int = 20) -> tuple[pd.DataFrame, float]:
     import backtesting.test
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import SMA
 
-    class SmaCrossReference(Strategy):  # backtesting.py's quick start, verbatim
-        def init(self) -> None:
-            close = self.data.Close
-            self.sma1 = self.I(SMA, close, n1)
-            self.sma2 = self.I(SMA, close, n2)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its progress bar and "some trades remain open" notice
-        frame = getattr(backtesting.test, data)
-        stats = Backtest(frame, SmaCrossReference, cash=10_000, commission=0.002).run()
+    stats = quick_start_stats(getattr(backtesting.test, data), n1, n2)
     return stats._trades, float(stats["Equity Final [$]"])
 
 

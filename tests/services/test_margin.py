@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from tests.backtesting_reference import quick_start_stats
 
 from tengri.config import TengriConfig
 from tengri.report import compute_statistics
@@ -29,29 +29,9 @@ PARITY_TRADING = {
 
 
 def _backtesting_py_btcusd() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import BTCUSD, SMA
+    from backtesting.test import BTCUSD
 
-    class SmaCrossReference(Strategy):  # backtesting.py's quick start, on its bitcoin data
-        n1 = 10
-        n2 = 20
-
-        def init(self) -> None:
-            self.sma1 = self.I(SMA, self.data.Close, self.n1)
-            self.sma2 = self.I(SMA, self.data.Close, self.n2)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        stats = Backtest(BTCUSD, SmaCrossReference, cash=10_000, commission=0.002).run()
+    stats = quick_start_stats(BTCUSD)  # backtesting.py's quick start, on its bitcoin data
     return BTCUSD, stats._trades, stats
 
 

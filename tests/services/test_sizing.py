@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from tests.backtesting_reference import quick_start_stats
 
 from tengri.cli import main
 from tengri.config import TengriConfig, TradingConfig
@@ -18,30 +18,9 @@ from tengri.strategies import SmaCross
 
 
 def _quick_start() -> pd.DataFrame:
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import GOOG, SMA
+    from backtesting.test import GOOG
 
-    class SmaCrossReference(Strategy):  # backtesting.py's quick start, verbatim
-        n1 = 10
-        n2 = 20
-
-        def init(self) -> None:
-            self.sma1 = self.I(SMA, self.data.Close, self.n1)
-            self.sma2 = self.I(SMA, self.data.Close, self.n2)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        stats = Backtest(GOOG, SmaCrossReference, cash=10_000, commission=0.002).run()
-    return stats._trades
+    return quick_start_stats(GOOG)._trades
 
 
 @pytest.mark.slow
