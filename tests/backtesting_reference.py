@@ -12,6 +12,21 @@ from typing import Any
 
 import pandas as pd
 
+#: Tengri's trading settings that trade as the quick start does: its cash and commission, no
+#: slippage, one position of backtesting.py's default order size in whole units, held until the
+#: strategy changes its mind, with the pattern triggers and the confidence gate out of the way.
+PARITY_TRADING: dict[str, object] = {
+    "cash": 10_000.0,
+    "commission": 0.002,
+    "slippage": 0.0,
+    "position_fraction": 0.9999,  # backtesting.py's default order size
+    "whole_units": True,
+    "max_open_executions": 1,
+    "holding_bars": None,
+    "trade_patterns": False,
+    "min_confidence": 0.0,
+}
+
 
 def quick_start_stats(frame: pd.DataFrame, n1: int = 10, n2: int = 20, **options: Any) -> Any:
     """Run backtesting.py's quick-start SmaCross(n1, n2) on ``frame``; return its stats.

@@ -13,24 +13,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from tests.backtesting_reference import quick_start_stats
+from tests.backtesting_reference import PARITY_TRADING, quick_start_stats
 
 from tengri.config import TengriConfig
 from tengri.engine import Target
 from tengri.services.replay import run_replay
 from tengri.strategies import SmaCross
-
-PARITY_TRADING = {
-    "cash": 10_000.0,
-    "commission": 0.002,
-    "slippage": 0.0,
-    "position_fraction": 0.9999,  # backtesting.py's default order size
-    "whole_units": True,
-    "max_open_executions": 1,
-    "holding_bars": None,
-    "trade_patterns": False,
-    "min_confidence": 0.0,
-}
 
 
 def _backtesting_py(data: str = "GOOG", n1: int = 10, n2: int = 20) -> tuple[pd.DataFrame, float]:
