@@ -159,6 +159,13 @@ class AgentConfig(_Section):
         ("thermal_state", "profit_zone"),
         description="Context parts that split C_base; a replay drops thermal_state for determinism.",
     )
+    share_evidence: bool = Field(
+        True,
+        description=(
+            "Whether a strategy's outcomes on one symbol count as evidence on every symbol it trades; "
+            "false keys the agent's evidence (and the strategy id) by symbol: <strategy>@<symbol>."
+        ),
+    )
 
 
 class TradingConfig(_Section):

@@ -16,6 +16,7 @@ entries taken, those of them taken by exploration, and those the gate refused.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from tengri.config import TengriConfig
@@ -25,7 +26,7 @@ from tengri.engine.duties import Health
 from tengri.engine.fills import entry_fill, level_fill
 from tengri.engine.profit import ZoneState
 from tengri.engine.signals import Signal, SignalSource, Tick
-from tengri.engine.triggers import HashTriggerEngine
+from tengri.engine.symbols import SymbolPatterns
 from tengri.errors import TengriError
 
 __all__ = ["TradingDecisions"]
@@ -40,7 +41,7 @@ class TradingDecisions:
     agent: MemoryAgent
     desk: ExecutionDesk
     health: Health
-    hash_trigger_engine: HashTriggerEngine
+    patterns: SymbolPatterns
     predictor: SignalSource | None
     signal_sources: list[SignalSource]
     entries: dict[str, int]
@@ -51,14 +52,18 @@ class TradingDecisions:
             return
         fill = tick.open if tick.open is not None else tick.price
         pending, self.desk.pending = self.desk.pending, []
+        bars = self.desk.account.bars.get(tick.symbol, 0)
         for decision in sorted(pending, key=lambda d: d.execution_id is None):  # exits first
+            if decision.symbol not in (tick.symbol, ""):
+                self.desk.pending.append(decision)  # fills at its own symbol's next bar
+                continue
             price = fill
             if decision.limit is not None or decision.stop is not None:  # a limit or stop entry
                 high = tick.high if tick.high is not None else tick.price
                 low = tick.low if tick.low is not None else tick.price
                 hit = entry_fill(decision.direction, decision.limit, decision.stop, fill, high, low)
                 if hit is None:
-                    if decision.expires_index is None or tick.index < decision.expires_index:
+                    if decision.expires_index is None or bars < decision.expires_index:
                         self.desk.pending.append(decision)  # waits for a later bar
                     continue
                 price = hit
@@ -123,6 +128,7 @@ class TradingDecisions:
             decided_index=tick.index,
             execution_id=position_id,
             reason=reason,
+            symbol=position.symbol,
         )
         self._queue(decision, tick, opened, closed)
 
@@ -147,20 +153,21 @@ class TradingDecisions:
                         tick.index,
                         execution_id=position.execution_id,
                         reason=hit[1],
+                        symbol=position.symbol,
                     ),
                     tick,
                     hit[0],
                     opened,
                     closed,
                 )
-            elif cfg.holding_bars is not None and tick.index - position.opened_index >= cfg.holding_bars:
+            elif cfg.holding_bars is not None and self.desk.bars_held(position, tick) >= cfg.holding_bars:
                 self._exit(position.execution_id, tick, "holding", opened, closed)
 
     def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:
         signals: list[Signal] = []
         if fired and self.config.trading.trade_patterns:
             by_strategy: dict[tuple[str, int], list[str]] = {}
-            for trigger in self.hash_trigger_engine.fired_triggers(fired):
+            for trigger in self.patterns.fired_triggers(tick.symbol, fired):
                 by_strategy.setdefault((trigger.strategy_id, trigger.direction), []).append(
                     trigger.trigger_id
                 )
@@ -196,6 +203,10 @@ class TradingDecisions:
             return report
         context = self.agent.current_context()
         threshold = self._min_confidence(context["profit_zone"])
+        if (
+            not self.config.agent.share_evidence
+        ):  # the agent's evidence, keyed by strategy id, is the symbol's
+            signals = [dataclasses.replace(s, strategy_id=f"{s.strategy_id}@{tick.symbol}") for s in signals]
         for sig in signals:
             entry: dict[str, Any] = {
                 "strategy_id": sig.strategy_id,
@@ -216,7 +227,7 @@ class TradingDecisions:
             if position is not None:
                 entry["decision"] = "held"
                 continue
-            if self.desk.pending_for(sig.strategy_id) is not None:
+            if self.desk.pending_for(sig.strategy_id, tick.symbol) is not None:
                 entry["decision"] = "pending"
                 continue
             terms = self.agent.explain_confidence(
@@ -246,7 +257,10 @@ class TradingDecisions:
                 tp=sig.tp,
                 limit=sig.limit,
                 stop=sig.stop,
-                expires_index=None if sig.expiry is None else tick.index + sig.expiry,
+                expires_index=None
+                if sig.expiry is None
+                else self.desk.account.bars[tick.symbol] + sig.expiry,
+                symbol=tick.symbol,
             )
             entry["execution_id"] = self._queue(decision, tick, opened, closed)
             entry["decision"] = "opened" if entry["execution_id"] else "queued"

@@ -9,8 +9,9 @@ Costs (DESIGN.md, Strategy execution): a buy fills at ``p·(1 + slippage)``, a s
 ``p·(1 − slippage)``; commission is ``commission · price · size`` on each fill. Profit is
 ``direction·(exit − entry)·size − costs`` on the slipped prices. Size is the sizer's
 (:mod:`tengri.engine.sizing`: the signal's size, or fixed fraction, volatility or Kelly); equity
-is the initial cash plus realised profit plus the open executions' marked profit net of their
-entry costs (as backtesting.py counts it).
+is the account's (:mod:`tengri.engine.account`): the initial cash plus realised profit plus the
+open executions of every symbol marked to market, net of their entry costs (as backtesting.py
+counts it). The desk books its fills into that one account.
 
 Notional cap (issue 18): a position's value at entry is at most ``trading.notional_cap`` (N), and
 it closes at most at ``entry + N / size``, as a resting order at the cap would, so one execution's
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tengri.config import RiskConfig, TradingConfig
+from tengri.engine.account import Account
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.fills import levels
 from tengri.engine.profit import MAX_ABS_PROFIT
@@ -73,7 +75,8 @@ class Decision:
     tp: float | None = None
     limit: float | None = None  # an entry's limit or stop price (engine.fills.entry_fill)
     stop: float | None = None
-    expires_index: int | None = None  # the last tick index it may fill at
+    expires_index: int | None = None  # the symbol's last bar count (Account.bars) it may fill at
+    symbol: str = ""  # the symbol it fills on ("" from a checkpoint before portfolios: the next tick's)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -93,6 +96,7 @@ class Decision:
             "limit": self.limit,
             "stop": self.stop,
             "expires_index": self.expires_index,
+            "symbol": self.symbol,
         }
 
     @classmethod
@@ -117,6 +121,7 @@ class OpenPosition:
     entry_costs: float = 0.0
     sl: float | None = None  # stop-loss and take-profit prices (engine.fills)
     tp: float | None = None
+    opened_bar: int | None = None  # the symbol's bar count at the fill (Account.bars): holding periods
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -146,6 +151,7 @@ class OpenPosition:
             entry_costs=row.costs,
             sl=ctx.get("sl"),
             tp=ctx.get("tp"),
+            opened_bar=ctx.get("opened_bar"),
         )
 
     def marked(self, price: float) -> float:
@@ -157,16 +163,37 @@ class ExecutionDesk:
     """Holds pending decisions and open positions of one agent; opens and closes executions."""
 
     def __init__(
-        self, agent: MemoryAgent, config: TradingConfig | None = None, risk: RiskConfig | None = None
+        self,
+        agent: MemoryAgent,
+        config: TradingConfig | None = None,
+        risk: RiskConfig | None = None,
+        account: Account[OpenPosition] | None = None,
     ) -> None:
         self.agent = agent
         self.config = config or TradingConfig()
+        self.account: Account[OpenPosition] = account if account is not None else Account(self.config.cash)
         self.sizer = Sizer(self.config)
         self.risk = RiskGuard(risk or RiskConfig())
         self.pending: list[Decision] = []
-        self.positions: dict[str, OpenPosition] = {}
-        self.realised = 0.0
-        self.closed_count = 0
+
+    @property
+    def positions(self) -> dict[str, OpenPosition]:
+        """The account's open positions by execution id."""
+        return self.account.positions
+
+    @positions.setter
+    def positions(self, positions: dict[str, OpenPosition]) -> None:
+        self.account.positions = positions
+
+    @property
+    def realised(self) -> float:
+        """The account's realised profit, net of costs."""
+        return self.account.realised
+
+    @property
+    def closed_count(self) -> int:
+        """Executions the account has closed."""
+        return self.account.closed_count
 
     # -- state --------------------------------------------------------------------------------
     def restore(
@@ -175,18 +202,26 @@ class ExecutionDesk:
         closed_count: int,
         pending: list[Decision],
         positions: Sequence[OpenPosition] | None = None,
+        realised_by_symbol: dict[str, float] | None = None,
+        *,
+        by_symbol: Sequence[ExecutionRecord] = (),
     ) -> None:
-        """Restore realised profit, counts, pending decisions and positions (default: the store's)."""
-        self.realised = realised
-        self.closed_count = closed_count
+        """Restore realised profit, counts, pending decisions and positions (default: the store's).
+
+        The realised profit per symbol is ``realised_by_symbol``, else summed over the closed
+        rows ``by_symbol``.
+        """
+        if realised_by_symbol is None:
+            realised_by_symbol = {}
+            for row in by_symbol:
+                symbol = str(row.context.get("symbol", ""))
+                realised_by_symbol[symbol] = realised_by_symbol.get(symbol, 0.0) + (row.profit or 0.0)
         self.pending = list(pending)
-        if positions is not None:
-            self.positions = {p.execution_id: p for p in positions}
-            return
-        self.positions = {
-            row.execution_id: OpenPosition.from_record(row)
-            for row in self.agent.store.open_executions(self.agent.agent_id)
-        }
+        if positions is None:
+            positions = [
+                OpenPosition.from_record(row) for row in self.agent.store.open_executions(self.agent.agent_id)
+            ]
+        self.account.restore(realised, closed_count, positions, realised_by_symbol)
 
     def adopt(self, rows: Sequence[ExecutionRecord]) -> list[ExecutionRecord]:
         """Bring positions and realised profit in line with stored rows (oldest event first).
@@ -199,27 +234,19 @@ class ExecutionDesk:
             if row.status == "open":
                 self.positions.setdefault(row.execution_id, OpenPosition.from_record(row))
                 continue
-            self.positions.pop(row.execution_id, None)
-            self.realised += row.profit or 0.0
-            self.closed_count += 1
+            if row.execution_id not in self.positions:
+                self.positions[row.execution_id] = OpenPosition.from_record(row)
+            self.account.book_close(row.execution_id, row.profit or 0.0)
             closed.append(row)
         return closed
 
     def equity(self, price: float | None = None, symbol: str | None = None) -> float:
-        """Initial cash + realised profit + open positions marked to market, net of entry costs.
+        """The account's equity (:meth:`Account.equity`): every position at its symbol's mark.
 
-        ``symbol``'s positions are marked at ``price`` and every other symbol's at its last price
-        (``risk.prices``, else its entry): a tick for any symbol marks the whole account. Without
+        ``symbol``'s positions are marked at ``price`` instead (a fill at the open); without
         ``symbol`` every position is marked at ``price``.
         """
-        marked = 0.0
-        if price is not None and self.positions:
-            last = self.risk.prices
-            marked = sum(
-                p.marked(price if symbol is None or p.symbol == symbol else last.get(p.symbol, p.entry_price))
-                for p in self.positions.values()
-            )
-        return self.config.cash + self.realised + marked
+        return self.account.equity(price, symbol)
 
     def position_for(self, strategy_id: str, symbol: str) -> OpenPosition | None:
         """The open position of a strategy on a symbol, if any."""
@@ -228,12 +255,22 @@ class ExecutionDesk:
                 return position
         return None
 
-    def pending_for(self, strategy_id: str) -> Decision | None:
-        """A pending entry of a strategy, if any."""
+    def pending_for(self, strategy_id: str, symbol: str | None = None) -> Decision | None:
+        """A pending entry of a strategy (on ``symbol``, when given), if any."""
         for decision in self.pending:
-            if decision.strategy_id == strategy_id and decision.execution_id is None:
+            if (
+                decision.strategy_id == strategy_id
+                and decision.execution_id is None
+                and (symbol is None or decision.symbol in (symbol, ""))
+            ):
                 return decision
         return None
+
+    def bars_held(self, position: OpenPosition, tick: Tick) -> int:
+        """Bars of its own symbol the position has been open at ``tick``."""
+        if position.opened_bar is None:  # opened before the account counted bars per symbol
+            return tick.index - position.opened_index
+        return self.account.bars.get(position.symbol, 0) - position.opened_bar
 
     # -- fills --------------------------------------------------------------------------------
     def _slipped(self, price: float, side: int) -> float:
@@ -255,12 +292,8 @@ class ExecutionDesk:
         equity = self.equity(price, tick.symbol)
         size = self.sizer.size(fill, equity, tick.symbol, decision.size, decision.confidence)
         if self.risk.config != _NO_LIMITS:
-            prices = {**self.risk.prices, tick.symbol: price}
-            values = [
-                (p.symbol, abs(p.size) * prices.get(p.symbol, p.entry_price)) for p in self.positions.values()
-            ]
-            gross = sum(v for _, v in values)
-            symbol_value = sum(v for s, v in values if s == tick.symbol)
+            gross = self.account.gross_exposure(price, tick.symbol)
+            symbol_value = self.account.symbol_exposure(tick.symbol, price)
             size = self.risk.cap(size, fill, equity, gross, symbol_value)
             if self.config.whole_units:
                 size = math.floor(size + 1e-9)
@@ -272,6 +305,7 @@ class ExecutionDesk:
             **decision.context,
             "symbol": tick.symbol,
             "opened_index": tick.index,
+            "opened_bar": self.account.bars.get(tick.symbol, 0),
             "source": decision.source,
             "sl": sl,
             "tp": tp,
@@ -288,19 +322,22 @@ class ExecutionDesk:
             costs=entry_costs,
             opened_at=tick.timestamp,
         )
-        self.positions[execution_id] = OpenPosition(
-            execution_id=execution_id,
-            strategy_id=decision.strategy_id,
-            direction=decision.direction,
-            entry_price=fill,
-            size=size,
-            opened_index=tick.index,
-            opened_at=tick.timestamp,
-            symbol=tick.symbol,
-            hash_triggers=decision.hash_triggers,
-            entry_costs=entry_costs,
-            sl=sl,
-            tp=tp,
+        self.account.book_open(
+            OpenPosition(
+                execution_id=execution_id,
+                strategy_id=decision.strategy_id,
+                direction=decision.direction,
+                entry_price=fill,
+                size=size,
+                opened_index=tick.index,
+                opened_at=tick.timestamp,
+                symbol=tick.symbol,
+                hash_triggers=decision.hash_triggers,
+                entry_costs=entry_costs,
+                sl=sl,
+                tp=tp,
+                opened_bar=context["opened_bar"],
+            )
         )
         return execution_id
 
@@ -323,7 +360,5 @@ class ExecutionDesk:
             del self.positions[execution_id]
             raise
         # Removed only once the close is durable: a store failure leaves the position to retry.
-        del self.positions[execution_id]
-        self.realised += outcome.profit
-        self.closed_count += 1
+        self.account.book_close(execution_id, outcome.profit)
         return outcome

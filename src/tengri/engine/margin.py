@@ -1,7 +1,7 @@
 """Margin: the account's equity across symbols, and the margin call that closes everything.
 
-Equity is the initial cash plus the realised profit plus every open position marked at its
-symbol's last price, net of its entry costs (as :meth:`ExecutionDesk.equity` counts one symbol).
+Equity is the account's (:mod:`tengri.engine.account`): the initial cash plus the realised profit
+plus every open position marked at its symbol's last price, net of its entry costs.
 The account is in breach when, after a tick's fills, its equity is at most 0, or below
 ``trading.maintenance_margin`` times the open positions' value ``Σ |size| · price``. On a breach
 every position closes at its symbol's last price (this tick's close for the ticking symbol),
@@ -48,23 +48,22 @@ class MarginCall:
         return cls(**data)
 
 
-def account_equity(desk: ExecutionDesk, last_prices: Mapping[str, float]) -> float:
+def account_equity(desk: ExecutionDesk) -> float:
     """Cash + realised profit + every open position marked at its symbol's last price."""
-    marked = sum(p.marked(last_prices.get(p.symbol, p.entry_price)) for p in desk.positions.values())
-    return desk.config.cash + desk.realised + marked
+    return desk.account.equity()
 
 
-def gross_exposure(desk: ExecutionDesk, last_prices: Mapping[str, float]) -> float:
+def gross_exposure(desk: ExecutionDesk) -> float:
     """The open positions' value ``Σ |size| · price`` at their symbols' last prices."""
-    return sum(abs(p.size) * last_prices.get(p.symbol, p.entry_price) for p in desk.positions.values())
+    return desk.account.gross_exposure()
 
 
-def margin_breach(desk: ExecutionDesk, last_prices: Mapping[str, float], tick: Tick) -> MarginCall | None:
+def margin_breach(desk: ExecutionDesk, tick: Tick) -> MarginCall | None:
     """The margin call this tick triggers (see the module docstring), or None."""
     if not desk.positions:
         return None
-    equity = account_equity(desk, last_prices)
-    exposure = gross_exposure(desk, last_prices)
+    equity = account_equity(desk)
+    exposure = gross_exposure(desk)
     if equity <= 0:
         reason = "equity"
     elif equity < desk.config.maintenance_margin * exposure:
@@ -81,15 +80,13 @@ def margin_breach(desk: ExecutionDesk, last_prices: Mapping[str, float], tick: T
     return MarginCall(tick.index, tick.timestamp, tick.symbol, equity, exposure, reason)
 
 
-def liquidate(
-    desk: ExecutionDesk, last_prices: Mapping[str, float], tick: Tick, reason: str = "margin_call"
-) -> list[ExecutionOutcome]:
+def liquidate(desk: ExecutionDesk, tick: Tick, reason: str = "margin_call") -> list[ExecutionOutcome]:
     """Close every open position at its symbol's last price and drop pending decisions."""
     log.warning("%s at tick %d: closing %d position(s)", reason, tick.index, len(desk.positions))
     desk.pending = []
     closed: list[ExecutionOutcome] = []
     for position in list(desk.positions.values()):
-        price = last_prices.get(position.symbol, position.entry_price)
+        price = desk.account.price_of(position)
         at = Tick(position.symbol, tick.timestamp, price, tick.index)
         closed.append(desk.close(position.execution_id, at, price, reason))
     return closed
@@ -97,7 +94,6 @@ def liquidate(
 
 def settle(
     desk: ExecutionDesk,
-    last_prices: Mapping[str, float],
     tick: Tick,
     call: MarginCall | None,
     closed: list[ExecutionOutcome],
@@ -108,9 +104,9 @@ def settle(
     already stopped trading).
     """
     if call is None:
-        call = margin_breach(desk, last_prices, tick)
+        call = margin_breach(desk, tick)
         if call is not None:
-            closed.extend(liquidate(desk, last_prices, tick))
-    if desk.risk.mark(account_equity(desk, last_prices), tick.timestamp, tick.index):
-        closed.extend(liquidate(desk, last_prices, tick, "risk_kill"))
+            closed.extend(liquidate(desk, tick))
+    if desk.risk.mark(account_equity(desk), tick.timestamp, tick.index):
+        closed.extend(liquidate(desk, tick, "risk_kill"))
     return call

@@ -22,33 +22,40 @@ Per tick (:meth:`SystemOrchestrator.process_tick`):
 All of a tick's writes are one transaction of the store (:meth:`MemoryMap.unit_of_work`). A
 component that raises degrades health with the reason and is retried; tick processing goes on.
 
-The decisions of steps 2, 4 and 5 are :mod:`tengri.engine.decisions`'s; checkpoints and crash
-recovery are :mod:`tengri.engine.recovery`'s (docs/reliability.md).
+Every symbol's ticks go through one account (:mod:`tengri.engine.account`): a tick marks its
+symbol, and equity, margin and risk limits count every symbol's positions. Each symbol has its own
+pattern encoder and triggers (:mod:`tengri.engine.symbols`).
+
+The parts live apart: the decisions of steps 2, 4 and 5 are :mod:`tengri.engine.decisions`'s;
+checkpoints and crash recovery :mod:`tengri.engine.recovery`'s (docs/reliability.md); start,
+shutdown and the duties :mod:`tengri.engine.lifecycle`'s; statistics :mod:`tengri.engine.reporting`'s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 from tengri.config import EngineConfig, TengriConfig
+from tengri.engine.account import Account
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.decisions import TradingDecisions
-from tengri.engine.desk import ExecutionDesk
+from tengri.engine.desk import ExecutionDesk, OpenPosition
 from tengri.engine.duties import DutyScheduler, Health
+from tengri.engine.lifecycle import EngineLifecycle
 from tengri.engine.margin import MarginCall, settle
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.recovery import CheckpointRecovery
+from tengri.engine.reporting import EngineReporting
 from tengri.engine.signals import SignalSource, Tick
 from tengri.engine.store import MemoryMap
+from tengri.engine.symbols import SymbolPatterns
 from tengri.engine.thermal import Sensor, ThermalZoneManager
 from tengri.engine.tick_input import validate_tick
 from tengri.engine.triggers import HashTriggerEngine
@@ -72,7 +79,7 @@ def _coerce_config(config: TengriConfig | Mapping[str, Any] | None) -> TengriCon
     return base.with_overrides(engine={**base.engine.model_dump(), **engine}, **rest)
 
 
-class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
+class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, EngineReporting):
     """Coordinates triggers, agent, profit trajectory, thermal manager and store.
 
     Parameters
@@ -143,14 +150,19 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         self.agents: dict[str, MemoryAgent] = {}
         self._agents_lock = threading.Lock()
         self.agent = self.get_agent(cfg.default_agent_id)
-        self.desk = ExecutionDesk(self.agent, self.config.trading, self.config.risk)
+        self.patterns = SymbolPatterns(
+            self.hash_trigger_engine,
+            self.config.triggers,
+            auto_register=cfg.auto_register_triggers,
+            namespace=namespace,
+        )
+        self.account: Account[OpenPosition] = Account(self.config.trading.cash)
+        self.desk = ExecutionDesk(self.agent, self.config.trading, self.config.risk, self.account)
         self.margin_call: MarginCall | None = None  # once set, trading has stopped (engine.margin)
         self.predictor = predictor
         self.signal_sources: list[SignalSource] = list(signal_sources)
         self.duties = DutyScheduler(self.health)
-        self._encoders: dict[str, PatternEncoder] = {}
         self._last_time: dict[str, float] = {}
-        self._last_price: dict[str, float] = {}
         self._index = 0
         self._lock = threading.RLock()
         self._started = False
@@ -181,6 +193,19 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         while ticks run, such a thread holds this lock around its calls (the REST gateway does).
         """
         return self._lock
+
+    @property
+    def _encoders(self) -> dict[str, PatternEncoder]:
+        """Each symbol's pattern encoder."""
+        return self.patterns.encoders
+
+    @property
+    def _last_price(self) -> dict[str, float]:
+        """Each symbol's last price: the account's marks."""
+        return self.account.marks
+
+    def _open_count(self) -> int:
+        return len(self.desk.positions)
 
     @property
     def tick_index(self) -> int:
@@ -217,132 +242,6 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
             )
             self.agents[agent_id] = agent
         return agent
-
-    def _add_duties(self) -> None:
-        cfg = self.config.engine
-        if cfg.enable_thermal_management:
-            self.duties.add("thermal", cfg.thermal_monitoring_interval, lambda _now: self._update_thermal())
-        self.duties.add("statistics", cfg.system_monitoring_interval, self._log_statistics)
-        self.duties.add("triggers", cfg.system_monitoring_interval, lambda _now: self._flush_triggers())
-        self.duties.add("cleanup", cfg.memory_cleanup_interval, lambda _now: self._cleanup())
-        if self.mode == "live":
-            self.duties.add("timeouts", 1.0, self._expire_executions)
-            if self.store.is_sqlite and self.store.path is not None:
-                # A replay backs up at its end instead: its batch holds the store between bars.
-                every = self.config.store.backup_interval_hours * 3_600.0
-                self.duties.add("backup", every, self._scheduled_backup)
-
-    def _scheduled_backup(self, _now: float) -> None:
-        self.backup("scheduled")
-
-    def backup(self, reason: str) -> Path | None:
-        """Back up a SQLite file store (rotating to ``store.backup_keep``); health says if it fails.
-
-        Returns the backup, or ``None`` for a store that is not a SQLite file or a failed backup.
-        """
-        if not (self.store.is_sqlite and self.store.path is not None):
-            return None
-        try:
-            path = self.store.backup()
-        except TengriError as exc:
-            log.error("%s backup of the store failed: %s", reason, exc.message)
-            self.health.fail("backup", exc.message)
-            return None
-        self.health.ok("backup")
-        log.info("%s backup of the store: %s", reason, path.name)
-        return path
-
-    def _update_thermal(self) -> None:
-        self.thermal_manager.update_thermal_state()
-        # What the zone now allows (logged when it changes; its extremes go to the run's summary).
-        self.thermal_manager.compute_settings(max_threads=self.config.model.torch_threads)
-        self._refresh_processing()
-        # The manager skips a failing sensor and an implausible reading (NaN, below absolute zero,
-        # hotter than any chip survives) and carries on; health says so.
-        problems = self.thermal_manager.sensor_problems()
-        if problems:
-            self.health.fail("sensors", "; ".join(problems))
-        else:
-            self.health.ok("sensors")
-
-    def _refresh_processing(self) -> None:
-        """Cache the thermal part of the processing decision; it changes when the duty reads sensors."""
-        thermal = self.thermal_manager
-        self._processing = {
-            "thermal_zone": thermal.zone,
-            "device": thermal.inference_device(),
-            "gpu_allocation": thermal.gpu_allocation,
-            "reduce_gpu_load": thermal.should_reduce_gpu_load(),
-        }
-
-    def _flush_triggers(self) -> None:
-        with self._lock:
-            self.hash_trigger_engine.flush()
-
-    def _cleanup(self) -> None:
-        self.store.cleanup()
-
-    def start(self, *, background: bool | None = None) -> SystemOrchestrator:
-        """Restore state from the store and start the duties (a thread when ``background``).
-
-        ``background`` defaults to True on the wall clock and False on any other clock, whose
-        owner calls :meth:`run_pending_duties` (each tick does).
-        """
-        with self._lock:
-            if self._started:
-                return self
-            if not self._restore():
-                # The first checkpoint, at once: a kill before the first interval's checkpoint
-                # then restarts from here, and re-processing adopts what the store already holds.
-                self.checkpoint()
-            self._started = True
-            self._stop.clear()
-        self.run_pending_duties()
-        if background is None:
-            background = isinstance(self.machine_clock, SystemClock)
-        if background:
-            self._loop = threading.Thread(target=self._live_loop, name="tengri-duties", daemon=True)
-            self._loop.start()
-        log.info("orchestrator started (mode=%s, store=%s)", self.mode, self.store.url)
-        return self
-
-    def _live_loop(self) -> None:
-        while not self._stop.wait(1.0):
-            with self._lock:  # duties write through the components, as ticks do (see `lock`)
-                self.run_pending_duties()
-
-    def run_pending_duties(self) -> list[str]:
-        """Run every duty that is due on the machine clock; return their names."""
-        return self.duties.run_due(self.machine_clock.now())
-
-    def install_signal_handlers(self) -> None:
-        """Shut down gracefully on SIGINT and SIGTERM (call from the main thread)."""
-
-        def handler(signum: int, _frame: object) -> None:
-            log.info("signal %d: shutting down", signum)
-            self.shutdown()
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
-
-    def shutdown(self, *, backup: bool = True) -> None:
-        """Stop the duties, write the engine's state and (``backup``) back the store up.
-
-        Open executions stay open in the store. A replay passes ``backup=False`` and backs up
-        once its batch is committed.
-        """
-        with self._lock:
-            if not self._started:
-                return
-            self._started = False
-            self._stop.set()
-            self.checkpoint()
-        if self._loop is not None and self._loop is not threading.current_thread():
-            self._loop.join(timeout=5.0)
-        if backup:
-            self.backup("shutdown")
-        log.info("orchestrator shut down with %d open execution(s)", len(self.desk.positions))
 
     # -- the tick -----------------------------------------------------------------------------
     def process_tick(
@@ -401,13 +300,12 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                         self._finish_recovery()
                     self._index += 1
                     self._last_time[sym] = t
-                    self._last_price[sym] = px
-                    self.desk.risk.prices[sym] = px
+                    self.account.mark(sym, px)  # the whole account is marked with every tick
                     self._fill_pending(tick, opened, closed)
                     self.run_pending_duties()
                     self._decide_exits(tick, closed)
                     self.desk.sizer.observe(tick)  # after this tick's fills: sizing never sees ahead
-                    self.margin_call = settle(self.desk, self._last_price, tick, self.margin_call, closed)
+                    self.margin_call = settle(self.desk, tick, self.margin_call, closed)
                     hash_value, cursor, fired = self._hash(tick)
                     triggered = [] if self.margin_call else self._entries(tick, fired, opened, closed)
                     self._after_closes(tick, closed)
@@ -451,7 +349,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                     "min_confidence": self._min_confidence(profit_zone),
                 },
                 "open_executions": len(self.desk.positions),
-                "equity": self.desk.equity(px, sym),
+                "equity": self.account.equity(),
                 "latency_ms": latency * 1000.0,
             }
 
@@ -469,15 +367,12 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                 self._after_closes(Tick("default", now, 1.0, self._index), closed)
 
     def _hash(self, tick: Tick) -> tuple[int | None, Any, list[str]]:
-        encoder = self._encoders.get(tick.symbol)
-        if encoder is None:
-            encoder = self._encoders[tick.symbol] = PatternEncoder(self.config.triggers.ewma_span)
-        encoder.push(tick.price)
-        if not encoder.ready:
+        pushed = self.patterns.push(tick)
+        if pushed is None:
             return None, None, []
-        hash_value, cursor = encoder.current(tick.timestamp)
+        hash_value, cursor = pushed
         try:
-            fired = self.hash_trigger_engine.process_hash(hash_value, cursor)
+            fired = self.patterns.fire(tick.symbol, hash_value, cursor)
         except TengriError as exc:
             self.health.fail("triggers", exc.message)
             return hash_value, cursor, []
@@ -490,7 +385,9 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
         for outcome in closed:
             for trigger_id in outcome.hash_triggers:
                 try:
-                    self.hash_trigger_engine.record_outcome(trigger_id, outcome.success)
+                    self.patterns.record_outcome(
+                        str(outcome.context.get("symbol", "")), trigger_id, outcome.success
+                    )
                 except TengriError as exc:
                     self.health.fail("triggers", exc.message)
         if self.config.engine.enable_profit_tracking:
@@ -516,52 +413,3 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery):
                 outcome = self.agent.complete_strategy(execution_id, exit_price, reason="manual")
             self._after_closes(Tick("default", now, exit_price, self._index), [outcome])
             return outcome.to_dict()
-
-    def get_statistics(self) -> dict[str, Any]:
-        """Return the seed's performance metrics and the system state."""
-        agent_stats = self.agent.statistics()
-        budget = self.thermal_manager.budget_status()
-        lat = sorted(self._latencies[-10_000:])
-        store_size = self.store.size_bytes()
-        return {
-            "system_state": {
-                "system_health": self.health.status,
-                "degraded": self.health.reasons(),
-                "restarts": dict(self.health.restarts),
-                "started": self._started,
-                "mode": self.mode,
-                "thermal_zone": self.thermal_manager.zone,
-                "profit_zone": self.profit_coprocessor.last_vector.zone_state.value,
-            },
-            "ticks_processed": self._ticks_processed,
-            "ticks_per_second": self._ticks_processed / self._tick_seconds if self._tick_seconds > 0 else 0.0,
-            "tick_latency_ms": {
-                "p50": lat[len(lat) // 2] * 1000.0 if lat else None,
-                "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000.0 if lat else None,
-            },
-            "slow_ticks": self._slow_ticks,
-            "entries": dict(self.entries),
-            "margin_call": None if self.margin_call is None else self.margin_call.to_dict(),
-            "risk": self.desk.risk.summary(),
-            "executions": {
-                "completed": agent_stats["completed"],
-                "open": len(self.desk.positions),
-                "success_rate": agent_stats["success_rate"],
-                "average_profit_per_trade": agent_stats["average_profit"],
-                "realised_profit": self.desk.realised,
-            },
-            "strategies": agent_stats["strategies"],
-            "triggers": self.hash_trigger_engine.statistics(),
-            "burst_utilisation": budget,
-            "memory_usage": {"store_bytes": store_size, "memory_limit_mb": self.store.memory_limit_mb},
-        }
-
-    def _log_statistics(self, _now: float) -> None:
-        log.info(
-            "health=%s ticks=%d open=%d completed=%d realised=%.2f",
-            self.health.status,
-            self._ticks_processed,
-            len(self.desk.positions),
-            self.desk.closed_count,
-            self.desk.realised,
-        )

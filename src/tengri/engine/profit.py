@@ -154,6 +154,11 @@ class ProfitTrajectoryCoprocessor:
         with self._lock:
             return self._fit.mean
 
+    @property
+    def newest_time(self) -> float | None:
+        """The time of the window's newest point (None when empty)."""
+        return self._fit.newest_time
+
     def window(self) -> list[tuple[float, float]]:
         """Return the window's (time, profit) points, oldest first."""
         with self._lock:

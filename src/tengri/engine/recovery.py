@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
+from tengri.engine.account import Account
 from tengri.engine.agent import MemoryAgent
 from tengri.engine.desk import Decision, ExecutionDesk, OpenPosition
 from tengri.engine.duties import Health
 from tengri.engine.margin import MarginCall
-from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.store import ExecutionRecord, MemoryMap
-from tengri.engine.triggers import HashTriggerEngine
+from tengri.engine.symbols import SymbolPatterns
 from tengri.errors import TengriError
 
 if TYPE_CHECKING:
@@ -56,15 +57,14 @@ class CheckpointRecovery:
     agent: MemoryAgent
     desk: ExecutionDesk
     health: Health
-    hash_trigger_engine: HashTriggerEngine
     profit_coprocessor: ProfitTrajectoryCoprocessor
     _lock: threading.RLock
     _index: int
     _ticks_processed: int
     entries: dict[str, int]
-    _encoders: dict[str, PatternEncoder]
+    patterns: SymbolPatterns
+    account: Account[OpenPosition]
     _last_time: dict[str, float]
-    _last_price: dict[str, float]
     margin_call: MarginCall | None
     # The time of the newest stored event past the checkpoint (None: not recovering), and the
     # stored profit points past it, by time.
@@ -79,14 +79,15 @@ class CheckpointRecovery:
     def checkpoint(self) -> None:
         """Write the engine's learnt state (encoders, pattern statistics, pending decisions)."""
         with self._lock:
-            self.hash_trigger_engine.flush()
+            self.patterns.flush()
             window = self.profit_coprocessor.window()
             state = {
                 "index": self._index,
-                "encoders": {s: e.snapshot() for s, e in self._encoders.items()},
+                **self.patterns.snapshot(),  # encoders, and the triggers of every symbol but the first
                 "last_time": self._last_time,
-                "last_price": self._last_price,
-                "triggers": self.hash_trigger_engine.snapshot(),
+                "last_price": self.account.marks,
+                "bars": self.account.bars,
+                "triggers": self.patterns.primary.snapshot(),
                 "pending": [d.to_dict() for d in self.desk.pending],
                 "ticks_processed": self._ticks_processed,
                 "entries": self.entries,
@@ -100,6 +101,7 @@ class CheckpointRecovery:
                     "open": [_record_dict(r) for r in self.agent.open_records()],
                     "positions": [p.to_dict() for p in self.desk.positions.values()],
                     "realised": self.desk.realised,
+                    "realised_by_symbol": self.account.realised_by_symbol,
                     "closed": self.desk.closed_count,
                     "profit_time": window[-1][0] if window else None,
                 },
@@ -124,10 +126,11 @@ class CheckpointRecovery:
         pending: list[Decision] = []
         if state:
             self._index = int(state["index"])
-            self._encoders = {s: PatternEncoder.from_snapshot(e) for s, e in state["encoders"].items()}
+            self.patterns.restore(state)
             self._last_time = {s: float(t) for s, t in state["last_time"].items()}
-            self._last_price = {s: float(p) for s, p in state["last_price"].items()}
-            self.hash_trigger_engine.restore(state["triggers"])
+            self.account.marks = {s: float(p) for s, p in state["last_price"].items()}
+            self.account.bars = {s: int(n) for s, n in state.get("bars", {}).items()}
+            self.patterns.primary.restore(state["triggers"])
             pending = [Decision.from_dict(d) for d in state["pending"]]
             self._ticks_processed = int(state.get("ticks_processed", 0))
             self.entries.update({k: int(v) for k, v in state.get("entries", {}).items()})
@@ -138,10 +141,8 @@ class CheckpointRecovery:
             if "recovery" in state:
                 self._restore_as_of_checkpoint(state["recovery"], pending)
                 return True
-        closed = self.store.executions(agent_id=self.agent.agent_id)
-        realised = sum(e.profit or 0.0 for e in closed if e.status != "open")
-        n_closed = sum(1 for e in closed if e.status != "open")
-        self.desk.restore(realised, n_closed, pending)
+        closed = [e for e in self.store.executions(agent_id=self.agent.agent_id) if e.status != "open"]
+        self.desk.restore(sum(e.profit or 0.0 for e in closed), len(closed), pending, by_symbol=closed)
         return bool(state)
 
     def _restore_as_of_checkpoint(self, recovery: dict[str, Any], pending: list[Decision]) -> None:
@@ -154,6 +155,7 @@ class CheckpointRecovery:
             int(recovery["closed"]),
             pending,
             [OpenPosition.from_dict(p) for p in recovery["positions"]],
+            recovery.get("realised_by_symbol"),
         )
         profit_time = recovery["profit_time"]
         stream = self.profit_coprocessor.stream
@@ -189,7 +191,9 @@ class CheckpointRecovery:
         for row in closed:
             for trigger_id in row.hash_triggers:
                 try:
-                    self.hash_trigger_engine.record_outcome(trigger_id, bool(row.success))
+                    self.patterns.record_outcome(
+                        str(row.context.get("symbol", "")), trigger_id, bool(row.success)
+                    )
                 except TengriError as exc:
                     self.health.fail("triggers", exc.message)
         points, self._recovery_points = sorted(self._recovery_points.items()), {}
@@ -220,7 +224,9 @@ class CheckpointRecovery:
         self.agent.refresh()
         rows = self.store.executions(agent_id=self.agent.agent_id)
         closed = [r for r in rows if r.status != "open"]
-        self.desk.restore(sum(r.profit or 0.0 for r in closed), len(closed), self.desk.pending)
+        self.desk.restore(
+            sum(r.profit or 0.0 for r in closed), len(closed), self.desk.pending, by_symbol=closed
+        )
         coprocessor = self.profit_coprocessor
         coprocessor.reload(self.store.profit_points(coprocessor.stream, coprocessor.window_size))
         self._recovery_until, self._recovery_points = None, {}
@@ -235,6 +241,11 @@ class CheckpointRecovery:
     def _update_profit(self, t: float) -> None:
         """Add the realised profit at ``t`` to the trajectory (adopting the stored point in recovery)."""
         coprocessor = self.profit_coprocessor
+        newest = coprocessor.newest_time
+        if newest is not None and t <= newest:
+            # Closes on two symbols' ticks of one timestamp (a portfolio): the later point goes
+            # one representable instant after the earlier, as the coprocessor does for its clock.
+            t = math.nextafter(newest, math.inf)
         stored = self._recovery_points.pop(t, None) if self._recovery_points else None
         if stored is None:
             coprocessor.update(self.desk.realised, timestamp=t)

@@ -32,11 +32,13 @@ _DAY = 86_400.0
 
 
 class RiskGuard:
-    """Watches the account's equity each tick and gates and caps entries (see the module docstring)."""
+    """Watches the account's equity each tick and gates and caps entries (see the module docstring).
+
+    The marks and positions it judges by are the account's (:mod:`tengri.engine.account`).
+    """
 
     def __init__(self, config: RiskConfig) -> None:
         self.config = config
-        self.prices: dict[str, float] = {}  # the last price of every symbol: the account's marks
         self.peak: float | None = None
         self.killed_at: int | None = None
         self._day: int | None = None

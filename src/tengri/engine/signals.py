@@ -11,6 +11,7 @@ like, and return a target direction (+1 long, −1 short, 0 flat, ``None`` no op
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -208,26 +209,44 @@ class Strategy:
 
 
 class StrategySource:
-    """Adapts a :class:`Strategy` to a :class:`SignalSource`: a change of target is a signal."""
+    """Adapts a :class:`Strategy` to a :class:`SignalSource`: a change of target is a signal.
+
+    Each symbol gets its own copy of the strategy, made before it saw any tick, so that a
+    portfolio's interleaved ticks never mix one symbol's history into another's (``strategy`` is
+    the first symbol's).
+    """
 
     def __init__(self, strategy: Strategy) -> None:
         self.strategy = strategy
         self.name = strategy.name
-        self._target = 0
+        self._template = copy.deepcopy(strategy)
+        self._first: str | None = None
+        self._by_symbol: dict[str, Strategy] = {}
+        self._targets: dict[str, int] = {}
+
+    def _for(self, symbol: str) -> Strategy:
+        if self._first is None:
+            self._first = symbol
+            self._by_symbol[symbol] = self.strategy
+        strategy = self._by_symbol.get(symbol)
+        if strategy is None:
+            strategy = self._by_symbol[symbol] = copy.deepcopy(self._template)
+        return strategy
 
     def on_tick(self, tick: Tick) -> Sequence[Signal]:
-        """Feed the tick to the strategy; signal when its target changes, or it asks to reopen."""
-        self.strategy._append(tick)
-        returned = self.strategy.next()
+        """Feed the tick to its symbol's strategy; signal when its target changes, or it asks to reopen."""
+        strategy = self._for(tick.symbol)
+        strategy._append(tick)
+        returned = strategy.next()
         if returned is None:
             return ()
         target = returned if isinstance(returned, Target) else Target(returned)
         if target.direction not in (-1, 0, 1):
             raise ValueError(f"{self.name}.next() must return -1, 0, 1, a Target or None, got {returned!r}")
         reopen = target.reopen and target.direction != 0
-        if target.direction == self._target and not reopen:
+        if target.direction == self._targets.get(tick.symbol, 0) and not reopen:
             return ()
-        self._target = target.direction
+        self._targets[tick.symbol] = target.direction
         return (
             Signal(
                 strategy_id=self.name,
@@ -245,8 +264,9 @@ class StrategySource:
 
     def warm(self, tick: Tick) -> None:
         """Feed a tick seen before a restart: the strategy's state advances, no signal is sent."""
-        self.strategy._append(tick)
-        returned = self.strategy.next()
+        strategy = self._for(tick.symbol)
+        strategy._append(tick)
+        returned = strategy.next()
         direction = returned.direction if isinstance(returned, Target) else returned
         if direction in (-1, 0, 1):
-            self._target = direction
+            self._targets[tick.symbol] = direction
