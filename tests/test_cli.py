@@ -130,7 +130,7 @@ TENGRI = Path(sys.executable).parent / "tengri"
     [
         ["run", "--bogus"],
         ["nonsense"],
-        ["run", "a", "b"],
+        ["train", "a", "b"],  # one DATA only (run and backtest take several: a portfolio)
         ["run", "--model"],
         ["serve", "--prt", "1"],
         ["data", "repair", "sample:goog_d1"],

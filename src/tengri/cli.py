@@ -65,6 +65,15 @@ QLSTM_EXPERIMENTAL = (
     "the QLSTM (--model qlstm) is experimental: a simulated quantum circuit, slow, and not shown "
     "to beat the classical models (see the README's evaluation)"
 )
+PortfolioArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="OHLCV file(s) (CSV/Parquet) or sample:NAME(s): several make a portfolio, as does one "
+        "file with a symbol column.",
+        show_default=False,
+        metavar="DATA...",
+    ),
+]
 ModelOption = Annotated[
     str,
     typer.Option(
@@ -164,6 +173,35 @@ def _print_summary(payload: dict[str, Any], title: str) -> None:
     Console().print(table)
 
 
+_SYMBOL_KEYS = (
+    "return_pct",
+    "buy_and_hold_return_pct",
+    "sharpe_ratio",
+    "max_drawdown_pct",
+    "num_trades",
+    "win_rate_pct",
+    "profit_factor",
+    "exposure_pct",
+)
+
+
+def _print_symbols(per_symbol: dict[str, dict[str, Any]]) -> None:
+    """A portfolio's statistics per symbol, one row each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="per symbol")
+    table.add_column("symbol", style="bold")
+    for key in _SYMBOL_KEYS:
+        table.add_column(key, justify="right")
+    for symbol, stats in per_symbol.items():
+        cells = [stats.get(key) for key in _SYMBOL_KEYS]
+        table.add_row(
+            symbol, *("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in cells)
+        )
+    Console(width=160).print(table)
+
+
 def _progress_printer(label: str) -> tuple[Any, Any]:
     """Return (callback, context manager): a live bar on a terminal, log lines otherwise."""
     import contextlib
@@ -249,8 +287,20 @@ BACKTEST_TRADING: dict[str, Any] = {
 }
 
 
+def _read_portfolio(data: list[str], repair: bool) -> Any:
+    """Read one or more instruments once (a :class:`~tengri.data.Panel`); say what a repair changed."""
+    from tengri.data import read_panel
+
+    panel = read_panel(data, repair=repair)
+    if repair:
+        for loaded in panel.data.values():
+            changed = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in loaded.repairs.items())
+            typer.echo(f"repaired {loaded.source}: {changed or 'nothing to repair'}", err=True)
+    return panel
+
+
 def _replay_command(
-    data: str,
+    data: list[str],
     model: str,
     config: Path | None,
     resume: bool,
@@ -261,12 +311,15 @@ def _replay_command(
     from tengri.services.replay import run_replay
 
     settings = _load_config(config)
-    bars = _read_data(data, repair)
+    bars = _read_portfolio(data, repair)
     if strategy is not None:
         # backtesting.py's quick start where the config file says nothing: one position of
-        # nearly all equity in whole units, commission 0.2 %, no slippage.
+        # nearly all equity in whole units, commission 0.2 %, no slippage; a portfolio splits
+        # it, one position per symbol.
         chosen = settings.trading.model_fields_set
         quick_start = {k: v for k, v in BACKTEST_TRADING.items() if k not in chosen}
+        if "max_open_executions" in quick_start:
+            quick_start["max_open_executions"] = len(bars.symbols)
         settings = settings.with_overrides(
             trading={**quick_start, "trade_patterns": False, "min_confidence": 0.0, "holding_bars": None},
             engine={"defensive_margin": 0.0},
@@ -286,12 +339,14 @@ def _replay_command(
         if isinstance(value, float):
             shown[key] = round(value, 4)
     _print_summary(shown, title=f"tengri {label}: {outcome.run_id}")
+    if "symbols" in outcome.summary:
+        _print_symbols(outcome.summary["symbols"])
     typer.echo(f"report: {outcome.report_path or outcome.run_dir}")
 
 
 @app.command()
 def run(
-    data: DataArgument = "sample:eurusd_h1",
+    data: PortfolioArgument = None,
     model: ModelOption = "enhanced",
     config: ConfigOption = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its store.")] = False,
@@ -302,13 +357,14 @@ def run(
     Fits the predictor on the first part of the data inside a thermal burst, streams the rest bar
     by bar through the orchestrator, trades on paper with commission and slippage, and writes a
     report folder under the data directory's runs/ (summary.json, trades.csv, executions.csv,
-    report.html, and the run's own store, store.db).
+    report.html, and the run's own store, store.db). Default DATA: sample:eurusd_h1. Several DATA
+    (or one file with a symbol column) replay a portfolio through one account, with --model none.
     """
     if model not in (*MODELS, "none"):
         _fail(f"--model must be one of {', '.join(MODELS)}, none (got {model!r})")
     if model == "qlstm":
         typer.echo(f"warning: {QLSTM_EXPERIMENTAL}", err=True)
-    _replay_command(data, model, config, resume, None, "run", repair)
+    _replay_command(data or ["sample:eurusd_h1"], model, config, resume, None, "run", repair)
 
 
 @app.command()
@@ -380,7 +436,7 @@ def tune(
 
 @app.command()
 def backtest(
-    data: DataArgument = "sample:goog_d1",
+    data: PortfolioArgument = None,
     strategy: Annotated[
         str, typer.Option(help="Your strategy as module:Class or path/to/file.py:Class (a tengri.Strategy).")
     ] = "tengri.strategies:SmaCross",
@@ -394,9 +450,11 @@ def backtest(
     held until the strategy changes its mind (no holding period) and the agent's confidence gate
     is off (the agent still learns each strategy's confidence from its outcomes). Unless the
     config file sets them, trading is backtesting.py's quick start: one position of 99.99 % of
-    equity in whole units, commission 0.2 %, no slippage.
+    equity in whole units, commission 0.2 %, no slippage (a portfolio: one such position per
+    symbol, each of 1/N of equity). Default DATA: sample:goog_d1; several DATA (or one file with a
+    symbol column) trade a portfolio through one account.
     """
-    _replay_command(data, "none", config, resume, strategy, "backtest", repair)
+    _replay_command(data or ["sample:goog_d1"], "none", config, resume, strategy, "backtest", repair)
 
 
 @app.command()

@@ -325,6 +325,9 @@ def test_corrupt_parquet_is_rejected(tmp_path: Path) -> None:
     [
         ("sample:eurusd_h1", 5000, "2017-04-19 09:00", "2018-02-07 15:00"),
         ("sample:goog_d1", 2148, "2004-08-19", "2013-03-01"),
+        ("sample:aapl_d1", 3270, "2000-03-01", "2013-03-01"),
+        ("sample:msft_d1", 3270, "2000-03-01", "2013-03-01"),
+        ("sample:ibm_d1", 3270, "2000-03-01", "2013-03-01"),
     ],
 )
 def test_samples_load_with_their_row_counts(address: str, rows: int, first: str, last: str) -> None:
@@ -339,12 +342,18 @@ def test_samples_load_with_their_row_counts(address: str, rows: int, first: str,
 
 
 def test_list_samples_names_the_addresses() -> None:
-    assert list_samples() == ("sample:eurusd_h1", "sample:goog_d1")
+    assert list_samples() == (
+        "sample:aapl_d1",
+        "sample:eurusd_h1",
+        "sample:goog_d1",
+        "sample:ibm_d1",
+        "sample:msft_d1",
+    )
 
 
 def test_unknown_sample_lists_the_known_ones() -> None:
     with pytest.raises(
-        DataValidationError, match="sample:nope: unknown sample; known samples: sample:eurusd_h1"
+        DataValidationError, match="sample:nope: unknown sample; known samples: sample:aapl_d1, sample:eurusd"
     ):
         read_ohlcv("sample:nope")
 

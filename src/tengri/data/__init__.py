@@ -3,6 +3,7 @@
 The bottom layer of Tengri: it imports nothing from Tengri but :mod:`tengri.errors`.
 """
 
+from tengri.data._panel import Panel, merge_bars, read_panel, symbol_of
 from tengri.data._reading import OHLCVSource, load_ohlcv, read_ohlcv, write_ohlcv
 from tengri.data._resampling import COMPLETED_AT, align_to_base, resample_ohlcv
 from tengri.data._samples import list_samples
@@ -14,12 +15,16 @@ __all__ = [
     "OHLCV_COLUMNS",
     "OHLCVData",
     "OHLCVSource",
+    "Panel",
     "align_to_base",
     "describe_ohlcv",
     "list_samples",
     "load_ohlcv",
+    "merge_bars",
     "read_ohlcv",
+    "read_panel",
     "resample_ohlcv",
+    "symbol_of",
     "validate_ohlcv",
     "write_ohlcv",
 ]

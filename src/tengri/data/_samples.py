@@ -7,6 +7,13 @@ The samples ship inside the package (``tengri/data/samples/*.csv``) and are read
 - ``sample:goog_d1``: GOOG daily bars, 2,148 rows (2004-08-19 to 2013-03-01).
 
 Both come from the test data of backtesting.py (AGPL-3.0 code, data as published there).
+
+- ``sample:aapl_d1``, ``sample:msft_d1``, ``sample:ibm_d1``: AAPL, MSFT and IBM daily bars,
+  3,270 rows each (2000-03-01 to 2013-03-01), for portfolio runs.
+
+These three are derived from the ``bokeh-sampledata`` package (``bokeh.sampledata.stocks``):
+open, high, low and close are scaled by the day's ``adj_close / close`` (so that splits are not
+price jumps; close is ``adj_close``), volume divided by it, prices rounded to 4 decimals.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The report's time-series charts: price and trades, equity and drawdown, confidence, zones, bursts.
+"""The report's still charts: agent confidence, profit and thermal zones, bursts (PNG).
 
 Each function takes frames of a :class:`~tengri.report.run_folder.RunFolder` and returns a PNG
-data URI. They draw what the run recorded; the only figures they derive are for display
-(buy-and-hold equity, drawdown, runs of equal zones, burst seconds per day).
+data URI (price and equity are interactive: :mod:`tengri.report.interactive`). They draw what
+the run recorded; the only figures they derive are for display (runs of equal zones, burst
+seconds per day).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import matplotlib.dates as mdates
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib.collections import LineCollection
 from matplotlib.patches import Patch
 
 from tengri.report.figures import (
@@ -25,9 +25,8 @@ from tengri.report.figures import (
     render,
     styled,
 )
-from tengri.report.statistics import drawdown
 
-__all__ = ["bursts_chart", "confidence_chart", "equity_chart", "price_chart", "zones_chart"]
+__all__ = ["bursts_chart", "confidence_chart", "zones_chart"]
 
 #: Thermal zone boundaries in °C (DESIGN.md, Thermal zones), drawn on the temperature panel.
 _THERMAL_BOUNDS = (60.0, 70.0, 80.0, 90.0)
@@ -44,83 +43,6 @@ def _date_axis(ax: Any) -> None:
 def _date_numbers(times: npt.NDArray[np.datetime64]) -> npt.NDArray[np.float64]:
     """Return ``times`` in matplotlib date units (days since matplotlib's epoch)."""
     return np.asarray(mdates.date2num(times), dtype=np.float64)  # type: ignore[no-untyped-call]
-
-
-def price_chart(timeline: pd.DataFrame, trades: pd.DataFrame) -> str:
-    """Draw the close with each trade's entry (▲ long, ▼ short) and exit (●), joined by a line."""
-    with styled():
-        figure, (ax,) = new_figure(4.2)
-        times = as_datetimes(timeline["timestamp"])
-        ax.plot(times, timeline["close"], color=PALETTE["price"], linewidth=1.0, label="close")
-        if len(trades):
-            entry_x = _date_numbers(as_datetimes(trades["entry_time"]))
-            exit_x = _date_numbers(as_datetimes(trades["exit_time"]))
-            segments = np.stack(
-                [np.c_[entry_x, trades["entry_price"]], np.c_[exit_x, trades["exit_price"]]], axis=1
-            )
-            winning = trades["profit"].to_numpy(dtype=float) > 0
-            colours = np.where(winning, PALETTE["long"], PALETTE["short"])
-            ax.add_collection(LineCollection(list(segments), colors=colours, linewidths=1.2, alpha=0.55))
-            long = trades["direction"].to_numpy(dtype=float) > 0
-            marker_size = 42 if len(trades) < 200 else 16
-            for mask, marker, colour, label in (
-                (long, "^", PALETTE["long"], "long entry"),
-                (~long, "v", PALETTE["short"], "short entry"),
-            ):
-                ax.scatter(
-                    entry_x[mask],
-                    trades["entry_price"][mask],
-                    marker=marker,
-                    s=marker_size,
-                    color=colour,
-                    edgecolors="white",
-                    linewidths=0.5,
-                    zorder=3,
-                    label=f"{label} ({int(mask.sum())})",
-                )
-            ax.scatter(
-                exit_x,
-                trades["exit_price"],
-                marker="o",
-                s=marker_size * 0.45,
-                facecolors="white",
-                edgecolors=PALETTE["exit"],
-                linewidths=0.8,
-                zorder=3,
-                label="exit (line: green win, red loss)",
-            )
-        ax.set(ylabel="price")
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4)
-        _date_axis(ax)
-        return render(figure)
-
-
-def equity_chart(timeline: pd.DataFrame) -> str:
-    """Draw equity against buy-and-hold equity ``E_0 · C_t / C_0``, and the drawdown below."""
-    with styled():
-        figure, (top, bottom) = new_figure(5.0, 2, height_ratios=[3, 1.2])
-        times = as_datetimes(timeline["timestamp"])
-        equity = timeline["equity"].to_numpy(dtype=np.float64)
-        close = timeline["close"].to_numpy(dtype=np.float64)
-        hold = equity[0] * close / close[0] if close[0] else np.full_like(close, np.nan)
-        top.plot(times, hold, color=PALETTE["hold"], linewidth=1.0, label="buy and hold")
-        top.plot(times, equity, color=PALETTE["equity"], linewidth=1.4, label="equity")
-        peak = int(np.argmax(equity))
-        top.scatter([times[peak]], [equity[peak]], color=PALETTE["equity"], s=30, zorder=3)
-        top.annotate(
-            f"peak {equity[peak]:,.0f}",
-            (times[peak], equity[peak]),
-            xytext=(4, 6),
-            textcoords="offset points",
-        )
-        top.set(ylabel="equity")
-        top.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2)
-        underwater = -drawdown(equity) * 100
-        bottom.fill_between(times, underwater, 0, color=PALETTE["drawdown"], alpha=0.35, linewidth=0)
-        bottom.plot(times, underwater, color=PALETTE["drawdown"], linewidth=0.8)
-        bottom.set(ylabel="drawdown [%]")
-        _date_axis(bottom)
-        return render(figure)
 
 
 def confidence_chart(confidences: pd.DataFrame, trades: pd.DataFrame, top: int = 8) -> tuple[str, list[str]]:

@@ -1,9 +1,12 @@
 """Build a run's ``report.html``: one self-contained page of charts and tables from its run folder.
 
-The page needs no network and no JavaScript: charts are inline base64 PNGs, the style is an
-inline ``<style>`` block, and every section has a stable ``id`` (``price``, ``equity``,
-``statistics``, ``calibration``, ``confidence``, ``zones``, ``bursts``, ``trades``) that tests
-and links can address.
+The page needs no network: price and equity are interactive bokeh charts (zoom and pan) whose
+JavaScript is inlined (:mod:`tengri.report.interactive`), the other charts inline base64 PNGs, the
+style an inline ``<style>`` block; no element loads anything from elsewhere. Every section has a
+stable ``id`` (``price``, ``equity``, ``statistics``, ``calibration``, ``confidence``, ``zones``,
+``bursts``, ``trades``) that tests and links can address. A portfolio's report shows the account
+(statistics, equity) and a panel per symbol in a ``symbols`` section (``id="symbol-<symbol>"``:
+its price and trades, its own statistics).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from tengri.report.calibration import (
     calibration_table,
     expected_calibration_error,
 )
-from tengri.report.charts import bursts_chart, confidence_chart, equity_chart, price_chart, zones_chart
+from tengri.report.charts import bursts_chart, confidence_chart, zones_chart
+from tengri.report.interactive import embed, equity_figures, price_figure, script_tags
+from tengri.report.portfolio import portfolio_timeline, symbol_timeline, symbols_of
 from tengri.report.run_folder import RunFolder, load_run
 from tengri.report.statistics import Statistic, compute_statistics
 
@@ -99,6 +104,7 @@ td:first-child, th:first-child { text-align:left; }
 .stats table { width:100%; break-inside:avoid; }
 .scroll { overflow-x:auto; }
 .note { color:var(--muted); font-style:italic; margin:6px 0; }
+.panel { border-top:1px solid var(--line); padding-top:12px; margin-top:12px; }
 """
 
 
@@ -167,7 +173,9 @@ def _note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
-def _header(run: RunFolder, statistics: Mapping[str, Statistic]) -> str:
+def _header(
+    run: RunFolder, statistics: Mapping[str, Statistic], sections: Sequence[str] = SECTION_IDS
+) -> str:
     meta = run.meta
     title = f"Tengri run {meta.get('run_id', run.path.name)}"
     facts = " · ".join(
@@ -187,7 +195,7 @@ def _header(run: RunFolder, statistics: Mapping[str, Statistic]) -> str:
             f'<div class="card"><div class="label">{label}</div>'
             f'<div class="value{tone}">{html.escape(_format(value))}{suffix}</div></div>'
         )
-    links = "".join(f'<a href="#{s}">{s}</a>' for s in SECTION_IDS)
+    links = "".join(f'<a href="#{s}">{s}</a>' for s in sections)
     notes = "".join(_note(str(text)) for text in meta.get("notes") or ())
     if meta.get("model") == "qlstm":
         facts += " · " + html.escape(
@@ -327,6 +335,30 @@ def _trades_section(trades: pd.DataFrame) -> str:
     return _section("trades", "Trades", note + f'<div class="scroll">{_table(headers, rows)}</div>')
 
 
+def _symbol_id(symbol: str) -> str:
+    return "symbol-" + re.sub(r"[^A-Za-z0-9_-]+", "-", symbol)
+
+
+def _symbols_section(run: RunFolder, symbols: Sequence[str], divs: Sequence[str]) -> str:
+    """A panel per symbol: its price and trades (interactive) and its own statistics."""
+    panels = []
+    for symbol, div in zip(symbols, divs, strict=True):
+        own = symbol_timeline(run.timeline, symbol)
+        trades = run.trades[run.trades["symbol"] == symbol]
+        statistics = compute_statistics(own, trades, bars_per_year=run.bars_per_year)
+        rows = [(_LABELS.get(key, key), statistics.get(key)) for key, _ in _HEADLINE]
+        rows.append(("Equity final", statistics.get("equity_final")))
+        panels.append(
+            f'<div class="panel" id="{html.escape(_symbol_id(symbol))}"><h3>{html.escape(symbol)}</h3>'
+            f"{div}{_table(['Figure', 'Value'], rows)}</div>"
+        )
+    note = _note(
+        "Each symbol's equity is the initial cash plus its own realised and open profit; the "
+        "account's is above. Drag to pan, scroll to zoom, double-click to reset."
+    )
+    return _section("symbols", "Symbols", note + "".join(panels))
+
+
 def build_report(run_dir: Path) -> Path:
     """Write ``run_dir/report.html`` from the run folder ``run_dir`` and return its path.
 
@@ -336,7 +368,10 @@ def build_report(run_dir: Path) -> Path:
         When the run folder breaks its contract (see :func:`~tengri.report.run_folder.load_run`).
     """
     run = load_run(Path(run_dir))
-    statistics = compute_statistics(run.timeline, run.trades, bars_per_year=run.bars_per_year)
+    symbols = symbols_of(run.timeline)
+    portfolio = len(symbols) > 1
+    account = portfolio_timeline(run.timeline)
+    statistics = compute_statistics(account, run.trades, bars_per_year=run.bars_per_year)
     config = run.meta.get("config")
     budget = daily_budget_seconds(config if isinstance(config, Mapping) else {})
 
@@ -349,24 +384,42 @@ def build_report(run_dir: Path) -> Path:
             f"{len(shown)} of {total} strategies, those with the most trades."
         )
     confidence += _entries_note(run.meta.get("entries"))
+    if portfolio:
+        equity, depth = equity_figures(account)
+        figures = [equity, depth] + [
+            price_figure(symbol_timeline(run.timeline, s), run.trades[run.trades["symbol"] == s], s)
+            for s in symbols
+        ]
+        price_body = _note("A portfolio: each symbol's price and trades are in its panel under Symbols.")
+    else:
+        price = price_figure(run.timeline, run.trades)
+        equity, depth = equity_figures(account, price.x_range)  # zoom one, the others follow
+        figures = [equity, depth, price]
+    script, divs = embed(figures)
+    if not portfolio:
+        price_body = divs[2]
+    zoom = _note("Drag to pan, scroll to zoom, double-click to reset.")
     sections = [
-        _section(
-            "price", "Price and trades", _image(price_chart(run.timeline, run.trades), "price and trades")
-        ),
-        _section("equity", "Equity and drawdown", _image(equity_chart(run.timeline), "equity and drawdown")),
+        _section("price", "Price and trades", price_body + (zoom if not portfolio else "")),
+        _section("equity", "Equity and drawdown", divs[0] + divs[1] + zoom),
         _statistics_section(statistics),
+    ]
+    if portfolio:
+        sections.append(_symbols_section(run, symbols, divs[2:]))
+    sections += [
         _calibration_section(run.signals),
         _section("confidence", "Agent confidence", confidence),
-        _section("zones", "Profit and thermal zones", _image(zones_chart(run.timeline), "zones over time")),
+        _section("zones", "Profit and thermal zones", _image(zones_chart(account), "zones over time")),
         _bursts_section(run.bursts, budget, run.meta.get("compute")),
         _trades_section(run.trades),
     ]
+    ids = (*SECTION_IDS[:3], "symbols", *SECTION_IDS[3:]) if portfolio else SECTION_IDS
     title = html.escape(f"Tengri run {run.meta.get('run_id', run.path.name)}")
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{_CSS}</style></head>"
-        f"<body><main>{_header(run, statistics)}{''.join(sections)}</main></body></html>\n"
+        f"<title>{title}</title><style>{_CSS}</style>{script_tags()}</head>"
+        f"<body><main>{_header(run, statistics, ids)}{''.join(sections)}</main>{script}</body></html>\n"
     )
     path = run.path / "report.html"
     path.write_text(page, encoding="utf-8")

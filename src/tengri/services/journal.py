@@ -29,9 +29,11 @@ from tengri.report.run_folder import COLUMNS
 __all__ = ["FILES", "RunJournal", "iso", "iso_times"]
 
 # The columns are the report's folder contract; the journal adds a bar number where rows are per bar.
+# A portfolio's rows say their symbol; a timeline row also has that symbol's equity (the initial
+# cash plus the symbol's realised and open profit), from which its own statistics are computed.
 FILES: dict[str, tuple[str, ...]] = {
-    "timeline": ("bar", *COLUMNS["timeline"][0]),
-    "trades": COLUMNS["trades"][0],
+    "timeline": ("bar", *COLUMNS["timeline"][0], "symbol", "symbol_equity"),
+    "trades": (*COLUMNS["trades"][0], "symbol"),
     "confidences": ("bar", *COLUMNS["confidences"][0]),
     "signals": ("bar", "timestamp", "direction", *COLUMNS["signals"][0][1:]),
     "bursts": COLUMNS["bursts"][0],

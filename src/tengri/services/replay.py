@@ -6,6 +6,11 @@ bar's open). Entries come from the pattern triggers, the predictor (when a model
 fitted on the first ``model.train_fraction`` of the bars inside a thermal burst, and the replay
 streams the rest) and a user's :class:`~tengri.engine.signals.Strategy`.
 
+A portfolio (several sources, or one long-format file with a ``symbol`` column) is one stream
+of ticks: its symbols' bars merged by time (:func:`tengri.data.merge_bars`), through one
+account; ``trades.csv`` and the timeline say which symbol each row is. A model runs on one
+instrument only.
+
 Each run lives in ``<data_dir>/runs/<run_id>/``: its own store (``store.db``), the journal CSVs,
 ``summary.json``, ``executions.csv``, ``run.json`` and ``report.html``. ``resume=True`` continues
 an interrupted run from its store's checkpoint and ends with the same files as an uninterrupted one.
@@ -21,7 +26,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from tengri.config import TengriConfig
-from tengri.data import OHLCVSource, read_ohlcv
+from tengri.data import OHLCVSource, Panel, merge_bars, read_panel
 from tengri.engine import (
     Clock,
     ComputeBudget,
@@ -57,8 +62,6 @@ ModelKind = Literal["enhanced", "lstm", "qlstm", "none"]
 MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
 DECAY_BARS = 168
 _NEVER = 2**62
-# The longest symbol a tick may carry (tengri.engine.tick_input refuses longer ones).
-MAX_SYMBOL_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -109,14 +112,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text.removeprefix("sample:")).strip("-").lower() or "data"
 
 
-def _data_slug(source: str) -> str:
-    """The data's short name: a sample's name or a file's stem (a whole path can be long), slugged."""
-    return _slug(source if source.startswith("sample:") else Path(source).stem)[:MAX_SYMBOL_LENGTH]
-
-
-def _run_id(source: str, model: str, strategy: Strategy | None, config: TengriConfig) -> str:
+def _run_id(symbols: Sequence[str], model: str, strategy: Strategy | None, config: TengriConfig) -> str:
     digest = hashlib.sha256(config.model_dump_json(exclude={"data_dir", "api"}).encode()).hexdigest()[:8]
-    parts = [_data_slug(source), model]
+    parts = ["_".join(symbols)[:96], model]
     if strategy is not None:
         parts.append(_slug(strategy.name))
     return "-".join([*parts, digest])
@@ -129,19 +127,19 @@ class _Replay:
         self,
         config: TengriConfig,
         frame: pd.DataFrame,
+        bars: pd.DataFrame,
         run_dir: Path,
-        symbol: str,
         strategy: Strategy | None,
         model_source: PredictorSignalSource | None,
         offset: int,
         machine_clock: Clock | None = None,
     ) -> None:
         self.model_source = model_source
-        self.frame = frame
+        self.frame = frame  # the first symbol's bars: what a model fits on
+        self.bars = bars  # every symbol's bars, merged by time (one symbol: ``frame`` with its symbol)
         self.run_dir = run_dir
-        self.symbol = symbol
         self.offset = offset
-        self.clock = ManualClock(frame.index[0].timestamp())
+        self.clock = ManualClock(bars.index[0].timestamp())
         self.store = MemoryMap(
             f"sqlite:///{(run_dir / 'store.db').as_posix()}",
             backups_dir=run_dir / "backups",
@@ -163,13 +161,14 @@ class _Replay:
         )
         self.journal = RunJournal(run_dir)
         self.config = config
-        self.sample_every = max(1, len(frame) // 250)
+        self.sample_every = max(1, len(bars) // 250)
         self.strategies_seen: set[str] = set()
         # Plain Python floats per column: a pandas row lookup per bar would cost more than the tick.
         self._columns = (
-            (frame.index.asi8 / 1e9).tolist(),
-            *(frame[c].to_numpy(dtype=float).tolist() for c in ("Open", "High", "Low", "Close", "Volume")),
+            (bars.index.asi8 / 1e9).tolist(),
+            *(bars[c].to_numpy(dtype=float).tolist() for c in ("Open", "High", "Low", "Close", "Volume")),
         )
+        self._symbols: list[str] = bars["symbol"].tolist()
         self._iso = iso_times(self._columns[0])
         self._batch: AbstractContextManager[None] | None = None  # see begin_batch
         self.retrains = 0
@@ -180,7 +179,7 @@ class _Replay:
     def tick(self, bar: int) -> Tick:
         times, opens, highs, lows, closes, volumes = self._columns
         return Tick(
-            symbol=self.symbol,
+            symbol=self._symbols[bar],
             timestamp=times[bar],
             price=closes[bar],
             index=bar - self.offset,
@@ -193,16 +192,17 @@ class _Replay:
     def step(self, bar: int) -> dict[str, Any]:
         times, opens, highs, lows, closes, volumes = self._columns
         t, close, open_, high, low = times[bar], closes[bar], opens[bar], highs[bar], lows[bar]
+        symbol = self._symbols[bar]
         self.clock.set(t)
         result = self.orchestrator.process_tick(
-            close, t, volumes[bar], self.symbol, open=open_, high=high, low=low
+            close, t, volumes[bar], symbol, open=open_, high=high, low=low
         )
         for outcome in result["closed"]:
             self._trade(outcome, bar)
         for opened in result["opened"]:
             self.strategies_seen.add(opened["strategy_id"])
         desk = self.orchestrator.desk
-        positions = desk.positions
+        account = desk.account
         thermal = self.orchestrator.thermal_manager
         snapshot = thermal.snapshot
         self.journal.append(
@@ -216,12 +216,14 @@ class _Replay:
                 close,
                 result["equity"],
                 desk.config.cash + desk.realised,
-                sum(p.direction * p.size for p in positions.values()) if positions else 0,
-                len(positions),
+                account.position(symbol) if account.positions else 0,
+                len(account.positions),
                 result["profit_zone"],
                 snapshot.zone,
                 snapshot.max_celsius,
                 int(thermal.ledger.active is not None),
+                symbol,
+                desk.config.cash + account.symbol_pnl(symbol),
             ),
         )
         if bar % self.sample_every == 0:
@@ -250,6 +252,7 @@ class _Replay:
             costs=outcome["costs"],
             reason=outcome["reason"],
             confidence=outcome["confidence"],
+            symbol=context.get("symbol", ""),
         )
 
     def _sample_confidences(self, bar: int, t: float) -> None:
@@ -396,7 +399,7 @@ class _Replay:
 
 def run_replay(
     config: TengriConfig,
-    data: OHLCVSource = "sample:eurusd_h1",
+    data: OHLCVSource | Panel | Sequence[OHLCVSource] = "sample:eurusd_h1",
     *,
     model: str = "none",
     strategy: Strategy | str | None = None,
@@ -407,21 +410,30 @@ def run_replay(
 ) -> RunOutcome:
     """Replay ``data`` through the system and write the run folder; return where it is and its summary.
 
+    ``data`` is one source, several (a portfolio: one instrument each), a long-format file with a
+    ``symbol`` column, or a :class:`~tengri.data.Panel` already read.
+
     ``machine_clock`` times bursts and their cooldowns (default the wall clock; tests pass a
     manual one, so a cooldown is waited out without sleeping).
 
     Raises
     ------
     InvalidInputError
-        For an unknown model kind, a strategy that cannot be loaded, or ``resume`` with no run.
+        For an unknown model kind, a strategy that cannot be loaded, or a model with a portfolio.
     DataValidationError
         For bad market data.
     """
     if model not in MODEL_KINDS:
         raise InvalidInputError(f"model must be one of {', '.join(MODEL_KINDS)}, got {model!r}")
+    sources: Sequence[OHLCVSource | Panel] = list(data) if isinstance(data, list | tuple) else [data]
+    panel = read_panel(sources)
+    if len(panel.symbols) > 1 and model != "none":
+        raise InvalidInputError(
+            f"a model runs on one instrument; a portfolio ({', '.join(panel.symbols)}) takes --model none"
+        )
     user_strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
-    loaded = read_ohlcv(data)
-    frame = loaded.frame
+    frame = next(iter(panel.data.values())).frame
+    bars = merge_bars(panel)
     # A replay's trading context leaves out the machine's temperature, which says nothing about
     # the market and would make two runs of the same data differ. Unless set, the evidence decays
     # over 168 bars (a week of hourly bars) rather than 7 calendar days, whatever the bar size.
@@ -432,7 +444,7 @@ def run_replay(
     # The replay takes the engine's checkpoints itself, right after flushing its journal.
     checkpoint_every = config.engine.checkpoint_interval
     config = config.with_overrides(agent=agent, engine={"checkpoint_interval": _NEVER})
-    run_id = _run_id(loaded.source, model, user_strategy, config)
+    run_id = _run_id(panel.symbols, model, user_strategy, config)
     run_dir = config.data_dir / "runs" / run_id
     notes: list[str] = []
     if resume and not (run_dir / "store.db").is_file():
@@ -442,8 +454,7 @@ def run_replay(
     if not resume and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    symbol = _data_slug(loaded.source)
-    replay = _Replay(config, frame, run_dir, symbol, user_strategy, None, 0, machine_clock)
+    replay = _Replay(config, frame, bars, run_dir, user_strategy, None, 0, machine_clock)
     started = time.time()
     # No duty thread: each bar runs the duties due (process_tick does). A thread's write would
     # wait for the store while it held the engine's lock, which the next bar needs: the replay's
@@ -462,10 +473,10 @@ def run_replay(
             if model_source is not None:
                 model_source.warm(replay.tick(bar))
                 replay.maybe_retrain(bar)
-        log.info("resuming run %s at bar %d of %d", run_id, first, len(frame))
+        log.info("resuming run %s at bar %d of %d", run_id, first, len(bars))
     try:
         replay.begin_batch()
-        for bar in range(first, len(frame)):
+        for bar in range(first, len(bars)):
             result = replay.step(bar)
             replay.maybe_retrain(bar)
             if (bar + 1 - offset) % checkpoint_every == 0:
@@ -474,7 +485,7 @@ def run_replay(
                 on_progress(
                     ProgressEvent(
                         bar + 1,
-                        len(frame),
+                        len(bars),
                         result["equity"],
                         result["open_executions"],
                         result["thermal_zone"],
@@ -515,9 +526,10 @@ def run_replay(
         journal=replay.journal,
         store=replay.store,
         engine_statistics=replay.orchestrator.get_statistics(),
-        index=frame.index,
+        index=bars.index,
         offset=replay.offset,
-        source=loaded.source,
+        source=panel.source,
+        symbols=panel.symbols,
         model=model,
         strategy=user_strategy.name if user_strategy is not None else None,
         run_id=run_id,

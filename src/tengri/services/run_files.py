@@ -2,13 +2,16 @@
 
 The replay service (:mod:`tengri.services.replay`) writes the journal's CSVs as it goes; once
 the last bar is in, :func:`write_run_files` adds every execution as stored, the statistics the
-report shows (:mod:`tengri.report`), the run's description, and the HTML report.
+report shows (:mod:`tengri.report`), the run's description, and the HTML report. A portfolio's
+statistics are the account's (one row per timestamp) and, under ``"symbols"``, each symbol's
+(:mod:`tengri.report.portfolio`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,7 @@ def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.
                 e.costs,
                 reason,
                 e.confidence,
+                e.context.get("symbol", ""),
                 e.status,
                 " ".join(e.hash_triggers),
             )
@@ -133,6 +137,7 @@ def write_run_files(
     build_html: bool,
     notes: tuple[str, ...] = (),
     compute: dict[str, Any] | None = None,
+    symbols: Sequence[str] = (),
 ) -> RunOutcome:
     """Write the run's closing files from its journal and store; return where they are.
 
@@ -140,7 +145,8 @@ def write_run_files(
     ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit),
     ``notes`` what the run has to say beyond its figures (why a model never traded, a resume
     that found nothing): in ``summary.json``, ``run.json`` and the report's header; ``compute``
-    what the thermal manager granted (the summary's ``compute`` section).
+    what the thermal manager granted (the summary's ``compute`` section); ``symbols`` the
+    instruments (more than one: a portfolio, whose summary adds ``"symbols"``, each one's statistics).
     """
     from tengri.report import build_report, compute_statistics, write_summary
 
@@ -150,16 +156,41 @@ def write_run_files(
     executions_frame(store, trades, offset).to_csv(
         run_dir / "executions.csv", index=False, lineterminator="\n"
     )
-    per_year = bars_per_year(index)
-    # Buy-and-hold under backtesting.py's convention starts at the first traded bar.
-    first_traded = int(trades["entry_bar"].min()) - offset if len(trades) else 0
-    statistics = compute_statistics(
-        timeline,
-        trades,
-        bars_per_year=per_year,
-        convention=config.report.stats_convention,
-        first_trading_bar=first_traded,
-    )
+    convention = config.report.stats_convention
+    per_symbol: dict[str, Any] = {}
+    if len(symbols) > 1:
+        from tengri.report.portfolio import first_bar_of, portfolio_timeline, symbol_timeline
+
+        account = portfolio_timeline(timeline)
+        per_year = bars_per_year(index.unique())
+        statistics = compute_statistics(
+            account,
+            trades,
+            bars_per_year=per_year,
+            convention=convention,
+            first_trading_bar=first_bar_of(account, timeline, trades["entry_bar"]),
+        )
+        for symbol in symbols:
+            own = symbol_timeline(timeline, symbol)
+            own_trades = trades[trades["symbol"] == symbol]
+            per_symbol[symbol] = compute_statistics(
+                own,
+                own_trades,
+                bars_per_year=bars_per_year(pd.DatetimeIndex(index[own["bar"].to_numpy()])),
+                convention=convention,
+                first_trading_bar=first_bar_of(own, timeline, own_trades["entry_bar"]),
+            )
+    else:
+        per_year = bars_per_year(index)
+        # Buy-and-hold under backtesting.py's convention starts at the first traded bar.
+        first_traded = int(trades["entry_bar"].min()) - offset if len(trades) else 0
+        statistics = compute_statistics(
+            timeline,
+            trades,
+            bars_per_year=per_year,
+            convention=convention,
+            first_trading_bar=first_traded,
+        )
     summary = {
         **statistics,
         "run_id": run_id,
@@ -178,6 +209,8 @@ def write_run_files(
         **_margin_call(engine_statistics.get("margin_call"), index, offset),
         "risk": engine_statistics.get("risk"),
     }
+    if per_symbol:
+        summary["symbols"] = per_symbol
     write_summary(run_dir, summary)
     run_info = {
         "run_id": run_id,
