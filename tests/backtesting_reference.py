@@ -19,7 +19,7 @@ PARITY_TRADING: dict[str, object] = {
     "cash": 10_000.0,
     "commission": 0.002,
     "slippage": 0.0,
-    "position_fraction": 0.9999,  # backtesting.py's default order size
+    "position_fraction": 1.0,  # backtesting.py's default order size, 1 − 2⁻⁵², all of the equity
     "whole_units": True,
     "max_open_executions": 1,
     "holding_bars": None,

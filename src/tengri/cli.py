@@ -281,7 +281,7 @@ _SUMMARY_KEYS = (
 BACKTEST_TRADING: dict[str, Any] = {
     "commission": 0.002,
     "slippage": 0.0,
-    "position_fraction": 0.9999,
+    "position_fraction": 1.0,  # all of the equity: backtesting.py's default size, 1 − 2⁻⁵²
     "max_open_executions": 1,
     "whole_units": True,
 }
@@ -449,7 +449,7 @@ def backtest(
     The strategy's signals are taken as they come: pattern triggers do not trade, positions are
     held until the strategy changes its mind (no holding period) and the agent's confidence gate
     is off (the agent still learns each strategy's confidence from its outcomes). Unless the
-    config file sets them, trading is backtesting.py's quick start: one position of 99.99 % of
+    config file sets them, trading is backtesting.py's quick start: one position of all of the
     equity in whole units, commission 0.2 %, no slippage (a portfolio: one such position per
     symbol, each of 1/N of equity). Default DATA: sample:goog_d1; several DATA (or one file with a
     symbol column) trade a portfolio through one account.

@@ -505,3 +505,31 @@ def test_each_request_error_is_logged_at_info(client: FlaskClient, caplog: pytes
     assert lines[1].startswith("POST /tick -> 415 unsupported_media_type: ")
     assert lines[2].startswith("GET /nowhere -> 404 ")
     assert len(lines) == 3
+
+
+def test_ticks_of_two_symbols_mark_one_account(client: FlaskClient, orchestrator: SystemOrchestrator) -> None:
+    from tengri.engine import Strategy, StrategySource
+
+    class LongOnX(Strategy):
+        name = "long-x"
+
+        def next(self) -> int | None:
+            assert self.tick is not None
+            return 1 if self.tick.symbol == "X" else None
+
+    orchestrator.signal_sources.append(StrategySource(LongOnX()))
+    t = 1_700_000_000
+    bodies = [("X", 100.0), ("Y", 50.0), ("X", 100.0), ("Y", 50.0), ("X", 110.0), ("Y", 40.0)]
+    equities = []
+    for i, (symbol, price) in enumerate(bodies):
+        response = client.post("/tick", json={"price": price, "symbol": symbol, "timestamp": t + i})
+        assert response.status_code == 200
+        equities.append(response.get_json()["equity"])
+    account = orchestrator.account
+    (position,) = account.positions.values()
+    assert position.symbol == "X"  # opened at X's second tick (the next tick's price)
+    assert account.marks == {"X": 110.0, "Y": 40.0}
+    # Y's tick after X rose reports the account's equity with X's open profit, not a copy of its own.
+    assert equities[-1] == pytest.approx(account.equity())
+    assert equities[-1] == equities[-2]
+    assert equities[-1] > equities[3]

@@ -17,7 +17,7 @@ from tengri.strategies import SmaCross
 TRADING = {
     "commission": 0.002,
     "slippage": 0.0,
-    "position_fraction": 0.9999,
+    "position_fraction": 1.0,
     "whole_units": True,
     "trade_patterns": False,
     "min_confidence": 0.0,

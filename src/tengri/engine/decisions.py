@@ -10,7 +10,8 @@ agent's confidence in the current context to reach ``min_confidence`` (plus ``de
 in a drawdown or volatile profit zone) unless the strategy is still exploring: its first
 ``explore_outcomes`` executions (closed, open or pending) are taken to gather evidence, and from
 then on every entry is judged. Age does not re-open exploration; it moves the evidence back
-toward the prior (:mod:`tengri.engine.confidence`). :attr:`TradingDecisions.entries` counts the
+toward the prior (:mod:`tengri.engine.confidence`). A signal for another direction cancels the
+strategy's resting limit or stop entry on that symbol. :attr:`TradingDecisions.entries` counts the
 entries taken, those of them taken by exploration, and those the gate refused.
 """
 
@@ -105,8 +106,7 @@ class TradingDecisions:
     def _queue(
         self, decision: Decision, tick: Tick, opened: list[dict[str, Any]], closed: list[ExecutionOutcome]
     ) -> str | None:
-        resting = decision.limit is not None or decision.stop is not None  # fills from the next bar
-        if self.config.trading.fill_policy == "this_tick" and not resting:
+        if self.config.trading.fill_policy == "this_tick" and not decision.resting:  # resting: next bar on
             return self._execute(decision, tick, tick.price, opened, closed)
         self.desk.pending.append(decision)
         return None
@@ -216,6 +216,12 @@ class TradingDecisions:
                 "execution_id": None,
             }
             report.append(entry)
+            resting = self.desk.pending_for(sig.strategy_id, tick.symbol)
+            if resting is not None and resting.direction != sig.direction and resting.resting:
+                # A limit or stop entry the strategy no longer wants (backtesting.py's
+                # ``order.cancel()``); a market entry fills at the next bar anyway.
+                self.desk.pending.remove(resting)
+                entry["cancelled"] = True
             position = self.desk.position_for(sig.strategy_id, tick.symbol)
             if position is not None and (position.direction != sig.direction or sig.reopen):
                 reason = "reopen" if position.direction == sig.direction else "opposite"

@@ -78,6 +78,11 @@ class Decision:
     expires_index: int | None = None  # the symbol's last bar count (Account.bars) it may fill at
     symbol: str = ""  # the symbol it fills on ("" from a checkpoint before portfolios: the next tick's)
 
+    @property
+    def resting(self) -> bool:
+        """Whether it is a limit or stop entry, which waits for its price (a market one fills next bar)."""
+        return self.limit is not None or self.stop is not None
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
