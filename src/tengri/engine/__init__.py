@@ -1,5 +1,6 @@
 """The engine: hash triggers, memory agent, profit trajectory, thermal zones, store, orchestrator."""
 
+from tengri.engine.account import Account
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.clock import Clock, ManualClock, SystemClock
 from tengri.engine.confidence import ConfidenceExplanation
@@ -34,6 +35,7 @@ from tengri.engine.thermal import (
 from tengri.engine.triggers import HashTriggerEngine, PatternStats, Trigger, TriggerState
 
 __all__ = [
+    "Account",
     "Bar",
     "BudgetRecord",
     "Burst",
