@@ -443,6 +443,9 @@ def live(
         float, typer.Option(min=1.0, help="Intervals between bars beyond which a gap is reported.")
     ] = 1.5,
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls of the feed.")] = 1.0,
+    symbol: Annotated[
+        str | None, typer.Option(help="The market a ccxt broker trades (default: the ccxt feed's).")
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option("--run", help="The run folder's name (default: derived).")
     ] = None,
@@ -500,6 +503,7 @@ def live(
         live_orders=live_orders,
         sandbox=sandbox,
         interval=interval,
+        symbol=symbol,
         stop=stop,
         on_progress=progress,
     )

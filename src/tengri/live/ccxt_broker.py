@@ -47,7 +47,7 @@ class CcxtBroker:
     ) -> None:
         settings = settings or ExchangeSettings()
         credentials = exchange_credentials(exchange_id)
-        if live_orders and not credentials and client is None:
+        if live_orders and not {"apiKey", "secret"} <= credentials.keys() and client is None:
             raise InvalidInputError(
                 f"--live-orders needs TENGRI_{exchange_id.upper()}_API_KEY and _SECRET in the environment"
             )
@@ -57,6 +57,7 @@ class CcxtBroker:
             sandbox=settings.sandbox,
             urls=settings.urls,
             options=settings.options,
+            rate_limit_ms=settings.rate_limit_ms,
         )
         self.symbol = symbol
         self.live_orders = live_orders

@@ -44,6 +44,7 @@ class CcxtFeed:
             sandbox=settings.sandbox,
             urls=settings.urls,
             options=settings.options,
+            rate_limit_ms=settings.rate_limit_ms,
         )
         self.symbol = symbol
         self.timeframe = timeframe

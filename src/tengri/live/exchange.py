@@ -1,7 +1,7 @@
 """Build a ccxt exchange client: keys from the environment, ccxt's rate limiter, sandbox, URL overrides.
 
-Keys never appear in a message or a log line: ccxt is given them, and Tengri's log filter is
-told them as secrets (:func:`tengri.logs.configure_logging` masks whatever it is given).
+Keys never appear in a message or a log line: ccxt is given them, and its logger, which logs
+each request's headers at DEBUG, is kept at INFO or above.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def make_exchange(
     sandbox: bool = False,
     urls: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    rate_limit_ms: float | None = None,
 ) -> Any:
     """A ccxt client of ``exchange_id`` with ccxt's own rate limiter on.
 
@@ -51,8 +52,11 @@ def make_exchange(
     defaults: dict[str, Any] = {
         "defaultType": "spot",
         "fetchMarkets": {"types": ["spot"]},
+        "fetchMargins": False,
         "fetchCurrencies": False,
     }
+    # ccxt logs every request's headers at DEBUG, the API key among them: its logger stays above.
+    logging.getLogger("ccxt").setLevel(max(logging.INFO, logging.getLogger("ccxt").getEffectiveLevel()))
     client = getattr(ccxt, exchange_id)(
         {"enableRateLimit": True, **credentials, "options": _merged(defaults, options or {})}
     )
@@ -65,6 +69,8 @@ def make_exchange(
             ) from None
     if urls is not None:
         client.urls = _merged(client.urls, urls)
+    if rate_limit_ms is not None:
+        client.rateLimit = rate_limit_ms
     log.info(
         "ccxt %s %s (sandbox=%s, keys %s)",
         exchange_id,

@@ -103,18 +103,20 @@ class OrderRouter:
 
     def record(self, order: Order, report: OrderReport) -> None:
         """Keep ``report`` in the store (the order is no longer in flight once final)."""
-        self.store.set(
-            ORDERS_NAMESPACE,
-            order.client_id,
-            {
-                **asdict(report),
-                "execution_id": order.execution_id,
-                "purpose": order.purpose,
-                "price": order.price,
-            },
-        )
+        row = {
+            **asdict(report),
+            "execution_id": order.execution_id,
+            "purpose": order.purpose,
+            "price": order.price,
+        }
+        previous = self.store.get(ORDERS_NAMESPACE, order.client_id)
+        self.store.set(ORDERS_NAMESPACE, order.client_id, row)
         if report.final:
             self.in_flight.pop(order.client_id, None)
+        else:
+            self.in_flight[order.client_id] = order
+        if previous == row:
+            return  # nothing new (an order in flight asked about again)
         self.counts[report.status] = self.counts.get(report.status, 0) + 1
         if report.status == "rejected":
             self.errors += 1
@@ -130,6 +132,19 @@ class OrderRouter:
                 order.symbol,
                 report.status,
             )
+
+    def refresh(self) -> None:
+        """Ask the broker about every order still in flight (a partial fill going on); record changes."""
+        for client_id, order in list(self.in_flight.items()):
+            try:
+                report = self.broker.find(client_id, self.symbol)
+            except BrokerError as exc:
+                self.errors += 1
+                self.last_error = exc.message
+                log.error("order %s: %s", client_id, exc.message)
+                continue
+            if report is not None:
+                self.record(order, report)
 
     def recorded(self) -> dict[str, dict[str, Any]]:
         """Every recorded order report, by client order id."""

@@ -29,6 +29,7 @@ class ExchangeSettings:
     sandbox: bool = False
     urls: Mapping[str, Any] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    rate_limit_ms: float | None = None  # ccxt's limiter's spacing (default: the exchange's own)
 
 
 def exchange_credentials(exchange: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:

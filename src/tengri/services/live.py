@@ -16,6 +16,7 @@ runs before the first new bar.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -122,6 +123,11 @@ class LiveSession:
     ) -> None:
         if options.model not in MODEL_KINDS:
             raise InvalidInputError(f"model must be one of {', '.join(MODEL_KINDS)}, got {options.model!r}")
+        if not isinstance(broker, PaperBroker) and "fill_policy" not in config.trading.model_fields_set:
+            # A real order goes out when its bar closes, so the desk books it at that close (the
+            # exchange's own fill price is in the order's report), not at an open to come.
+            config = config.with_overrides(trading={"fill_policy": "this_tick"})
+            log.info("a real broker: the desk fills at the bar's close (trading.fill_policy = this_tick)")
         self.config = config
         self.feed = feed
         self.broker = broker
@@ -223,7 +229,9 @@ class LiveSession:
         desk.risk.entries_held = None
 
     def idle(self) -> None:
-        """Between polls: staleness, and the run's files when due."""
+        """Between polls: staleness, and orders still filling."""
+        if self.router is not None and self.router.in_flight:
+            self.router.refresh()
         stale = self.watch.check(self.machine_clock.now())
         if self.replay is not None:
             health = self.replay.orchestrator.health
@@ -399,20 +407,23 @@ def start_live(
     live_orders: bool = False,
     sandbox: bool = False,
     interval: float | None = None,
+    symbol: str | None = None,
     exchange: ExchangeSettings | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
 ) -> RunOutcome | None:
     """Open the feed and broker the specs name (:mod:`tengri.live.specs`) and :func:`run_live` them.
 
-    A paper broker keeps its book in the run folder; a ccxt broker trades the ccxt feed's symbol.
+    A paper broker keeps its book in the run folder; a ccxt broker trades ``symbol``, by default
+    the ccxt feed's.
     """
     settings = exchange or ExchangeSettings(sandbox=sandbox)
     if sandbox and not settings.sandbox:
-        settings = ExchangeSettings(True, settings.urls, settings.options)
+        settings = dataclasses.replace(settings, sandbox=True)
     # The warm-up a ccxt feed backfills: a model's windows, or a strategy's indicators.
     warmup = config.model.seq_len * 4 if options.model != "none" else 200
     feed = open_feed(feed_spec, interval=interval, exchange=settings, warmup=warmup)
-    symbol = feed_spec.split(":")[2] if feed_spec.startswith("ccxt:") else None
+    if symbol is None and feed_spec.startswith("ccxt:") and feed_spec.count(":") == 3:
+        symbol = feed_spec.split(":")[2]
     broker = open_broker(broker_spec, live_orders=live_orders, exchange=settings, symbol=symbol)
     return run_live(config, feed, broker, options, on_progress=on_progress, stop=stop)
