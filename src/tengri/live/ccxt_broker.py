@@ -153,6 +153,7 @@ class CcxtBroker:
         if not self.live_orders:
             return 0.0
         try:
+            self.exchange.load_markets()
             base = self.exchange.market(self.symbol)["base"]
             balance = self.exchange.fetch_balance()
         except ccxt.BaseError as exc:
