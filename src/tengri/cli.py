@@ -450,6 +450,10 @@ def live(
         str | None, typer.Option("--run", help="The run folder's name (default: derived).")
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Start the run folder anew instead of continuing it.")] = False,
+    serve: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve the status page, /metrics and the REST API on this port."),
+    ] = None,
 ) -> None:
     """Trade a feed's bars live through the replay's own engine; orders go to a broker.
 
@@ -495,18 +499,36 @@ def live(
             err=True,
         )
 
-    outcome = start_live(
-        settings,
-        feed,
-        broker,
-        options,
-        live_orders=live_orders,
-        sandbox=sandbox,
-        interval=interval,
-        symbol=symbol,
-        stop=stop,
-        on_progress=progress,
-    )
+    servers: list[Any] = []
+
+    def serve_status(session: Any) -> None:
+        from tengri.api import make_server
+        from tengri.services.serve import check_bind, resolve_token
+
+        host = settings.api.host
+        check_bind(host, resolve_token(settings))
+        server = make_server(session.replay.orchestrator, host, serve or 0, live=session.status.to_dict)
+        threading.Thread(target=server.run, name="tengri-live-api", daemon=True).start()
+        servers.append(server)
+        typer.echo(f"tengri live: status page on http://{host}:{server.port}/", err=True)
+
+    try:
+        outcome = start_live(
+            settings,
+            feed,
+            broker,
+            options,
+            live_orders=live_orders,
+            sandbox=sandbox,
+            interval=interval,
+            symbol=symbol,
+            stop=stop,
+            on_progress=progress,
+            on_begin=serve_status if serve is not None else None,
+        )
+    finally:
+        for server in servers:
+            server.close()
     if outcome is None:
         typer.echo("tengri live: stopped before any bar came", err=True)
         return

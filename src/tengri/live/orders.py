@@ -60,7 +60,8 @@ class OrderRouter:
         self.broker = broker
         self.store = store
         self.symbol = symbol
-        self.in_flight: dict[str, Order] = {}
+        self.in_flight: dict[str, Order] = {}  # sent, not final (a partial fill going on)
+        self.unsent: dict[str, Order] = {}  # the broker could not be reached: tried again
         self.errors = 0
         self.last_error: str | None = None
         self.counts: dict[str, int] = {}
@@ -82,11 +83,16 @@ class OrderRouter:
         return [report for order in self.orders_for(result) if (report := self.send(order)) is not None]
 
     def send(self, order: Order) -> OrderReport | None:
-        """Send one order and record its report; a broker failure is counted and reported, not raised."""
-        self.in_flight[order.client_id] = order
+        """Send one order and record its report; a broker failure is counted and reported, not raised.
+
+        An order the broker could not be reached for waits in :attr:`unsent` and is tried again by
+        :meth:`refresh` (its client order id makes a second try safe).
+        """
+        self.unsent.pop(order.client_id, None)
         try:
             report = self.broker.submit(order)
         except BrokerError as exc:
+            self.unsent[order.client_id] = order
             self.errors += 1
             self.last_error = exc.message
             log.error(
@@ -134,7 +140,9 @@ class OrderRouter:
             )
 
     def refresh(self) -> None:
-        """Ask the broker about every order still in flight (a partial fill going on); record changes."""
+        """Try unsent orders again; ask the broker about orders still in flight; record changes."""
+        for order in list(self.unsent.values()):
+            self.send(order)
         for client_id, order in list(self.in_flight.items()):
             try:
                 report = self.broker.find(client_id, self.symbol)

@@ -84,6 +84,7 @@ class LiveStatus:
     feed_stale: bool = False
     feed_events: dict[str, int] = field(default_factory=dict)
     orders_in_flight: int = 0
+    orders_unsent: int = 0
     orders: dict[str, int] = field(default_factory=dict)
     broker_errors: int = 0
     last_broker_error: str | None = None
@@ -230,7 +231,7 @@ class LiveSession:
 
     def idle(self) -> None:
         """Between polls: staleness, and orders still filling."""
-        if self.router is not None and self.router.in_flight:
+        if self.router is not None and (self.router.in_flight or self.router.unsent):
             self.router.refresh()
         stale = self.watch.check(self.machine_clock.now())
         if self.replay is not None:
@@ -248,11 +249,12 @@ class LiveSession:
         status, watch = self.status, self.watch
         status.bars = watch.counts["bars"]
         status.last_bar_time = watch.last_bar.timestamp if watch.last_bar is not None else None
-        status.feed_lag_seconds = watch.lag(time.time())
+        status.feed_lag_seconds = watch.lag(self.machine_clock.now())
         status.feed_stale = watch.stale
         status.feed_events = {k: v for k, v in watch.counts.items() if k != "bars"}
         if self.router is not None:
             status.orders_in_flight = len(self.router.in_flight)
+            status.orders_unsent = len(self.router.unsent)
             status.orders = dict(self.router.counts)
             status.broker_errors = self.router.errors
             status.last_broker_error = self.router.last_error
@@ -331,13 +333,15 @@ def run_live(
     machine_clock: Clock | None = None,
     sleep: Callable[[float], None] = time.sleep,
     session_ready: Callable[[LiveSession], None] | None = None,
+    on_begin: Callable[[LiveSession], None] | None = None,
 ) -> RunOutcome | None:
     """Trade ``feed``'s bars through the engine and ``broker`` until stopped; return the run's files.
 
     It stops when ``stop`` is set (the CLI sets it on SIGTERM and Ctrl-C), when the feed has
     finished, or when no bar came for ``options.idle_exit`` seconds of ``machine_clock``. It
     returns None when it stopped before any bar came. ``sleep`` waits between polls (tests pass
-    one that moves a manual clock).
+    one that moves a manual clock). ``on_begin`` is called once the engine exists (the CLI
+    starts the status page's server there).
     """
     options = options or LiveOptions()
     stop = stop or threading.Event()
@@ -365,6 +369,8 @@ def run_live(
                 # bars' spacing when the feed does not know it).
                 session.begin(pending)
                 pending = []
+                if on_begin is not None:
+                    on_begin(session)
             session.idle()
             if session.replay is not None and now - session.last_report >= options.report_every:
                 session.write_files()
@@ -411,6 +417,7 @@ def start_live(
     exchange: ExchangeSettings | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    on_begin: Callable[[LiveSession], None] | None = None,
 ) -> RunOutcome | None:
     """Open the feed and broker the specs name (:mod:`tengri.live.specs`) and :func:`run_live` them.
 
@@ -426,4 +433,4 @@ def start_live(
     if symbol is None and feed_spec.startswith("ccxt:") and feed_spec.count(":") == 3:
         symbol = feed_spec.split(":")[2]
     broker = open_broker(broker_spec, live_orders=live_orders, exchange=settings, symbol=symbol)
-    return run_live(config, feed, broker, options, on_progress=on_progress, stop=stop)
+    return run_live(config, feed, broker, options, on_progress=on_progress, stop=stop, on_begin=on_begin)
