@@ -533,6 +533,9 @@ def live(
         typer.echo("tengri live: stopped before any bar came", err=True)
         return
     shown = {k: outcome.summary.get(k) for k in _SUMMARY_KEYS if k in outcome.summary}
+    for key, value in shown.items():
+        if isinstance(value, float):
+            shown[key] = round(value, 4)
     _print_summary(shown, title=f"tengri live: {outcome.run_id}")
     typer.echo(f"report: {outcome.report_path or outcome.run_dir}")
 
