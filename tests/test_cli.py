@@ -17,6 +17,7 @@ COMMANDS = [
     "evaluate",
     "tune",
     "backtest",
+    "live",
     "serve",
     "status",
     "runs",

@@ -31,6 +31,7 @@ COVERED_ELSEWHERE = {
     "tengri evaluate": "tests/predict",
     "tengri tune": "tests/predict",
     "tengri store restore": "tests/test_cli_upkeep.py (it needs a backup's name)",
+    "tengri live": "tests/live (it follows a feed until stopped)",
 }
 
 

@@ -299,6 +299,23 @@ def _read_portfolio(data: list[str], repair: bool) -> Any:
     return panel
 
 
+def _strategy_trading(settings: TengriConfig, symbols: int = 1) -> TengriConfig:
+    """A user strategy's trading settings (`backtest` and `live --strategy` alike).
+
+    backtesting.py's quick start where the config file says nothing: one position of all of the
+    equity in whole units, commission 0.2 %, no slippage (a portfolio of `symbols` instruments: one
+    such position per symbol); the strategy's signals taken as they come.
+    """
+    chosen = settings.trading.model_fields_set
+    quick_start = {k: v for k, v in BACKTEST_TRADING.items() if k not in chosen}
+    if "max_open_executions" in quick_start:
+        quick_start["max_open_executions"] = symbols
+    return settings.with_overrides(
+        trading={**quick_start, "trade_patterns": False, "min_confidence": 0.0, "holding_bars": None},
+        engine={"defensive_margin": 0.0},
+    )
+
+
 def _replay_command(
     data: list[str],
     model: str,
@@ -313,17 +330,7 @@ def _replay_command(
     settings = _load_config(config)
     bars = _read_portfolio(data, repair)
     if strategy is not None:
-        # backtesting.py's quick start where the config file says nothing: one position of
-        # nearly all equity in whole units, commission 0.2 %, no slippage; a portfolio splits
-        # it, one position per symbol.
-        chosen = settings.trading.model_fields_set
-        quick_start = {k: v for k, v in BACKTEST_TRADING.items() if k not in chosen}
-        if "max_open_executions" in quick_start:
-            quick_start["max_open_executions"] = len(bars.symbols)
-        settings = settings.with_overrides(
-            trading={**quick_start, "trade_patterns": False, "min_confidence": 0.0, "holding_bars": None},
-            engine={"defensive_margin": 0.0},
-        )
+        settings = _strategy_trading(settings, len(bars.symbols))
     callback, display = _progress_printer(label)
     try:
         with display:
@@ -455,6 +462,140 @@ def backtest(
     symbol column) trade a portfolio through one account.
     """
     _replay_command(data or ["sample:goog_d1"], "none", config, resume, strategy, "backtest", repair)
+
+
+@app.command()
+def live(
+    feed: Annotated[
+        str,
+        typer.Option(
+            help="Bars: file:PATH (CSV or JSON lines, followed as it grows), stdin (JSON lines), "
+            "or ccxt:EXCHANGE:SYMBOL:TIMEFRAME."
+        ),
+    ],
+    broker: Annotated[str, typer.Option(help="paper (fills as the replay does) or ccxt:EXCHANGE.")] = "paper",
+    strategy: Annotated[
+        str | None, typer.Option(help="Your strategy as module:Class or path/to/file.py:Class.")
+    ] = None,
+    model: ModelOption = "none",
+    config: ConfigOption = None,
+    live_orders: Annotated[
+        bool, typer.Option("--live-orders", help="Send real orders through a ccxt broker (else it dry-runs).")
+    ] = False,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Use the exchange's test network (ccxt).")
+    ] = False,
+    flatten_on_exit: Annotated[
+        bool, typer.Option("--flatten-on-exit", help="Close open positions before stopping.")
+    ] = False,
+    idle_exit: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop once no bar came for this many seconds.")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(min=1.0, help="Seconds between bars (default: the feed's, else inferred).")
+    ] = None,
+    stale_intervals: Annotated[
+        float, typer.Option(min=1.0, help="Intervals without a bar before the feed is stale.")
+    ] = 3.0,
+    max_gap: Annotated[
+        float, typer.Option(min=1.0, help="Intervals between bars beyond which a gap is reported.")
+    ] = 1.5,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls of the feed.")] = 1.0,
+    symbol: Annotated[
+        str | None, typer.Option(help="The market a ccxt broker trades (default: the ccxt feed's).")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="The run folder's name (default: derived).")
+    ] = None,
+    fresh: Annotated[bool, typer.Option(help="Start the run folder anew instead of continuing it.")] = False,
+    serve: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve the status page, /metrics and the REST API on this port."),
+    ] = None,
+) -> None:
+    """Trade a feed's bars live through the replay's own engine; orders go to a broker.
+
+    Composes the engine as `run` (--model), `backtest` (--strategy, with backtest's trading
+    defaults) or the pattern triggers alone compose it. Keeps a run folder up to date; a
+    restart on the same folder continues it and reconciles with the broker first. Ctrl-C and
+    SIGTERM stop cleanly. Broker keys come from TENGRI_<EXCHANGE>_API_KEY and _SECRET only.
+    """
+    import signal
+    import threading
+
+    from tengri.services.live import LiveOptions, start_live
+
+    if model not in ("none", *MODELS):
+        _fail(f"--model must be none or one of {', '.join(MODELS)}, got {model!r}")
+    settings = _load_config(config)
+    if strategy is not None:
+        settings = _strategy_trading(settings)
+    stop = threading.Event()
+
+    def stop_on(signum: int, _frame: object) -> None:
+        typer.echo(f"tengri live: signal {signum}, stopping", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stop_on)
+    signal.signal(signal.SIGINT, stop_on)
+    options = LiveOptions(
+        model=model,
+        strategy=strategy,
+        run_id=run_id,
+        idle_exit=idle_exit,
+        flatten_on_exit=flatten_on_exit,
+        poll_seconds=poll,
+        stale_intervals=stale_intervals,
+        max_gap=max_gap,
+        fresh=fresh,
+    )
+
+    def progress(event: Any) -> None:
+        typer.echo(
+            f"live: bar {event.bar} equity {event.equity:,.2f} open {event.open_executions} "
+            f"thermal {event.thermal_zone}",
+            err=True,
+        )
+
+    servers: list[Any] = []
+
+    def serve_status(session: Any) -> None:
+        from tengri.api import make_server
+        from tengri.services.serve import check_bind, resolve_token
+
+        host = settings.api.host
+        check_bind(host, resolve_token(settings))
+        server = make_server(session.replay.orchestrator, host, serve or 0, live=session.status.to_dict)
+        threading.Thread(target=server.run, name="tengri-live-api", daemon=True).start()
+        servers.append(server)
+        typer.echo(f"tengri live: status page on http://{host}:{server.port}/", err=True)
+
+    try:
+        outcome = start_live(
+            settings,
+            feed,
+            broker,
+            options,
+            live_orders=live_orders,
+            sandbox=sandbox,
+            interval=interval,
+            symbol=symbol,
+            stop=stop,
+            on_progress=progress,
+            on_begin=serve_status if serve is not None else None,
+        )
+    finally:
+        for server in servers:
+            server.close()
+    if outcome is None:
+        typer.echo("tengri live: stopped before any bar came", err=True)
+        return
+    shown = {k: outcome.summary.get(k) for k in _SUMMARY_KEYS if k in outcome.summary}
+    for key, value in shown.items():
+        if isinstance(value, float):
+            shown[key] = round(value, 4)
+    _print_summary(shown, title=f"tengri live: {outcome.run_id}")
+    typer.echo(f"report: {outcome.report_path or outcome.run_dir}")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AgentLimitError",
     "AuthenticationError",
+    "BrokerError",
     "BurstRefusedError",
     "ConfigError",
     "ConflictError",
@@ -225,3 +226,13 @@ class RateLimitedError(TengriError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BrokerError(TengriError):
+    """A broker refused or failed an order or a query (rejected order, exchange down, bad keys).
+
+    The message never contains an API key or secret.
+    """
+
+    code = "broker_error"
+    http_status = 502

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -88,6 +88,7 @@ def create_app(
     *,
     bind_host: str | None = None,
     auth_clock: Callable[[], float] = time.monotonic,
+    live: Callable[[], Mapping[str, Any]] | None = None,
 ) -> Flask:
     """Build the REST gateway around ``orchestrator`` (default: a new one from ``config``).
 
@@ -102,6 +103,9 @@ def create_app(
         accepted, besides the loopback names and ``api.allowed_hosts``.
     auth_clock
         Monotonic seconds for the failed-authentication window (a fake in tests).
+    live
+        A live run's state (``tengri live --serve``): the status page and ``/metrics`` show its
+        feed's lag and last bar, orders in flight and broker errors.
 
     Raises
     ------
@@ -132,7 +136,8 @@ def create_app(
     gateway = EngineGateway(
         orch, max_agents=cfg.api.max_agents, max_clock_skew=cfg.api.max_clock_skew_seconds
     )
-    metrics = ApiMetrics(orch)
+    gateway.live = live
+    metrics = ApiMetrics(orch, live)
     app.extensions["tengri"] = {"orchestrator": orch, "gateway": gateway, "metrics": metrics, "edge": edge}
 
     app.register_blueprint(health_blueprint(edge, gateway, metrics))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tengri import __version__
@@ -48,6 +49,8 @@ class EngineGateway:
         self, orchestrator: SystemOrchestrator, *, max_agents: int = 1000, max_clock_skew: float = 300.0
     ) -> None:
         self.orchestrator = orchestrator
+        # A live run's state (feed, orders, broker; tengri.services.live.LiveStatus.to_dict), if any.
+        self.live: Callable[[], Mapping[str, Any]] | None = None
         self.max_agents = max_agents
         self.max_clock_skew = max_clock_skew
         self._agents_lock = threading.Lock()
@@ -282,4 +285,5 @@ class EngineGateway:
                 }
                 for e in reversed(orch.store.executions(limit=executions))
             ],
+            "live": dict(self.live()) if self.live is not None else None,
         }

@@ -8,7 +8,8 @@ with the most executions; the others are summed under ``agent="_other"``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -88,10 +89,68 @@ class _EngineCollector(Collector):
         yield total
 
 
+class _LiveCollector(Collector):
+    """A live run's feed and orders (``tengri live --serve``), read when scraped."""
+
+    def __init__(self, live: Callable[[], Mapping[str, Any]]) -> None:
+        self.live = live
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.live()
+        gauges = (
+            (
+                "tengri_live_feed_lag_seconds",
+                "Seconds since the feed's last bar closed.",
+                state["feed_lag_seconds"],
+            ),
+            (
+                "tengri_live_last_bar_timestamp_seconds",
+                "Opening time of the last bar (Unix seconds).",
+                state["last_bar_time"],
+            ),
+            (
+                "tengri_live_feed_stale",
+                "1 while the feed is stale (entries held).",
+                float(state["feed_stale"]),
+            ),
+            (
+                "tengri_live_orders_in_flight",
+                "Orders sent and not yet final (a partial fill going on).",
+                state["orders_in_flight"],
+            ),
+            (
+                "tengri_live_orders_unsent",
+                "Orders the broker could not be reached for, to be tried again.",
+                state["orders_unsent"],
+            ),
+        )
+        for name, text, value in gauges:
+            if value is not None:
+                gauge = GaugeMetricFamily(name, text)
+                gauge.add_metric([], float(value))
+                yield gauge
+        bars = CounterMetricFamily("tengri_live_bars", "Bars the feed's watch admitted.")
+        bars.add_metric([], float(state["bars"]))
+        yield bars
+        events = CounterMetricFamily("tengri_live_feed_events", "Feed problems by kind.", labels=["kind"])
+        for kind, count in sorted(state["feed_events"].items()):
+            events.add_metric([kind], float(count))
+        yield events
+        orders = CounterMetricFamily("tengri_live_orders", "Order reports by status.", labels=["status"])
+        for status, count in sorted(state["orders"].items()):
+            orders.add_metric([status], float(count))
+        yield orders
+        errors = CounterMetricFamily("tengri_live_broker_errors", "Broker failures and rejected orders.")
+        errors.add_metric([], float(state["broker_errors"]))
+        yield errors
+
+
 class ApiMetrics:
     """The app's registry and the instruments the views and error handlers update."""
 
-    def __init__(self, orchestrator: SystemOrchestrator) -> None:
+    def __init__(
+        self, orchestrator: SystemOrchestrator, live: Callable[[], Mapping[str, Any]] | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.tick_latency = Histogram(
             "tengri_tick_latency_seconds",
@@ -106,6 +165,8 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(_EngineCollector(orchestrator))
+        if live is not None:
+            self.registry.register(_LiveCollector(live))
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition of every metric."""

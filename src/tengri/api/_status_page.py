@@ -1,6 +1,7 @@
 """The status page at ``/``: one server-rendered HTML page, no external assets, refreshing itself.
 
-It shows system health, the thermal zone and temperatures, the burst budget, the profit zone with
+It shows system health, a live run's feed and orders (``tengri live --serve``), the thermal zone
+and temperatures, the burst budget, the profit zone with
 a sparkline (inline SVG), each agent's strategies with their confidences, and the latest
 executions. Jinja escapes every value (``render_template_string`` autoescapes).
 """
@@ -49,6 +50,13 @@ th{background:#f0f0f0} .num{text-align:right;font-variant-numeric:tabular-nums} 
   {% if o.thermal.budget.active_burst %}<br><b>burst running</b>: {{ o.thermal.budget.active_burst.burst_id }}{% endif %}
   {% if o.thermal.budget.cooldown_remaining_s > 0 %}<br>cooling down {{ '%.0f' % o.thermal.budget.cooldown_remaining_s }} s{% endif %}
  </div>
+ {% if o.live %}<div class="card"><h2>Live</h2>
+  feed <b>{{ o.live.feed }}</b> <span class="{{ 'bad' if o.live.feed_stale else 'ok' }}">{{ 'stale' if o.live.feed_stale else 'flowing' }}</span>
+  <br>last bar {{ o.live.last_bar }}, lag {{ '%.0f' % o.live.feed_lag_seconds if o.live.feed_lag_seconds is not none else '–' }} s, {{ o.live.bars }} bars
+  {% for kind, count in o.live.feed_events.items() if count %}<br><small>{{ kind.replace('_', ' ') }}: {{ count }}</small>{% endfor %}
+  <br>broker <b>{{ o.live.broker }}</b>: {{ o.live.orders_in_flight }} order(s) in flight, {{ o.live.orders_unsent }} unsent, {{ o.live.broker_errors }} error(s)
+  {% if o.live.last_broker_error %}<br><small>{{ o.live.last_broker_error }}</small>{% endif %}
+ </div>{% endif %}
  <div class="card"><h2>Profit</h2>
   zone <b>{{ o.profit.zone_state }}</b>, strength {{ '%.3f' % o.profit.vector_strength }}, {{ o.profit.n_points }} points
   <br><svg width="{{ width }}" height="{{ height }}" viewBox="0 0 {{ width }} {{ height }}" role="img"
@@ -100,6 +108,9 @@ def render_status_page(overview: dict[str, Any]) -> str:
     """Render the page from :meth:`EngineGateway.overview`."""
     for execution in overview["executions"]:
         execution["opened"] = _when(execution["opened_at"])
+    live = overview.get("live")
+    if live:
+        live["last_bar"] = _when(live["last_bar_time"]) if live.get("last_bar_time") is not None else "–"
     return render_template_string(
         _TEMPLATE,
         o=overview,

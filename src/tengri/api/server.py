@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -195,10 +195,19 @@ class WaitressServer:
         self._server.task_dispatcher.shutdown()
 
 
-def make_server(orchestrator: SystemOrchestrator, host: str, port: int) -> WaitressServer:
-    """Build the app around ``orchestrator`` and a waitress server as the ``api`` section says."""
+def make_server(
+    orchestrator: SystemOrchestrator,
+    host: str,
+    port: int,
+    *,
+    live: Callable[[], Mapping[str, Any]] | None = None,
+) -> WaitressServer:
+    """Build the app around ``orchestrator`` and a waitress server as the ``api`` section says.
+
+    ``live`` is a live run's state, for the status page and ``/metrics`` (``tengri live --serve``).
+    """
     api = orchestrator.config.api
-    app: Flask = create_app(orchestrator.config, orchestrator, bind_host=host)
+    app: Flask = create_app(orchestrator.config, orchestrator, bind_host=host, live=live)
     return WaitressServer(
         app,
         host,

@@ -45,6 +45,8 @@ class RiskGuard:
         self._day_start: float | None = None
         self._last_equity: float | None = None
         self._blocked_day: int | None = None
+        # Set from outside (a live run's stale feed): why entries are held, None when they are not.
+        self.entries_held: str | None = None
         self.counts = {
             "max_drawdown": 0,
             "max_drawdown_refused": 0,
@@ -98,7 +100,13 @@ class RiskGuard:
 
     # -- entries ------------------------------------------------------------------------------
     def allows_entry(self, timestamp: float) -> bool:
-        """Whether an entry may open now (not after the kill switch, nor on a day past its loss limit)."""
+        """Whether an entry may open now (not after the kill switch, nor on a day past its loss limit).
+
+        Nor while :attr:`entries_held` says why not (a live feed gone stale).
+        """
+        if self.entries_held is not None:
+            self.counts["entries_held_refused"] = self.counts.get("entries_held_refused", 0) + 1
+            return False
         if self.killed_at is not None:
             self.counts["max_drawdown_refused"] += 1
             return False

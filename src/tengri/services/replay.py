@@ -54,7 +54,7 @@ from tengri.services.run_files import RunOutcome, write_run_files
 if TYPE_CHECKING:
     from tengri.services.model_source import PredictorSignalSource
 
-__all__ = ["ModelKind", "ProgressEvent", "RunOutcome", "load_strategy", "run_replay"]
+__all__ = ["ModelKind", "ProgressEvent", "RunOutcome", "bar_config", "load_strategy", "run_replay"]
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,23 @@ def _run_id(symbols: Sequence[str], model: str, strategy: Strategy | None, confi
     return "-".join([*parts, digest])
 
 
+def bar_config(config: TengriConfig, frame: pd.DataFrame, spacing: float | None = None) -> TengriConfig:
+    """The engine's configuration for a stream of bars like ``frame``'s (a replay's or a live feed's).
+
+    A bar stream's trading context leaves out the machine's temperature, which says nothing about
+    the market and would make two runs of the same data differ. Unless set, the evidence decays
+    over 168 bars (a week of hourly bars) rather than 7 calendar days, whatever the bar size
+    (``spacing`` seconds, by default the median spacing of ``frame``'s bars). The stream's owner
+    takes the engine's checkpoints itself, right after flushing its journal.
+    """
+    agent: dict[str, Any] = {"context_fields": ("profit_zone",)}
+    if spacing is None and len(frame) > 1:
+        spacing = float(pd.Series(frame.index).diff().median().total_seconds())
+    if "decay_tau" not in config.agent.model_fields_set and spacing is not None:
+        agent["decay_tau"] = DECAY_BARS * spacing
+    return config.with_overrides(agent=agent, engine={"checkpoint_interval": _NEVER})
+
+
 class _Replay:
     """The state of one replay: orchestrator, journal, and the bars' bookkeeping."""
 
@@ -175,6 +192,26 @@ class _Replay:
         self.retrains_skipped = 0
         self.retrains_deferred = 0
         self.model_skipped: str | None = None  # why the model's fit was refused
+
+    def extend(self, bars: pd.DataFrame) -> None:
+        """Append one symbol's bars that arrived after the stream began (a live feed's), for :meth:`step`."""
+        self.frame = pd.concat([self.frame, bars])
+        self._symbols.extend([self._symbols[-1]] * len(bars))
+        self._columns = tuple(
+            [*old, *new]
+            for old, new in zip(
+                self._columns,
+                (
+                    (bars.index.asi8 / 1e9).tolist(),
+                    *(
+                        bars[c].to_numpy(dtype=float).tolist()
+                        for c in ("Open", "High", "Low", "Close", "Volume")
+                    ),
+                ),
+                strict=True,
+            )
+        )
+        self._iso = [*self._iso, *iso_times(self._columns[0][-len(bars) :])]
 
     def tick(self, bar: int) -> Tick:
         times, opens, highs, lows, closes, volumes = self._columns
@@ -434,16 +471,8 @@ def run_replay(
     user_strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
     frame = next(iter(panel.data.values())).frame
     bars = merge_bars(panel)
-    # A replay's trading context leaves out the machine's temperature, which says nothing about
-    # the market and would make two runs of the same data differ. Unless set, the evidence decays
-    # over 168 bars (a week of hourly bars) rather than 7 calendar days, whatever the bar size.
-    agent: dict[str, Any] = {"context_fields": ("profit_zone",)}
-    if "decay_tau" not in config.agent.model_fields_set and len(frame) > 1:
-        spacing = float(pd.Series(frame.index).diff().median().total_seconds())
-        agent["decay_tau"] = DECAY_BARS * spacing
-    # The replay takes the engine's checkpoints itself, right after flushing its journal.
     checkpoint_every = config.engine.checkpoint_interval
-    config = config.with_overrides(agent=agent, engine={"checkpoint_interval": _NEVER})
+    config = bar_config(config, frame)
     run_id = _run_id(panel.symbols, model, user_strategy, config)
     run_dir = config.data_dir / "runs" / run_id
     notes: list[str] = []
