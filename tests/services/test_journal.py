@@ -43,7 +43,7 @@ def test_load_cuts_a_torn_line_and_drops_rows_past_the_checkpoint(tmp_path: Path
     resumed.load(upto_bar=3)
     assert resumed.frame("timeline")["bar"].tolist() == [0, 1, 2]
     _bar(resumed, 3)
-    resumed.flush()  # rewrites the file whole: it held rows past the checkpoint
+    resumed.flush()  # appends to the file, cut before the checkpoint's first later bar
     assert pd.read_csv(path)["bar"].tolist() == [0, 1, 2, 3]
 
 
