@@ -219,11 +219,17 @@ def _parse_timestamps(raw: pd.Series, source: str, label: str) -> pd.DatetimeInd
         )
     else:
         # An object column may mix text with numbers (or booleans): refuse the first one by its row
-        # rather than let pandas guess what a bare number means among dates.
-        numeric = np.fromiter(
-            (isinstance(v, int | float | np.number) and not _is_missing(v) for v in raw),
-            dtype=bool,
-            count=len(raw),
+        # rather than let pandas guess what a bare number means among dates. A column of text
+        # alone (pandas' scan in C says so) has none to look for, value by value in Python.
+        only_text = pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
+        numeric = (
+            np.zeros(len(raw), dtype=bool)
+            if only_text
+            else np.fromiter(
+                (isinstance(v, int | float | np.number) and not _is_missing(v) for v in raw),
+                dtype=bool,
+                count=len(raw),
+            )
         )
         if numeric.any():
             position = int(np.argmax(numeric))
