@@ -136,20 +136,25 @@ class RunJournal:
         for row in rows:
             self.add(table, **row)
 
-    def frame(self, table: str) -> pd.DataFrame:
+    def frame(self, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Return a table as a DataFrame with its columns in order (a streamed one flushed and read back).
+
+        ``columns`` keeps only those (in the table's order): a streamed table is then read without
+        the others, a long run's memory spared.
 
         A streamed table's floats read back exactly (the file holds each float's shortest repr,
         which pandas' default parser reads to the same float), so its frame equals its rows'.
         """
+        names = [name for name in FILES[table] if columns is None or name in columns]
         if table not in STREAMED:
-            return pd.DataFrame.from_records(self._rows[table], columns=list(FILES[table]))
+            return pd.DataFrame.from_records(self._rows[table], columns=list(FILES[table]))[names]
         self.flush()
         return pd.read_csv(
             self.run_dir / f"{table}.csv",
+            usecols=names,
             keep_default_na=False,
             na_values=[""],
-        )
+        )[names]
 
     def flush(self) -> None:
         """Write the rows added since the last flush to ``<run_dir>/<table>.csv``.
