@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Patch
 
+from tengri.report.downsample import envelope
 from tengri.report.figures import (
     PALETTE,
     PROFIT_ZONE_COLOURS,
@@ -50,8 +51,10 @@ def price_chart(timeline: pd.DataFrame, trades: pd.DataFrame) -> str:
     """Draw the close with each trade's entry (▲ long, ▼ short) and exit (●), joined by a line."""
     with styled():
         figure, (ax,) = new_figure(4.2)
-        times = as_datetimes(timeline["timestamp"])
-        ax.plot(times, timeline["close"], color=PALETTE["price"], linewidth=1.0, label="close")
+        times, close = envelope(
+            as_datetimes(timeline["timestamp"]), timeline["close"].to_numpy(dtype=np.float64)
+        )
+        ax.plot(times, close, color=PALETTE["price"], linewidth=1.0, label="close")
         if len(trades):
             entry_x = _date_numbers(as_datetimes(trades["entry_time"]))
             exit_x = _date_numbers(as_datetimes(trades["exit_time"]))
@@ -103,19 +106,21 @@ def equity_chart(timeline: pd.DataFrame) -> str:
         equity = timeline["equity"].to_numpy(dtype=np.float64)
         close = timeline["close"].to_numpy(dtype=np.float64)
         hold = equity[0] * close / close[0] if close[0] else np.full_like(close, np.nan)
+        peak = int(np.argmax(equity))
+        peak_time, peak_equity = times[peak], equity[peak]
+        underwater = -drawdown(equity) * 100
+        times, hold, equity, underwater = envelope(times, hold, equity, underwater)
         top.plot(times, hold, color=PALETTE["hold"], linewidth=1.0, label="buy and hold")
         top.plot(times, equity, color=PALETTE["equity"], linewidth=1.4, label="equity")
-        peak = int(np.argmax(equity))
-        top.scatter([times[peak]], [equity[peak]], color=PALETTE["equity"], s=30, zorder=3)
+        top.scatter([peak_time], [peak_equity], color=PALETTE["equity"], s=30, zorder=3)
         top.annotate(
-            f"peak {equity[peak]:,.0f}",
-            (times[peak], equity[peak]),
+            f"peak {peak_equity:,.0f}",
+            (peak_time, peak_equity),
             xytext=(4, 6),
             textcoords="offset points",
         )
         top.set(ylabel="equity")
         top.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2)
-        underwater = -drawdown(equity) * 100
         bottom.fill_between(times, underwater, 0, color=PALETTE["drawdown"], alpha=0.35, linewidth=0)
         bottom.plot(times, underwater, color=PALETTE["drawdown"], linewidth=0.8)
         bottom.set(ylabel="drawdown [%]")
@@ -207,7 +212,12 @@ def zones_chart(timeline: pd.DataFrame) -> str:
             heat.broken_barh(
                 burst_ranges, (low - 1, high - low + 2), facecolors="#ffe8cc", linewidth=0, label="in burst"
             )
-        heat.plot(times, temperature, color=PALETTE["short"], linewidth=1.0, label="temperature")
+        heat.plot(
+            *envelope(times, temperature.to_numpy(dtype=np.float64)),
+            color=PALETTE["short"],
+            linewidth=1.0,
+            label="temperature",
+        )
         for bound in _THERMAL_BOUNDS:
             if float(np.nanmin(temperature)) - 5 <= bound <= float(np.nanmax(temperature)) + 5:
                 heat.axhline(bound, color=PALETTE["muted"], linestyle=":", linewidth=0.8)
