@@ -6,6 +6,9 @@ SIGKILL at a seeded bar and place: after a tick, inside a checkpoint between the
 and the engine's checkpoint, or right after the engine's checkpoint. The next child resumes the
 run with ``--resume`` (and is killed again further on) until one completes. The run folder must
 then hold the same trades, timeline and summary as an uninterrupted run of the same command.
+
+A second test does the same on a 200,000-bar one-minute random walk (issue 17): the journal's
+streamed files are cut at a resume, not reloaded, and the run must still equal one run.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,10 +41,12 @@ def _config(path: Path) -> Path:
     return path
 
 
-def _backtest(data_dir: Path, config: Path, kill_bar: int, where: str, resume: bool) -> int:
+def _backtest(
+    data_dir: Path, config: Path, kill_bar: int, where: str, resume: bool, data: str = "sample:eurusd_h1"
+) -> int:
     args = [
         "backtest",
-        "sample:eurusd_h1",
+        data,
         "--strategy",
         "tengri.strategies:SmaCross",
         "--config",
@@ -105,3 +111,54 @@ def test_backtest_killed_and_resumed_equals_uninterrupted(tmp_path: Path, reliab
             ),
         ],
     )
+
+
+LONG_BARS = 200_000
+LONG_KILLS = 3
+
+
+def _random_walk(path: Path, bars: int) -> Path:
+    rng = np.random.default_rng(SEED)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0005, bars)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    index = pd.date_range("2024-01-01", periods=bars, freq="min", tz="UTC", name="timestamp")
+    frame = pd.DataFrame(
+        {
+            "Open": open_,
+            "High": np.maximum(open_, close) * 1.0002,
+            "Low": np.minimum(open_, close) * 0.9998,
+            "Close": close,
+            "Volume": 1000.0,
+        },
+        index=index,
+    ).round(4)
+    frame.to_csv(path, index_label="timestamp", lineterminator="\n")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.crash
+def test_long_backtest_killed_and_resumed_equals_uninterrupted(tmp_path: Path) -> None:
+    data = str(_random_walk(tmp_path / "walk.csv", LONG_BARS))
+    config = tmp_path / "tengri.toml"
+    config.write_text("[engine]\ncheckpoint_interval = 5000\n\n[trading]\ncommission = 0.0\n")
+    assert _backtest(tmp_path / "whole", config, -1, "none", resume=False, data=data) == 0
+    rng = random.Random(SEED)
+    kill_bars = sorted(rng.sample(range(1, LONG_BARS), LONG_KILLS))
+    for i, bar in enumerate(kill_bars):
+        where = rng.choice(WHERE)
+        assert _backtest(tmp_path / "split", config, bar, where, resume=i > 0, data=data) == -9
+    assert _backtest(tmp_path / "split", config, -1, "none", resume=True, data=data) == 0
+    whole, split = _folder(tmp_path / "whole"), _folder(tmp_path / "split")
+    for name in ("trades.csv", "executions.csv"):
+        assert (split / name).read_bytes() == (whole / name).read_bytes()
+    machine = ["temperature", "thermal_zone"]
+    split_timeline = pd.read_csv(split / "timeline.csv").drop(columns=machine)
+    assert len(split_timeline) == LONG_BARS
+    pd.testing.assert_frame_equal(split_timeline, pd.read_csv(whole / "timeline.csv").drop(columns=machine))
+    summary = json.loads((whole / "summary.json").read_text())
+    split_summary = json.loads((split / "summary.json").read_text())
+    assert summary["num_trades"] > 5_000
+    assert {k: v for k, v in split_summary.items() if k != "compute"} == {
+        k: v for k, v in summary.items() if k != "compute"
+    }

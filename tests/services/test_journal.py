@@ -43,7 +43,7 @@ def test_load_cuts_a_torn_line_and_drops_rows_past_the_checkpoint(tmp_path: Path
     resumed.load(upto_bar=3)
     assert resumed.frame("timeline")["bar"].tolist() == [0, 1, 2]
     _bar(resumed, 3)
-    resumed.flush()  # rewrites the file whole: it held rows past the checkpoint
+    resumed.flush()  # appends to the file, cut before the checkpoint's first later bar
     assert pd.read_csv(path)["bar"].tolist() == [0, 1, 2, 3]
 
 
@@ -51,3 +51,20 @@ def test_iso_times_match_iso() -> None:
     times = [0.0, 1e9, 1.7e9 + 3600.0]
     assert iso_times(times) == [iso(t) for t in times]
     assert iso_times([1.5, 2.0]) == [iso(1.5), iso(2.0)]  # fractional seconds keep their digits
+
+
+def test_a_streamed_table_is_read_back_from_its_file_with_the_columns_asked(tmp_path: Path) -> None:
+    journal = RunJournal(tmp_path)
+    for bar in range(4):
+        _bar(journal, bar)
+    in_memory = pd.DataFrame.from_records(
+        [(bar, iso(1e9 + 3600 * bar), 1.0 + bar / 8) for bar in range(4)],
+        columns=["bar", "timestamp", "close"],
+    )
+    pd.testing.assert_frame_equal(journal.frame("timeline", columns=("close", "bar", "timestamp")), in_memory)
+    assert journal.count("timeline") == 4
+    # Flushed rows left memory: the table is what its file holds (here cut to two bars).
+    lines = (tmp_path / "timeline.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "timeline.csv").write_text("".join(lines[:3]))
+    assert journal.frame("timeline")["bar"].tolist() == [0, 1]
+    assert list(journal.frame("timeline").columns) == list(FILES["timeline"])

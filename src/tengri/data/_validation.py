@@ -219,11 +219,17 @@ def _parse_timestamps(raw: pd.Series, source: str, label: str) -> pd.DatetimeInd
         )
     else:
         # An object column may mix text with numbers (or booleans): refuse the first one by its row
-        # rather than let pandas guess what a bare number means among dates.
-        numeric = np.fromiter(
-            (isinstance(v, int | float | np.number) and not _is_missing(v) for v in raw),
-            dtype=bool,
-            count=len(raw),
+        # rather than let pandas guess what a bare number means among dates. A column of text
+        # alone (pandas' scan in C says so) has none to look for, value by value in Python.
+        only_text = pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
+        numeric = (
+            np.zeros(len(raw), dtype=bool)
+            if only_text
+            else np.fromiter(
+                (isinstance(v, int | float | np.number) and not _is_missing(v) for v in raw),
+                dtype=bool,
+                count=len(raw),
+            )
         )
         if numeric.any():
             position = int(np.argmax(numeric))
@@ -253,6 +259,9 @@ def _parse_text_timestamps(raw: pd.Series, source: str, label: str) -> pd.Dateti
     day-first and month-first dates. When the first value fits both orders, the order that
     parses every value wins; when both do, the dates are ambiguous and rejected.
     """
+    fast = _arrow_iso8601(raw)
+    if fast is not None:
+        return fast
     with warnings.catch_warnings():
         # pandas warns about formats it can only guess; a value it cannot parse becomes NaT and
         # is reported as an error with its row, which says more than the warning.
@@ -279,6 +288,24 @@ def _parse_text_timestamps(raw: pd.Series, source: str, label: str) -> pd.Dateti
     if complete:
         return complete[0]
     return candidates[0] if candidates else parsed
+
+
+def _arrow_iso8601(raw: pd.Series) -> pd.DatetimeIndex | None:
+    """ISO 8601 text parsed by Arrow's cast, in C (some ten times pandas' speed); ``None`` where it cannot.
+
+    Arrow takes the same instants as ``pd.to_datetime(utc=True, format="ISO8601")`` (naive times as
+    UTC, offsets converted) on the forms it reads; anything else it refuses whole, and pandas
+    parses the column instead, with its error for the first bad row.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(raw.array, type=pa.string(), from_pandas=True)
+        parsed = pc.cast(text, pa.timestamp("ns", tz="UTC"))
+    except (ValueError, TypeError, NotImplementedError, OverflowError, pa.ArrowException):
+        return None
+    return pd.DatetimeIndex(parsed.to_pandas(), name=raw.name)
 
 
 def _is_missing(value: Any) -> bool:

@@ -14,6 +14,7 @@ reference strategies (backtesting.py's) use pandas.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 __all__ = ["RollingMean"]
@@ -29,7 +30,8 @@ class RollingMean:
             raise ValueError(f"period must be at least 1, got {period}")
         self._period = period
         self._seen = 0
-        self._means: list[float] = []
+        # Unboxed doubles: 8 bytes a value where a list of floats holds 32 (the series can be long).
+        self._means: array[float] = array("d")
         self._sum = 0.0
         self._added = 0.0  # Kahan compensations, one for additions and one for removals (as pandas)
         self._removed = 0.0

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 from matplotlib.patches import Patch
 
+from tengri.report.downsample import envelope
 from tengri.report.figures import (
     PALETTE,
     PROFIT_ZONE_COLOURS,
@@ -129,7 +130,12 @@ def zones_chart(timeline: pd.DataFrame) -> str:
             heat.broken_barh(
                 burst_ranges, (low - 1, high - low + 2), facecolors="#ffe8cc", linewidth=0, label="in burst"
             )
-        heat.plot(times, temperature, color=PALETTE["short"], linewidth=1.0, label="temperature")
+        heat.plot(
+            *envelope(times, temperature.to_numpy(dtype=np.float64)),
+            color=PALETTE["short"],
+            linewidth=1.0,
+            label="temperature",
+        )
         for bound in _THERMAL_BOUNDS:
             if float(np.nanmin(temperature)) - 5 <= bound <= float(np.nanmax(temperature)) + 5:
                 heat.axhline(bound, color=PALETTE["muted"], linestyle=":", linewidth=0.8)

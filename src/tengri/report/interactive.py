@@ -2,9 +2,9 @@
 
 Drawn with bokeh and embedded with its JavaScript inlined (the ``bokeh`` bundle of
 :class:`bokeh.resources.Resources` in ``inline`` mode), so that the one-file report opens without a
-network. A long series is downsampled for drawing (:func:`downsample`): per pixel column, its
-first, lowest, highest and last points, so that every spike a screen could show is kept; every
-trade is drawn. Bokeh names its objects with counters and random UUIDs; :func:`embed` renumbers
+network. A long series is downsampled for drawing (:func:`tengri.report.downsample.kept`): each
+bucket of bars keeps its lowest and highest point, so that every spike a screen could show is
+kept; every trade is drawn. Bokeh names its objects with counters and random UUIDs; :func:`embed` renumbers
 them in order of appearance, so the same run gives the same page.
 """
 
@@ -21,12 +21,11 @@ from bokeh.models import ColumnDataSource, HoverTool, Range, Range1d
 from bokeh.plotting import figure
 from bokeh.resources import Resources
 
+from tengri.report.downsample import kept
 from tengri.report.statistics import drawdown
 
-__all__ = ["MAX_COLUMNS", "downsample", "embed", "equity_figures", "price_figure", "script_tags"]
+__all__ = ["embed", "equity_figures", "price_figure", "script_tags"]
 
-#: Pixel columns a chart is drawn at: a series keeps at most four points per column.
-MAX_COLUMNS = 1_200
 _TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
 _WIDTH = 1_100
 _COLOURS = {
@@ -38,24 +37,6 @@ _COLOURS = {
 }
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def downsample(x: FloatArray, y: FloatArray, columns: int = MAX_COLUMNS) -> npt.NDArray[np.intp]:
-    """Indices of the points to draw: per pixel column of ``x``, its first, minimum, maximum and last.
-
-    ``x`` is increasing. A series of at most ``4·columns`` points is kept whole.
-    """
-    n = len(x)
-    if n <= 4 * columns:
-        return np.arange(n)
-    span = float(x[-1] - x[0]) or 1.0
-    column = np.minimum(((x - x[0]) / span * columns).astype(np.intp), columns - 1)
-    frame = pd.DataFrame({"column": column, "y": y})
-    groups = frame.groupby("column", sort=True)["y"]
-    starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
-    ends = np.r_[starts[1:] - 1, n - 1]
-    keep = np.concatenate([starts, ends, groups.idxmin().to_numpy(), groups.idxmax().to_numpy()])
-    return np.unique(keep)
 
 
 def _millis(times: pd.Series) -> FloatArray:
@@ -88,7 +69,7 @@ def price_figure(timeline: pd.DataFrame, trades: pd.DataFrame, title: str = "Pri
     """The close (downsampled) with every trade: ▲ a long entry, ▼ a short one, ● its exit, joined."""
     x = _millis(timeline["timestamp"])
     close = timeline["close"].to_numpy(dtype=np.float64)
-    shown = downsample(x, close)
+    shown = kept(len(x), close)
     plot = _figure(title, 320, _x_range(x))
     plot.line(x[shown], close[shown], color=_COLOURS["price"], line_width=1.2, legend_label="close")
     if len(trades):
@@ -132,10 +113,9 @@ def equity_figures(timeline: pd.DataFrame, x_range: Range | None = None) -> tupl
     shared = x_range if x_range is not None else _x_range(x)
     depth = -drawdown(equity) * 100.0
     top = _figure("Equity", 260, shared)
-    shown = downsample(x, equity)
+    shown = kept(len(x), equity, depth)
     top.line(x[shown], equity[shown], color=_COLOURS["equity"], line_width=1.3)
     bottom = _figure("Drawdown [%]", 160, shared)
-    shown = downsample(x, depth)
     bottom.varea(x=x[shown], y1=depth[shown], y2=0.0, fill_color=_COLOURS["drawdown"], fill_alpha=0.35)
     return top, bottom
 

@@ -7,9 +7,11 @@ run loads them and drops the rows past its checkpoint, so that nothing is counte
 
 Rows are kept as tuples in the file's column order, and a flush appends only the rows added since
 the last one: a replay flushes at every checkpoint, and rewriting whole files each time would grow
-with the square of the run's length. A kill during an append can leave a partial last line;
-:meth:`RunJournal.load` cuts it off before reading (its rows are past the store's checkpoint, so
-they are dropped anyway).
+with the square of the run's length. The tables with a row per bar (or per sampled bar) stream:
+once flushed, their rows leave memory, so a replay's memory does not grow with its bars, and
+:meth:`RunJournal.frame` reads them back from their file. Trades and bursts, a row per event, stay
+in memory too. A kill during an append can leave a partial last line; :meth:`RunJournal.load`
+cuts it off before reading (its rows are past the store's checkpoint, so they are dropped anyway).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ FILES: dict[str, tuple[str, ...]] = {
 }
 # The column that says which bar a row belongs to, where rows are dropped past a checkpoint.
 _BAR_COLUMN = {"timeline": "bar", "confidences": "bar", "signals": "bar", "trades": "exit_bar"}
+# The tables whose rows leave memory once written; each has its bar as its first column, in order.
+STREAMED = ("timeline", "confidences", "signals")
 
 
 def iso(t: float) -> str:
@@ -70,6 +74,24 @@ def _cut_partial_line(path: Path) -> None:
         handle.truncate(data.rfind(b"\n") + 1)
 
 
+def _keep_bars_before(path: Path, upto_bar: int) -> int:
+    """Cut ``path`` (a streamed table, bars ascending in its first column) before ``upto_bar``'s rows.
+
+    Returns the number of data rows kept. The kept lines are not rewritten, so they stay byte
+    for byte as they were appended.
+    """
+    kept = 0
+    with path.open("rb+") as handle:
+        offset = len(handle.readline())  # the header
+        for line in handle:
+            if int(line.split(b",", 1)[0]) >= upto_bar:
+                break
+            offset += len(line)
+            kept += 1
+        handle.truncate(offset)
+    return kept
+
+
 def _finite(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """``row`` with every non-finite float as ``None`` (an empty field); the row itself when it has none."""
     for value in row:
@@ -79,18 +101,21 @@ def _finite(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 class RunJournal:
-    """Rows of one run, kept in memory and appended to CSV files on :meth:`flush`."""
+    """Rows of one run, appended to CSV files on :meth:`flush`; the streamed tables' leave memory then."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
+        # A streamed table's rows not yet written; every row of the others.
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in FILES}
         self._written: dict[str, int] = dict.fromkeys(FILES, 0)  # rows of each table on disk
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self._rows.values())
+        return sum(self.count(table) for table in FILES)
 
     def count(self, table: str) -> int:
         """The number of rows in ``table``."""
+        if table in STREAMED:
+            return self._written[table] + len(self._rows[table])
         return len(self._rows[table])
 
     def add(self, table: str, **row: Any) -> None:
@@ -113,9 +138,25 @@ class RunJournal:
         for row in rows:
             self.add(table, **row)
 
-    def frame(self, table: str) -> pd.DataFrame:
-        """Return a table as a DataFrame with its columns in order."""
-        return pd.DataFrame.from_records(self._rows[table], columns=list(FILES[table]))
+    def frame(self, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return a table as a DataFrame with its columns in order (a streamed one flushed and read back).
+
+        ``columns`` keeps only those (in the table's order): a streamed table is then read without
+        the others, a long run's memory spared.
+
+        A streamed table's floats read back exactly (the file holds each float's shortest repr,
+        which pandas' default parser reads to the same float), so its frame equals its rows'.
+        """
+        names = [name for name in FILES[table] if columns is None or name in columns]
+        if table not in STREAMED:
+            return pd.DataFrame.from_records(self._rows[table], columns=list(FILES[table]))[names]
+        self.flush()
+        return pd.read_csv(
+            self.run_dir / f"{table}.csv",
+            usecols=names,
+            keep_default_na=False,
+            na_values=[""],
+        )[names]
 
     def flush(self) -> None:
         """Write the rows added since the last flush to ``<run_dir>/<table>.csv``.
@@ -125,10 +166,12 @@ class RunJournal:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for table, all_rows in self._rows.items():
             path = self.run_dir / f"{table}.csv"
-            start, end = self._written[table], len(all_rows)
+            streamed = table in STREAMED
+            start = self._written[table]
+            end = start + len(all_rows) if streamed else len(all_rows)
             if start and start == end and path.is_file():
                 continue
-            rows = all_rows[start:end]
+            rows = all_rows if streamed else all_rows[start:end]
             if start and path.is_file():
                 with path.open("a", newline="") as handle:
                     csv.writer(handle, lineterminator="\n").writerows(rows)
@@ -140,9 +183,14 @@ class RunJournal:
                     writer.writerows(rows)
                 tmp.replace(path)
             self._written[table] = end
+            if streamed:
+                self._rows[table] = []
 
     def load(self, upto_bar: int) -> None:
-        """Load the tables from disk, keeping only rows of bars before ``upto_bar``."""
+        """Load the tables from disk, keeping only rows of bars before ``upto_bar``.
+
+        A streamed table's file is cut before ``upto_bar``'s rows and its later flushes append.
+        """
         for table, columns in FILES.items():
             path = self.run_dir / f"{table}.csv"
             self._rows[table] = []
@@ -150,6 +198,9 @@ class RunJournal:
             if not path.is_file():
                 continue
             _cut_partial_line(path)
+            if table in STREAMED:
+                self._written[table] = _keep_bars_before(path, upto_bar)
+                continue
             frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
             bar = _BAR_COLUMN.get(table)
             if bar is not None:

@@ -151,7 +151,7 @@ def write_run_files(
     from tengri.report import build_report, compute_statistics, write_summary
 
     notes = (*notes, *_account_notes(engine_statistics, index, offset))
-    timeline = journal.frame("timeline")
+    timeline = journal.frame("timeline", columns=("timestamp", "close", "equity", "position"))
     trades = journal.frame("trades")
     executions_frame(store, trades, offset).to_csv(
         run_dir / "executions.csv", index=False, lineterminator="\n"
