@@ -67,4 +67,10 @@ def test_status_page_and_metrics_show_the_live_run(tmp_path: Path) -> None:
     assert "stale" in page
     assert "connection refused" in page
     assert "tengri_live_feed_stale 1.0" in client.get("/metrics").get_data(as_text=True)
+    # A posted tick would trade past the feed's watch and the broker: refused, nothing processed.
+    ticks = session.replay.orchestrator.tick_index
+    refused = client.post("/tick", json={"price": 100.0, "symbol": session.symbol})
+    assert refused.status_code == 409
+    assert "tengri live --feed" in refused.get_json()["error"]["message"]
+    assert session.replay.orchestrator.tick_index == ticks
     session.finish()

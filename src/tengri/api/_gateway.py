@@ -206,7 +206,16 @@ class EngineGateway:
 
     # -- ticks and state ----------------------------------------------------------------------
     def tick(self, body: TickRequest) -> dict[str, Any]:
-        """Process one tick through the pipeline; a tick older than its symbol's last conflicts (409)."""
+        """Process one tick through the pipeline; a tick older than its symbol's last conflicts (409).
+
+        A live run's engine (``tengri live --serve``) takes its bars from its feed only: a posted
+        tick would open positions that no broker order follows and no feed watch checked (409).
+        """
+        if self.live is not None:
+            raise ConflictError(
+                "this engine is a live run's: it takes bars from its feed (tengri live --feed), "
+                "and its orders go to its broker; post ticks to an engine of `tengri serve`"
+            )
         timestamp = None
         if body.timestamp is not None:
             timestamp = live_timestamp(body.timestamp, self.orchestrator.clock.now(), self.max_clock_skew)
