@@ -151,7 +151,11 @@ def write_run_files(
     from tengri.report import build_report, compute_statistics, write_summary
 
     notes = (*notes, *_account_notes(engine_statistics, index, offset))
-    timeline = journal.frame("timeline", columns=("timestamp", "close", "equity", "position"))
+    # One instrument's statistics read four of the timeline's columns back; a portfolio's split
+    # it by symbol and tick (tengri.report.portfolio), so they read it whole.
+    timeline = journal.frame(
+        "timeline", columns=("timestamp", "close", "equity", "position") if len(symbols) <= 1 else None
+    )
     trades = journal.frame("trades")
     executions_frame(store, trades, offset).to_csv(
         run_dir / "executions.csv", index=False, lineterminator="\n"
