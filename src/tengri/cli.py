@@ -491,11 +491,16 @@ def check_lookahead(
     config: ConfigOption = None,
     cuts: Annotated[int, typer.Option(min=1, help="Cut points checked (evenly spread).")] = 20,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Also check a quickly fitted model's predictions.")
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Also check a quickly fitted model's predictions; 'all' checks every variant.",
+        ),
     ] = None,
     repair: RepairOption = False,
 ) -> None:
-    """Check that features (and predictions) at bar t are the same computed on data[:t+1] and on all of it."""
+    """Check that the predictor's features (and predictions) at bar t are the same on data[:t+1] and on all of it."""
     from tengri.services.lookahead import check_data
 
     reports = check_data(_load_config(config), _read_data(data, repair), cuts=cuts, model=model)
