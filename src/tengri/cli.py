@@ -500,7 +500,7 @@ def check_lookahead(
     ] = None,
     repair: RepairOption = False,
 ) -> None:
-    """Check that the predictor's features (and predictions) at bar t are the same on data[:t+1] and on all of it."""
+    """Check that the predictor's features (and predictions) at bar t are the same on data[:t+1] and all."""
     from tengri.services.lookahead import check_data
 
     reports = check_data(_load_config(config), _read_data(data, repair), cuts=cuts, model=model)

@@ -1,4 +1,4 @@
-"""check-lookahead checks the predictor's own feature set, and fails when a leaky feature is slipped into it."""
+"""check-lookahead checks the predictor's own feature set, and fails on a leaky feature slipped into it."""
 
 from __future__ import annotations
 

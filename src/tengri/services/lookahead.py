@@ -1,4 +1,4 @@
-"""``tengri check-lookahead``: the predictor's features, and optionally models' predictions, use no later bars.
+"""``tengri check-lookahead``: the predictor's features, and optionally predictions, use no later bars.
 
 The feature check runs exactly the feature set the configured predictor computes: a
 :class:`~tengri.features.FeaturePipeline` with the predictor's higher timeframes
