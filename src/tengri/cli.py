@@ -345,12 +345,16 @@ def evaluate(
     quick: Annotated[
         bool, typer.Option(help="A few minutes on 2 CPU cores (fewer folds and epochs).")
     ] = False,
+    seeds: Annotated[
+        int,
+        typer.Option(min=1, help="Fits per model and fold (seeds from the config's); mean ± std over them."),
+    ] = 1,
     repair: RepairOption = False,
 ) -> None:
     """Walk-forward evaluation of every model variant against honest baselines, with significance tests."""
     from tengri.services.evaluate import evaluate as run_evaluate
 
-    result = run_evaluate(_load_config(config), _read_data(data, repair), quick=quick)
+    result = run_evaluate(_load_config(config), _read_data(data, repair), quick=quick, seeds=seeds)
     typer.echo(result.markdown.read_text())
     typer.echo(f"written: {result.directory}")
     typer.echo(_bursts_line(result.bursts))

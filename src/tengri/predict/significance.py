@@ -34,10 +34,10 @@ def stationary_indices(n: int, block: float, rng: np.random.Generator) -> NDArra
     starts = rng.integers(0, n, size=n)
     new_block = rng.random(n) < 1.0 / block
     new_block[0] = True
-    index = np.empty(n, dtype=np.int64)
-    for t in range(n):
-        index[t] = starts[t] if new_block[t] else (index[t - 1] + 1) % n
-    return index
+    positions = np.arange(n)
+    # Each bar continues the block that began at the latest bar flagged as a new block.
+    first = np.maximum.accumulate(np.where(new_block, positions, 0))
+    return np.asarray((starts[first] + positions - first) % n, dtype=np.int64)
 
 
 def bootstrap_interval(
