@@ -61,6 +61,13 @@ def test_next_open_pnl_equals_the_backtest(tmp_path: Path) -> None:
     assert 10_000.0 * float(np.prod(1.0 + ours.returns)) == pytest.approx(final_equity, rel=1e-9)
 
 
+def test_a_short_through_a_doubling_is_bust_and_stops() -> None:
+    opens = [100.0, 100.0, 150.0, 210.0, 100.0, 50.0]
+    result = next_open_returns([-1, -1, -1, -1, 1], opens, commission=0.0, slippage=0.0)
+    assert result.returns.tolist() == [0.0, -0.5, -1.0, 0.0, 0.0]
+    assert float(np.prod(1.0 + result.returns)) == 0.0
+
+
 def test_bad_positions_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="need 3 opens"):
         next_open_returns([1, 0], [1.0, 1.0], commission=0.0, slippage=0.0)

@@ -6,7 +6,8 @@ as ``tengri backtest`` fills a strategy's signal: a buy at ``open·(1 + slippage
 entry invests all the cash, ``size = cash / (price·(1 + commission))`` units (fractional units),
 so a reversal first closes, then opens with the cash after closing. Equity is marked at each
 bar's open after that open's fills; any position still open is closed at the open after the
-last decision.
+last decision. An account whose equity reaches zero (a short through a doubling) is bust: −100%,
+and it trades no more.
 """
 
 from __future__ import annotations
@@ -73,5 +74,9 @@ def next_open_returns(
             cash -= units * fill + size * fill * commission
             held, entry_open, entry_price = target, k, float(fill)
         equity[t] = cash + units * price[k]
+        if equity[t] <= 0:  # bust: nothing left to trade with
+            equity[t:] = 0.0
+            break
     previous = np.concatenate([[1.0], equity[:-1]])
-    return NextOpenResult(equity / previous - 1.0, equity, trades)
+    returns = np.divide(equity, previous, out=np.ones(n), where=previous > 0) - 1.0
+    return NextOpenResult(returns, equity, trades)

@@ -29,7 +29,7 @@ from tengri.services.panel_data import STOCKS, stock_bars
 if TYPE_CHECKING:
     from tengri.config import TengriConfig
 
-__all__ = ["PANEL_METRICS", "PanelSettings", "run_panel"]
+__all__ = ["PANEL_METRICS", "PanelSettings", "panel_table", "run_panel"]
 
 PANEL_METRICS: Final = ("ic", "icir", "rank_ic", "rank_icir", "long_short_return", "long_short_ir")
 BASELINES: Final = ("flat", "previous_direction", "logistic")
