@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,3 +41,34 @@ def test_a_leaky_feature_in_the_predictors_set_fails(monkeypatch: pytest.MonkeyP
 def test_an_unknown_model_is_refused_before_any_work() -> None:
     with pytest.raises(ConfigError, match="unknown model 'lstm2'"):
         check_data(TengriConfig(), "sample:goog_d1", cuts=3, model="lstm2")
+
+
+class _CausalPredictor:
+    """A stand-in whose prediction at bar t is the close at t: causal by construction (tests only)."""
+
+    fitted: ClassVar[list[str]] = []
+
+    def __init__(self, config: TengriConfig, *, model: str) -> None:
+        self.model = model
+
+    def fit(self, bars: pd.DataFrame) -> _CausalPredictor:
+        _CausalPredictor.fitted.append(self.model)
+        return self
+
+    def predict(self, bars: pd.DataFrame) -> pd.DataFrame:
+        close = bars["Close"]
+        return pd.DataFrame({"predicted_return": close, "prob_up": close, "confidence": close})
+
+
+def test_model_all_checks_every_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tengri.predict
+    from tengri.predict import VARIANTS
+
+    _CausalPredictor.fitted = []
+    monkeypatch.setattr(tengri.predict, "LSTMTradingPredictor", _CausalPredictor)
+    reports = check_data(TengriConfig(), "sample:goog_d1", cuts=4, model="all")
+    assert _CausalPredictor.fitted == list(VARIANTS)
+    assert [name for name in reports if name.startswith("predictions")] == [
+        f"predictions ({name})" for name in VARIANTS
+    ]
+    assert all(report.ok for report in reports.values())
