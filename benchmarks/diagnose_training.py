@@ -64,9 +64,10 @@ def _spike_rates(config: TengriConfig, bars: pd.DataFrame) -> None:
             membranes.append(state.membrane.clone())
     membrane = torch.cat(membranes)
     rate = (membrane > network.lif.threshold).double().mean(0)
+    never, always = int((rate == 0).sum()), int((rate == 1).sum())
     print(
-        f"lstm+lif spikes: mean rate {float(rate.mean()):.3f}; {int((rate == 0).sum())} of {rate.numel()} "
-        f"units never spike, {int((rate == 1).sum())} always; |membrane| mean {float(membrane.abs().mean()):.3f}"
+        f"lstm+lif spikes: mean rate {float(rate.mean()):.3f}; {never} of {rate.numel()} units never "
+        f"spike, {always} always; |membrane| mean {float(membrane.abs().mean()):.3f}"
     )
 
 
