@@ -132,3 +132,16 @@ def test_quick_evaluation_writes_the_table(tmp_path: Path) -> None:
     compared = {row["model"]: row for row in document["comparisons"]}
     assert set(compared) == {*NEURAL, *BASELINES} - {"lstm"}
     assert all(compared[name]["p_holm"] >= compared[name]["p"] for name in NEURAL if name != "lstm")
+
+
+def test_evaluation_needs_a_seed(tmp_path: Path) -> None:
+    from tengri.errors import InvalidInputError
+    from tengri.services.evaluate import EvaluationSettings
+
+    config = TengriConfig(data_dir=tmp_path / "data")
+    with pytest.raises(InvalidInputError, match="seeds must be at least 1"):
+        EvaluationSettings.from_config(config, quick=True, seeds=0)
+    assert not (tmp_path / "data").exists()
+    full = EvaluationSettings.from_config(config, quick=False, seeds=5)
+    assert (full.seeds, full.folds, full.epochs, full.patience) == (5, 4, 30, 5)
+    assert full.slippage == config.trading.slippage
