@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tengri-installed
 
-.PHONY: install run test lint typecheck layers check bench reliability-report clean
+.PHONY: install run test lint typecheck layers check bench reliability-report evidence clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ check: lint typecheck layers
 ## include the PostgreSQL rows.
 reliability-report: $(STAMP)
 	TENGRI_TEST_RELIABILITY_DOC=docs/reliability.md $(BIN)/python -m pytest tests/reliability
+
+## Regenerate docs/evidence.md: every model variant x 3 real series x 5 seeds, and the panel
+## experiment (tengri.services.evidence; its scale is printed in the document). Progress goes to stdout.
+evidence: $(STAMP)
+	$(BIN)/python -m tengri.services.evidence --out docs/evidence.md
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python "$$script" || exit 1; done

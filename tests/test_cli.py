@@ -52,7 +52,7 @@ def test_python_dash_m_works() -> None:
 
 def test_check_lookahead_on_features(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-lookahead", "sample:goog_d1", "--cuts", "5"]) == 0
-    assert "features: ok" in capsys.readouterr().out
+    assert "features (higher timeframes 4x, 8x): ok" in capsys.readouterr().out
 
 
 def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -408,12 +408,16 @@ def evaluate(
     quick: Annotated[
         bool, typer.Option(help="A few minutes on 2 CPU cores (fewer folds and epochs).")
     ] = False,
+    seeds: Annotated[
+        int,
+        typer.Option(min=1, help="Fits per model and fold (seeds from the config's); mean ± std over them."),
+    ] = 1,
     repair: RepairOption = False,
 ) -> None:
     """Walk-forward evaluation of every model variant against honest baselines, with significance tests."""
     from tengri.services.evaluate import evaluate as run_evaluate
 
-    result = run_evaluate(_load_config(config), _read_data(data, repair), quick=quick)
+    result = run_evaluate(_load_config(config), _read_data(data, repair), quick=quick, seeds=seeds)
     typer.echo(result.markdown.read_text())
     typer.echo(f"written: {result.directory}")
     typer.echo(_bursts_line(result.bursts))
@@ -690,11 +694,16 @@ def check_lookahead(
     config: ConfigOption = None,
     cuts: Annotated[int, typer.Option(min=1, help="Cut points checked (evenly spread).")] = 20,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Also check a quickly fitted model's predictions.")
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Also check a quickly fitted model's predictions; 'all' checks every variant.",
+        ),
     ] = None,
     repair: RepairOption = False,
 ) -> None:
-    """Check that features (and predictions) at bar t are the same computed on data[:t+1] and on all of it."""
+    """Check that the predictor's features (and predictions) at bar t are the same on data[:t+1] and all."""
     from tengri.services.lookahead import check_data
 
     reports = check_data(_load_config(config), _read_data(data, repair), cuts=cuts, model=model)

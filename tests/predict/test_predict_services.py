@@ -104,7 +104,7 @@ def test_tune_records_trials_in_a_sqlite_study(config: TengriConfig) -> None:
 @pytest.mark.slow
 def test_quick_evaluation_writes_the_table(tmp_path: Path) -> None:
     config = TengriConfig(data_dir=tmp_path / "data")
-    from tengri.services.evaluate import BASELINES, NEURAL, evaluate
+    from tengri.services.evaluate import BASELINES, CONSTANT_STD, NEURAL, evaluate
 
     result = evaluate(config, "sample:goog_d1", quick=True, thermal=_cool_manager())
     assert [row["label"] for row in result.bursts] == ["fold 1", "fold 2"]  # a burst per fold
@@ -118,3 +118,30 @@ def test_quick_evaluation_writes_the_table(tmp_path: Path) -> None:
     assert document["settings"]["folds"] == 2
     assert len(document["summary"]) == len(NEURAL) + len(BASELINES)
     assert frame.loc[frame["model"] == "flat", "total_return"].eq(0).all()
+    # Training curves: one line per epoch of every fit, plotted in the report.
+    curves = pd.read_csv(result.directory / "curves.csv")
+    assert set(curves["model"]) == set(NEURAL)
+    assert curves.groupby(["model", "fold"])["best"].sum().eq(1).all()
+    assert "curves.png" in table
+    assert (result.directory / "curves.png").stat().st_size > 0
+    # A neural row that never trades is flagged constant rather than reported as a result.
+    neural = frame[frame["model"].isin(NEURAL)]
+    assert (neural["constant"] == (neural["output_std"] < CONSTANT_STD)).all()
+    assert not neural.loc[neural["coverage"] == 0, "constant"].eq(False).any()
+    # Every variant is compared with plain lstm, the neural ones Holm-adjusted.
+    compared = {row["model"]: row for row in document["comparisons"]}
+    assert set(compared) == {*NEURAL, *BASELINES} - {"lstm"}
+    assert all(compared[name]["p_holm"] >= compared[name]["p"] for name in NEURAL if name != "lstm")
+
+
+def test_evaluation_needs_a_seed(tmp_path: Path) -> None:
+    from tengri.errors import InvalidInputError
+    from tengri.services.evaluate import EvaluationSettings
+
+    config = TengriConfig(data_dir=tmp_path / "data")
+    with pytest.raises(InvalidInputError, match="seeds must be at least 1"):
+        EvaluationSettings.from_config(config, quick=True, seeds=0)
+    assert not (tmp_path / "data").exists()
+    full = EvaluationSettings.from_config(config, quick=False, seeds=5)
+    assert (full.seeds, full.folds, full.epochs, full.patience) == (5, 4, 30, 5)
+    assert full.slippage == config.trading.slippage

@@ -6,7 +6,7 @@ using the predictor does not import Optuna).
 
 from tengri.predict._settings import DEFAULT_HIGHER_FACTORS, VARIANTS, PredictorSettings
 from tengri.predict._signals import DEFAULT_THRESHOLD, action_for
-from tengri.predict._training import Pacer
+from tengri.predict._training import Pacer, TrainingHistory
 from tengri.predict.calibration import PlattCalibrator, expected_calibration_error
 from tengri.predict.predictor import PREDICTION_COLUMNS, LSTMTradingPredictor
 
@@ -19,6 +19,7 @@ __all__ = [
     "Pacer",
     "PlattCalibrator",
     "PredictorSettings",
+    "TrainingHistory",
     "action_for",
     "expected_calibration_error",
 ]
