@@ -33,6 +33,15 @@ def test_report_has_every_section(make_run: MakeRun) -> None:
     assert "xwheel_zoom" in page or "WheelZoomTool" in page
 
 
+def test_every_statistic_has_a_label(make_run: MakeRun) -> None:
+    page = build_report(make_run()).read_text(encoding="utf-8")
+    table = page.split('<section id="statistics">')[1].split("</section>")[0]
+    assert "Ruined (equity reached 0)" in table
+    names = re.findall(r"<tr><td>([^<]*)</td>", table)
+    assert names, "no statistics rows"
+    assert not [n for n in names if re.fullmatch(r"[a-z_]+", n)]  # no raw key left unlabelled
+
+
 def _external_references(page: str) -> list[str]:
     """Every element attribute that would load something: a script's or image's src, a link's href."""
     tags = re.findall(r"<(?:script|link|img|iframe|source|object|embed)\b[^>]*>", page, flags=re.IGNORECASE)

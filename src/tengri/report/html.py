@@ -65,6 +65,7 @@ _LABELS = {
     "expectancy": "Expectancy",
     "expectancy_pct": "Expectancy [%]",
     "sqn": "SQN",
+    "ruined": "Ruined (equity reached 0)",
 }
 
 _HEADLINE = (
