@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engine.strategy_engine import strategy_engine
 
-from tengri.config import TengriConfig
-from tengri.engine import ManualClock, MemoryMap, ScriptedSensor, Strategy, StrategySource, SystemOrchestrator
+from tengri.engine import ManualClock, Strategy, StrategySource, SystemOrchestrator
 from tengri.engine.signals import Target
 
 T0 = 1_700_000_000.0
@@ -62,24 +61,8 @@ LEDGER = [
 def _engine(**agent: Any) -> SystemOrchestrator:
     clock = ManualClock(T0)
     Scheduled.plan = PLAN
-    trading = {
-        "commission": 0.001,
-        "slippage": 0.0,
-        "holding_bars": None,
-        "trade_patterns": False,
-        "min_confidence": 0.0,
-        "max_open_executions": 4,
-    }
-    config = TengriConfig.load(data_dir=Path("unused")).with_overrides(trading=trading, agent=agent)
-    return SystemOrchestrator(
-        config,
-        store=MemoryMap.in_memory(clock=clock),
-        clock=clock,
-        sensors=[ScriptedSensor({"cpu": 50.0})],
-        mode="replay",
-        machine_clock=clock,
-        signal_sources=[StrategySource(Scheduled())],
-    )
+    trading = {"commission": 0.001, "max_open_executions": 4}
+    return strategy_engine(clock, [StrategySource(Scheduled())], trading, agent=agent)
 
 
 def _run(engine: SystemOrchestrator) -> list[tuple[float, float, float, float]]:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from tests.engine.strategy_engine import strategy_engine
 
-from tengri.config import TengriConfig
 from tengri.engine import (
     ManualClock,
-    MemoryMap,
-    ScriptedSensor,
     Strategy,
     StrategySource,
     SystemOrchestrator,
@@ -65,20 +61,8 @@ def test_a_limit_entry_waits_for_its_price_until_it_expires() -> None:
             return Target(1, limit=95.0, expiry=3) if len(self.closes) == 1 else None
 
     def engine() -> SystemOrchestrator:
-        clock = ManualClock(0.0)
-        trading = {"max_open_executions": 1, "commission": 0.0, "slippage": 0.0, "holding_bars": None}
-        config = TengriConfig.load(data_dir=Path("unused")).with_overrides(
-            trading={**trading, "trade_patterns": False, "min_confidence": 0.0}
-        )
-        return SystemOrchestrator(
-            config,
-            store=MemoryMap.in_memory(clock=clock),
-            clock=clock,
-            sensors=[ScriptedSensor({"cpu": 50.0})],
-            mode="replay",
-            machine_clock=clock,
-            signal_sources=[StrategySource(BuyTheDip())],
-        )
+        trading = {"max_open_executions": 1, "commission": 0.0}
+        return strategy_engine(ManualClock(0.0), [StrategySource(BuyTheDip())], trading)
 
     filled = engine()
     bars = [(100.0, 101.0, 99.0, 100.0), (100.0, 101.0, 97.0, 98.0), (98.0, 99.0, 94.0, 96.0)]

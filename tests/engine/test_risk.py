@@ -8,12 +8,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tests.engine.strategy_engine import strategy_engine
 
 from tengri.config import TengriConfig
 from tengri.engine import (
     ManualClock,
-    MemoryMap,
-    ScriptedSensor,
     Strategy,
     StrategySource,
     SystemOrchestrator,
@@ -36,25 +35,8 @@ def _orchestrator(
     sources: list[StrategySource] | None = None, slots: int = 1, **risk: Any
 ) -> SystemOrchestrator:
     clock = ManualClock(T0)
-    trading = {
-        "fill_policy": "this_tick",
-        "max_open_executions": slots,
-        "commission": 0.0,
-        "slippage": 0.0,
-        "holding_bars": None,
-        "trade_patterns": False,
-        "min_confidence": 0.0,
-    }
-    config = TengriConfig.load(data_dir=Path("unused")).with_overrides(trading=trading, risk=risk)
-    return SystemOrchestrator(
-        config,
-        store=MemoryMap.in_memory(clock=clock),
-        clock=clock,
-        sensors=[ScriptedSensor({"cpu": 50.0})],
-        mode="replay",
-        machine_clock=clock,
-        signal_sources=sources or [StrategySource(AlwaysLong())],
-    )
+    trading = {"fill_policy": "this_tick", "max_open_executions": slots, "commission": 0.0}
+    return strategy_engine(clock, sources or [StrategySource(AlwaysLong())], trading, risk=risk)
 
 
 def test_the_drawdown_kill_switch_flattens_and_stops_entries() -> None:
