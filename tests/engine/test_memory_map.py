@@ -11,6 +11,7 @@ import pytest
 from tengri.config import TengriConfig
 from tengri.engine.clock import ManualClock
 from tengri.engine.store import BudgetRecord, ExecutionRecord, MemoryMap, TriggerRecord
+from tengri.engine.store.schema import LATEST_VERSION
 from tengri.errors import (
     ConflictError,
     ExecutionAlreadyCompletedError,
@@ -190,7 +191,7 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     with MemoryMap(data_dir=tmp_path) as second:
         assert second.get("ns", "k") == [1, 2]
         assert [e.execution_id for e in second.open_executions()] == ["e1"]
-        assert second.integrity_check().schema_version == 1
+        assert second.integrity_check().schema_version == LATEST_VERSION
 
 
 def test_from_config_and_in_memory(tmp_path: Path) -> None:

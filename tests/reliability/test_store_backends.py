@@ -22,7 +22,12 @@ import sqlalchemy as sa
 from tengri.data import load_ohlcv
 from tengri.engine import ManualClock, MemoryMap
 from tengri.engine.store import ExecutionRecord, TriggerRecord
-from tengri.errors import ConflictError, ExecutionAlreadyCompletedError, ExecutionNotFoundError
+from tengri.errors import (
+    ConflictError,
+    ExecutionAlreadyCompletedError,
+    ExecutionNotFoundError,
+    InvalidInputError,
+)
 
 T0 = 1_700_000_000.0
 WORKER = Path(__file__).with_name("shared_store_worker.py")
@@ -134,6 +139,17 @@ def test_triggers_profit_points_and_budget(store: MemoryMap) -> None:
     assert store.profit_points("p", limit=2) == [(2.0, 1.5), (3.0, -0.25)]
     assert store.profit_points("p", since=1.0, until=2.0) == [(2.0, 1.5)]
     assert store.integrity_check().ok
+
+
+def test_pattern_statistics_are_written_in_bulk_and_replaced_by_code(store: MemoryMap) -> None:
+    assert store.put_pattern_stats("triggers:codes", [(7, 1.0, 0.5, 0.0), (0xFFFF, 3.0, -1e-5, 2.5e-9)]) == 2
+    assert store.put_pattern_stats("triggers:codes", [(7, 2.0, 0.25, 0.125)]) == 1  # replaces code 7
+    store.put_pattern_stats("triggers@other:codes", [(7, 9.0, 9.0, 9.0)])  # another owner's
+    assert store.pattern_stats("triggers:codes") == [(7, 2.0, 0.25, 0.125), (0xFFFF, 3.0, -1e-5, 2.5e-9)]
+    assert store.pattern_stats("nobody") == []
+    with pytest.raises(InvalidInputError):
+        store.put_pattern_stats("triggers:codes", [(8, 1.0, float("nan"), 0.0)])
+    assert len(store.pattern_stats("triggers:codes")) == 2  # the bad row changed nothing
 
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))

@@ -147,6 +147,11 @@ def merge_bars(panel: Panel) -> pd.DataFrame:
     pandas.DataFrame
         The UTC ``timestamp`` index, a ``symbol`` column and ``Open, High, Low, Close, Volume``.
     """
+    if len(panel.data) == 1:  # in time order already (validated): one copy, no sort
+        ((symbol, loaded),) = panel.data.items()
+        single = loaded.frame.loc[:, list(OHLCV_COLUMNS)].copy()
+        single.insert(0, "symbol", symbol)
+        return single
     parts = []
     for rank, (symbol, loaded) in enumerate(panel.data.items()):
         part = loaded.frame.loc[:, list(OHLCV_COLUMNS)].copy()

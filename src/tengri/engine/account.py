@@ -128,8 +128,14 @@ class Account(Generic[P]):
         With ``price``, ``symbol``'s positions are marked at it instead of their mark (a fill at
         the open); without ``symbol`` every position is.
         """
-        at = None if price is None else _Overrides(price, symbol)
         marked = 0.0
+        if price is None:  # every tick's call: each position at its mark (inlined price_of)
+            marks = self.marks
+            for p in self.positions.values():
+                entry = p.entry_price
+                marked += p.direction * (marks.get(p.symbol, entry) - entry) * p.size - p.entry_costs
+            return self.initial_cash + self.realised + marked
+        at = _Overrides(price, symbol)
         for p in self.positions.values():
             marked += p.direction * (self.price_of(p, at) - p.entry_price) * p.size - p.entry_costs
         return self.initial_cash + self.realised + marked
@@ -145,7 +151,10 @@ class Account(Generic[P]):
 
     def gross_exposure(self, price: float | None = None, symbol: str | None = None) -> float:
         """The open positions' value ``Σ |q|·m`` (``price`` overrides marks as in :meth:`equity`)."""
-        at = None if price is None else _Overrides(price, symbol)
+        if price is None:
+            marks = self.marks
+            return sum(abs(p.size) * marks.get(p.symbol, p.entry_price) for p in self.positions.values())
+        at = _Overrides(price, symbol)
         return sum(abs(p.size) * self.price_of(p, at) for p in self.positions.values())
 
     def symbol_exposure(self, symbol: str, price: float | None = None) -> float:

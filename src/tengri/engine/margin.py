@@ -58,11 +58,15 @@ def gross_exposure(desk: ExecutionDesk) -> float:
     return desk.account.gross_exposure()
 
 
-def margin_breach(desk: ExecutionDesk, tick: Tick) -> MarginCall | None:
-    """The margin call this tick triggers (see the module docstring), or None."""
+def margin_breach(desk: ExecutionDesk, tick: Tick, equity: float | None = None) -> MarginCall | None:
+    """The margin call this tick triggers (see the module docstring), or None.
+
+    ``equity`` is the account's equity now, when the caller has it.
+    """
     if not desk.positions:
         return None
-    equity = account_equity(desk)
+    if equity is None:
+        equity = account_equity(desk)
     exposure = gross_exposure(desk)
     if equity <= 0:
         reason = "equity"
@@ -103,10 +107,12 @@ def settle(
     Appends what they close to ``closed``; returns the margin call in force (``call`` when one
     already stopped trading).
     """
+    equity = account_equity(desk)
     if call is None:
-        call = margin_breach(desk, tick)
+        call = margin_breach(desk, tick, equity)
         if call is not None:
             closed.extend(liquidate(desk, tick))
-    if desk.risk.mark(account_equity(desk), tick.timestamp, tick.index):
+            equity = account_equity(desk)  # after the closes' costs
+    if desk.risk.mark(equity, tick.timestamp, tick.index):
         closed.extend(liquidate(desk, tick, "risk_kill"))
     return call

@@ -38,7 +38,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from tengri.config import EngineConfig, TengriConfig
 from tengri.engine.account import Account
@@ -49,7 +49,7 @@ from tengri.engine.desk import ExecutionDesk, OpenPosition
 from tengri.engine.duties import DutyScheduler, Health
 from tengri.engine.lifecycle import EngineLifecycle
 from tengri.engine.margin import MarginCall, settle
-from tengri.engine.pattern_hash import PatternEncoder
+from tengri.engine.pattern_hash import CursorState, PatternEncoder
 from tengri.engine.profit import ProfitTrajectoryCoprocessor
 from tengri.engine.recovery import CheckpointRecovery
 from tengri.engine.reporting import EngineReporting
@@ -61,7 +61,7 @@ from tengri.engine.tick_input import validate_tick
 from tengri.engine.triggers import HashTriggerEngine
 from tengri.errors import InvalidInputError, TengriError, UnitOfWorkLostError
 
-__all__ = ["SystemOrchestrator"]
+__all__ = ["SystemOrchestrator", "TickOutcome"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,29 @@ def _coerce_config(config: TengriConfig | Mapping[str, Any] | None) -> TengriCon
     engine = {k: v for k, v in config.items() if k in engine_keys}
     rest = {k: v for k, v in config.items() if k not in engine_keys}
     return base.with_overrides(engine={**base.engine.model_dump(), **engine}, **rest)
+
+
+class TickOutcome(NamedTuple):
+    """What :meth:`SystemOrchestrator.handle_tick` did with one tick."""
+
+    tick: Tick
+    """The validated tick."""
+    hash_value: int | None
+    """Its pattern hash (None until the symbol's encoder has 9 prices)."""
+    cursor: CursorState | None
+    """The cursor state that goes with the hash."""
+    fired: list[str]
+    """The ids of the triggers the hash fired."""
+    triggered: list[dict[str, Any]]
+    """Each signal of the tick and what became of it (see ``TradingDecisions._entries``)."""
+    opened: list[dict[str, Any]]
+    """The executions the tick opened."""
+    closed: list[ExecutionOutcome]
+    """The executions the tick closed."""
+    equity: float
+    """The account's equity after the tick."""
+    latency: float
+    """Seconds the tick took."""
 
 
 class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, EngineReporting):
@@ -255,7 +278,10 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
         high: float | None = None,
         low: float | None = None,
     ) -> dict[str, Any]:
-        """Process one tick and return what happened (see the module docstring).
+        """Process one tick and return what happened (see the module docstring), as JSON-ready data.
+
+        :meth:`handle_tick` does the processing; this adds the tick's hash, cursor and the
+        engine's zones and decisions to its outcome.
 
         Raises
         ------
@@ -268,6 +294,49 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
             desk and profit window back to what the store holds.
         StoreError
             When the store cannot be read back after that; the next tick tries again first.
+        """
+        with self._lock:
+            done = self.handle_tick(price, timestamp, volume, symbol, open=open, high=high, low=low)
+            tick, hash_value, cursor = done.tick, done.hash_value, done.cursor
+            profit_zone = self.profit_coprocessor.last_vector.zone_state.value
+            return {
+                "tick": tick.index,
+                "symbol": tick.symbol,
+                "timestamp": tick.timestamp,
+                "price": tick.price,
+                "hash": hash_value,
+                "hash_hex": None if hash_value is None else f"0x{hash_value:04X}",
+                "cursor_state": None if cursor is None else cursor.to_dict(),
+                "fired_triggers": done.fired,
+                "triggered_strategies": done.triggered,
+                "opened": done.opened,
+                "closed": [o.to_dict() for o in done.closed],
+                "profit_zone": profit_zone,
+                "thermal_zone": self._processing["thermal_zone"],
+                "processing_decision": {
+                    **self._processing,
+                    "min_confidence": self._min_confidence(profit_zone),
+                },
+                "open_executions": len(self.desk.positions),
+                "equity": done.equity,
+                "latency_ms": done.latency * 1000.0,
+            }
+
+    def handle_tick(
+        self,
+        price: float,
+        timestamp: float | dt.datetime | str | None = None,
+        volume: float | None = None,
+        symbol: str | None = None,
+        *,
+        open: float | None = None,
+        high: float | None = None,
+        low: float | None = None,
+    ) -> TickOutcome:
+        """Process one tick (see the module docstring); return its outcome as objects, not JSON.
+
+        What a replay or a live feed calls for every bar: :meth:`process_tick` without the
+        formatting a REST client needs. Raises as :meth:`process_tick` does.
         """
         started = time.perf_counter()
         if not self._started:
@@ -329,29 +398,9 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
             if latency > self.config.engine.tick_processing_timeout:
                 self._slow_ticks += 1
                 self.health.fail("ticks", f"a tick took {latency:.3f} s")
-            profit_zone = self.profit_coprocessor.last_vector.zone_state.value
-            return {
-                "tick": tick.index,
-                "symbol": sym,
-                "timestamp": t,
-                "price": px,
-                "hash": hash_value,
-                "hash_hex": None if hash_value is None else f"0x{hash_value:04X}",
-                "cursor_state": None if cursor is None else cursor.to_dict(),
-                "fired_triggers": fired,
-                "triggered_strategies": triggered,
-                "opened": opened,
-                "closed": [o.to_dict() for o in closed],
-                "profit_zone": profit_zone,
-                "thermal_zone": self._processing["thermal_zone"],
-                "processing_decision": {
-                    **self._processing,
-                    "min_confidence": self._min_confidence(profit_zone),
-                },
-                "open_executions": len(self.desk.positions),
-                "equity": self.account.equity(),
-                "latency_ms": latency * 1000.0,
-            }
+            return TickOutcome(
+                tick, hash_value, cursor, fired, triggered, opened, closed, self.account.equity(), latency
+            )
 
     def _expire_executions(self, now: float) -> None:
         timeout = self.config.engine.strategy_execution_timeout

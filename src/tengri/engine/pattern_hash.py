@@ -22,8 +22,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tengri.errors import InvalidInputError
 
@@ -33,9 +32,8 @@ HASH_RETURNS = 8
 _SIGMA_FLOOR = 1e-12
 
 
-@dataclass(frozen=True, slots=True)
-class CursorState:
-    """Where the price cursor stands when a hash is taken.
+class CursorState(NamedTuple):
+    """Where the price cursor stands when a hash is taken (immutable; one is made per tick).
 
     Attributes
     ----------

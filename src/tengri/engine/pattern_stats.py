@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import math
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,13 +69,14 @@ def _zeros() -> array[float]:
 class PatternTable:
     """Next-move statistics of every 16-bit code (counts are exact in a double up to 2⁵³)."""
 
-    __slots__ = ("_count", "_m2", "_mean", "_seen")
+    __slots__ = ("_changed", "_count", "_m2", "_mean", "_seen")
 
     def __init__(self) -> None:
         self._count = _zeros()
         self._mean = _zeros()
         self._m2 = _zeros()
         self._seen = 0
+        self._changed: set[int] = set()  # codes changed since :meth:`take_changed`
 
     def __len__(self) -> int:
         """The number of codes seen at least once."""
@@ -88,6 +89,7 @@ class PatternTable:
         counts[code] = n
         if n == 1.0:
             self._seen += 1
+        self._changed.add(code)
         means = self._mean
         mean = means[code]
         delta = x - mean
@@ -109,9 +111,39 @@ class PatternTable:
         if not 0 <= code < CODES:
             raise ValueError(f"code must be in [0, {CODES - 1}], got {code}")
         self._seen += (stats.count > 0) - (self._count[code] > 0)
+        self._changed.add(code)
         self._count[code] = float(stats.count)
         self._mean[code] = stats.mean if stats.count else 0.0
         self._m2[code] = stats.m2 if stats.count else 0.0
+
+    def take_changed(self) -> list[tuple[int, float, float, float]]:
+        """The codes changed since the last call, ``(code, count, mean, m2)`` in code order; forget them.
+
+        What a checkpoint writes of the table (a code changed back to a count of 0 among them).
+        """
+        changed = sorted(self._changed)
+        self._changed = set()
+        counts, means, m2s = self._count, self._mean, self._m2
+        return [(code, counts[code], means[code], m2s[code]) for code in changed]
+
+    def mark_changed(self) -> None:
+        """Count every code seen as changed: the next :meth:`take_changed` returns them all."""
+        self._changed = set(np.flatnonzero(np.frombuffer(self._count, dtype=np.float64)).tolist())
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[int, float, float, float]]) -> PatternTable:
+        """A table of :meth:`take_changed`-style rows (none of them counted as changed).
+
+        Raises
+        ------
+        ValueError
+            If a code is outside 16 bits.
+        """
+        table = cls()
+        for code, count, mean, m2 in rows:
+            table.set(code, PatternStats(int(count), mean, m2))
+        table._changed = set()
+        return table
 
     def items(self) -> Iterator[tuple[int, PatternStats]]:
         """The codes seen, in code order, with their statistics."""
@@ -149,4 +181,5 @@ class PatternTable:
             view = np.frombuffer(target, dtype=np.float64)
             view[codes] = rows[:, column]
         table._seen = int(np.unique(codes).size)
+        table._changed = set(codes.tolist())
         return table

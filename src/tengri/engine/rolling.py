@@ -14,6 +14,7 @@ reference strategies (backtesting.py's) use pandas.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Sequence
 
@@ -56,15 +57,19 @@ class RollingMean:
 
     def extend(self, values: Sequence[float]) -> None:
         """Take the series' values past those already seen (``values`` is the whole series so far)."""
-        period = self._period
         for n in range(self._seen, len(values)):
-            value = values[n]
-            if n >= period:  # pandas removes the leaving value before adding the new one
-                self._remove(values[n - period])
-            self._add(value)
-            self._same = self._same + 1 if n and value == values[n - 1] else 1
-            self._means.append(self._mean(value) if n + 1 >= period else float("nan"))
-        self._seen = len(values)
+            self._take(values, n)
+
+    def _take(self, values: Sequence[float], n: int) -> None:
+        """Take ``values[n]``, the value after those seen."""
+        value = values[n]
+        period = self._period
+        if n >= period:  # pandas removes the leaving value before adding the new one
+            self._remove(values[n - period])
+        self._add(value)
+        self._same = self._same + 1 if n and value == values[n - 1] else 1
+        self._means.append(self._mean(value) if n + 1 >= period else math.nan)
+        self._seen = n + 1
 
     def _mean(self, newest: float) -> float:
         n = self._period

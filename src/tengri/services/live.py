@@ -236,7 +236,7 @@ class LiveSession:
         # kill after an order leaves a store that knows the order's execution.
         replay.journal.flush()
         replay.orchestrator.checkpoint()
-        router.route(result)
+        router.route({"opened": result.opened, "closed": [c.to_dict() for c in result.closed]})
         self._refresh_status()
         desk.risk.entries_held = None
 

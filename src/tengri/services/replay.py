@@ -48,6 +48,7 @@ from tengri.engine import (
     StrategySource,
     SystemOrchestrator,
 )
+from tengri.engine.orchestrator import TickOutcome
 from tengri.engine.signals import Tick
 from tengri.errors import BurstRefusedError, InvalidInputError, UnitOfWorkLostError
 from tengri.services.journal import RunJournal, iso, iso_times
@@ -162,7 +163,6 @@ class _Replay:
     ) -> None:
         self.model_source = model_source
         self.frame = frame  # the first symbol's bars: what a model fits on
-        self.bars = bars  # every symbol's bars, merged by time (one symbol: ``frame`` with its symbol)
         self.run_dir = run_dir
         self.offset = offset
         self.clock = ManualClock(bars.index[0].timestamp())
@@ -237,21 +237,20 @@ class _Replay:
             at = 0
         return self._iso_block[at]
 
-    def step(self, bar: int) -> dict[str, Any]:
+    def step(self, bar: int) -> TickOutcome:
         times, opens, highs, lows, closes, volumes = self._columns
         t, close, open_, high, low = times[bar], closes[bar], opens[bar], highs[bar], lows[bar]
         symbol = self._symbols[bar]
         self.clock.set(t)
-        result = self.orchestrator.process_tick(
-            close, t, volumes[bar], symbol, open=open_, high=high, low=low
-        )
-        for outcome in result["closed"]:
-            self._trade(outcome, bar)
-        for opened in result["opened"]:
+        orchestrator = self.orchestrator
+        result = orchestrator.handle_tick(close, t, volumes[bar], symbol, open=open_, high=high, low=low)
+        for outcome in result.closed:
+            self._trade(outcome.to_dict(), bar)
+        for opened in result.opened:
             self.strategies_seen.add(opened["strategy_id"])
-        desk = self.orchestrator.desk
+        desk = orchestrator.desk
         account = desk.account
-        thermal = self.orchestrator.thermal_manager
+        thermal = orchestrator.thermal_manager
         snapshot = thermal.snapshot
         self.journal.append(
             "timeline",
@@ -262,11 +261,11 @@ class _Replay:
                 high,
                 low,
                 close,
-                result["equity"],
+                result.equity,
                 desk.config.cash + desk.realised,
                 account.position(symbol) if account.positions else 0,
                 len(account.positions),
-                result["profit_zone"],
+                orchestrator.profit_coprocessor.last_vector.zone_state.value,
                 snapshot.zone,
                 snapshot.max_celsius,
                 int(thermal.ledger.active is not None),
@@ -495,6 +494,8 @@ def run_replay(
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     replay = _Replay(config, frame, bars, run_dir, user_strategy, None, 0, machine_clock)
+    index, total = bars.index, len(bars)
+    del bars  # the replay holds the bars as columns of doubles now; a second copy would only take room
     started = time.time()
     # No duty thread: each bar runs the duties due (process_tick does). A thread's write would
     # wait for the store while it held the engine's lock, which the next bar needs: the replay's
@@ -513,23 +514,24 @@ def run_replay(
             if model_source is not None:
                 model_source.warm(replay.tick(bar))
                 replay.maybe_retrain(bar)
-        log.info("resuming run %s at bar %d of %d", run_id, first, len(bars))
+        log.info("resuming run %s at bar %d of %d", run_id, first, total)
     try:
         replay.begin_batch()
-        for bar in range(first, len(bars)):
+        for bar in range(first, total):
             result = replay.step(bar)
             replay.maybe_retrain(bar)
             if (bar + 1 - offset) % checkpoint_every == 0:
                 replay.checkpoint()
             if on_progress is not None:
+                orchestrator = replay.orchestrator
                 on_progress(
                     ProgressEvent(
                         bar + 1,
-                        len(bars),
-                        result["equity"],
-                        result["open_executions"],
-                        result["thermal_zone"],
-                        result["profit_zone"],
+                        total,
+                        result.equity,
+                        len(orchestrator.desk.positions),
+                        orchestrator.thermal_manager.zone,
+                        orchestrator.profit_coprocessor.last_vector.zone_state.value,
                     )
                 )
         if replay.model_source is not None:
@@ -566,7 +568,7 @@ def run_replay(
         journal=replay.journal,
         store=replay.store,
         engine_statistics=replay.orchestrator.get_statistics(),
-        index=bars.index,
+        index=index,
         offset=replay.offset,
         source=panel.source,
         symbols=panel.symbols,

@@ -3,7 +3,7 @@
 The schema is versioned in the ``schema_version`` table: one row per applied migration.
 :func:`migrate` applies, in one transaction each, every migration newer than the stored version;
 a store written by a newer Tengri (a version this code does not know) is refused rather than
-guessed at. Alembic would do the same with more machinery; six tables and a linear history do not
+guessed at. Alembic would do the same with more machinery; seven tables and a linear history do not
 need it.
 
 Times are seconds since the Unix epoch (UTC) as doubles; JSON columns hold plain JSON (no NaN).
@@ -25,6 +25,7 @@ __all__ = [
     "kv",
     "metadata",
     "migrate",
+    "pattern_stats",
     "profit_points",
     "schema_version",
     "stored_version",
@@ -117,10 +118,28 @@ thermal_budget = sa.Table(
     sa.Column("updated_at", sa.Double, nullable=False),
 )
 
+# The pattern statistics of a trigger engine (``owner``), one row per 16-bit code seen: the count,
+# mean and sum of squared deviations of the next move (Welford's). A checkpoint writes only the
+# codes changed since the last one, so its cost follows the ticks since, not the codes ever seen.
+pattern_stats = sa.Table(
+    "pattern_stats",
+    metadata,
+    sa.Column("owner", sa.String(256), primary_key=True),
+    sa.Column("code", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("count", sa.Double, nullable=False),
+    sa.Column("mean", sa.Double, nullable=False),
+    sa.Column("m2", sa.Double, nullable=False),
+    sqlite_with_rowid=False,  # clustered on its key: a write touches one B-tree, not two
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     for table in (kv, executions, triggers, profit_points, thermal_budget):
         table.create(conn, checkfirst=True)
+
+
+def _v2_pattern_stats(conn: Connection) -> None:
+    pattern_stats.create(conn, checkfirst=True)
 
 
 Migration = tuple[int, str, Callable[[Connection], None]]
@@ -128,6 +147,7 @@ Migration = tuple[int, str, Callable[[Connection], None]]
 #: The linear migration history: (version, description, apply). Append; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "kv, executions, triggers, profit points, thermal budget", _v1_initial),
+    (2, "pattern statistics by code", _v2_pattern_stats),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

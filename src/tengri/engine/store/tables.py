@@ -15,12 +15,13 @@ import sqlalchemy as sa
 
 from tengri.engine.store.base import StoreBase, check_finite
 from tengri.engine.store.records import BudgetRecord, ExecutionRecord, ExecutionStatus, TriggerRecord
-from tengri.engine.store.schema import executions, profit_points, thermal_budget, triggers
+from tengri.engine.store.schema import executions, pattern_stats, profit_points, thermal_budget, triggers
 from tengri.engine.store.statements import (
     CLOSE_EXECUTION,
     CLOSE_EXECUTION_RETURNING,
     INSERT_EXECUTION,
     INSERT_PROFIT_POINT,
+    PUT_PATTERN_STATS,
     SELECT_EXECUTION,
     UPSERT_BUDGET,
     UPSERT_TRIGGER,
@@ -266,6 +267,35 @@ class StoreTables(StoreBase):
             query = query.where(triggers.c.strategy_id == strategy_id)
         with self._guard("read triggers"), self._read() as conn:
             return [_trigger(row) for row in conn.execute(query).mappings()]
+
+    # -- pattern statistics -------------------------------------------------------------------
+
+    def put_pattern_stats(self, owner: str, rows: Iterable[tuple[int, float, float, float]]) -> int:
+        """Write ``owner``'s statistics of some codes, ``(code, count, mean, m2)`` each; return how many.
+
+        A code written before is replaced. All rows go in one transaction (the caller's unit of
+        work, when one is open).
+        """
+        params = []
+        for code, count, mean, m2 in rows:
+            check_finite("pattern statistics", count, mean, m2)
+            params.append({"owner": owner, "code": int(code), "count": count, "mean": mean, "m2": m2})
+        if params:
+            with self._transaction("write pattern statistics") as txn:
+                txn.upsert_many(PUT_PATTERN_STATS, params)
+        return len(params)
+
+    def pattern_stats(self, owner: str) -> list[tuple[int, float, float, float]]:
+        """Every code's statistics ``owner`` wrote, ``(code, count, mean, m2)`` in code order."""
+        query = (
+            sa.select(
+                pattern_stats.c.code, pattern_stats.c["count"], pattern_stats.c.mean, pattern_stats.c.m2
+            )
+            .where(pattern_stats.c.owner == owner)
+            .order_by(pattern_stats.c.code)
+        )
+        with self._guard("read pattern statistics"), self._read() as conn:
+            return [(int(c), float(n), float(mean), float(m2)) for c, n, mean, m2 in conn.execute(query)]
 
     # -- profit points ------------------------------------------------------------------------
 
