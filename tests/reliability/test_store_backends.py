@@ -141,15 +141,17 @@ def test_triggers_profit_points_and_budget(store: MemoryMap) -> None:
     assert store.integrity_check().ok
 
 
-def test_pattern_statistics_are_written_in_bulk_and_replaced_by_code(store: MemoryMap) -> None:
-    assert store.put_pattern_stats("triggers:codes", [(7, 1.0, 0.5, 0.0), (0xFFFF, 3.0, -1e-5, 2.5e-9)]) == 2
-    assert store.put_pattern_stats("triggers:codes", [(7, 2.0, 0.25, 0.125)]) == 1  # replaces code 7
-    store.put_pattern_stats("triggers@other:codes", [(7, 9.0, 9.0, 9.0)])  # another owner's
-    assert store.pattern_stats("triggers:codes") == [(7, 2.0, 0.25, 0.125), (0xFFFF, 3.0, -1e-5, 2.5e-9)]
-    assert store.pattern_stats("nobody") == []
-    with pytest.raises(InvalidInputError):
-        store.put_pattern_stats("triggers:codes", [(8, 1.0, float("nan"), 0.0)])
-    assert len(store.pattern_stats("triggers:codes")) == 2  # the bad row changed nothing
+def test_pattern_statistics_are_kept_as_bytes_by_owner(store: MemoryMap) -> None:
+    packed = bytes(range(256)) * 4  # every byte value, NUL included
+    store.put_pattern_stats("triggers:codes", b"first")
+    store.put_pattern_stats("triggers:codes", packed)  # replaces
+    store.put_pattern_stats("triggers@other:codes", b"other")
+    assert store.pattern_stats("triggers:codes") == packed
+    assert store.pattern_stats("triggers@other:codes") == b"other"
+    assert store.pattern_stats("nobody") is None
+    with pytest.raises(InvalidInputError, match="bytes"):
+        store.put_pattern_stats("triggers:codes", "text")  # type: ignore[arg-type]
+    assert store.pattern_stats("triggers:codes") == packed
 
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import math
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,14 +69,13 @@ def _zeros() -> array[float]:
 class PatternTable:
     """Next-move statistics of every 16-bit code (counts are exact in a double up to 2⁵³)."""
 
-    __slots__ = ("_changed", "_count", "_m2", "_mean", "_seen")
+    __slots__ = ("_count", "_m2", "_mean", "_seen")
 
     def __init__(self) -> None:
         self._count = _zeros()
         self._mean = _zeros()
         self._m2 = _zeros()
         self._seen = 0
-        self._changed: set[int] = set()  # codes changed since :meth:`take_changed`
 
     def __len__(self) -> int:
         """The number of codes seen at least once."""
@@ -89,7 +88,6 @@ class PatternTable:
         counts[code] = n
         if n == 1.0:
             self._seen += 1
-        self._changed.add(code)
         means = self._mean
         mean = means[code]
         delta = x - mean
@@ -111,47 +109,17 @@ class PatternTable:
         if not 0 <= code < CODES:
             raise ValueError(f"code must be in [0, {CODES - 1}], got {code}")
         self._seen += (stats.count > 0) - (self._count[code] > 0)
-        self._changed.add(code)
         self._count[code] = float(stats.count)
         self._mean[code] = stats.mean if stats.count else 0.0
         self._m2[code] = stats.m2 if stats.count else 0.0
-
-    def take_changed(self) -> list[tuple[int, float, float, float]]:
-        """The codes changed since the last call, ``(code, count, mean, m2)`` in code order; forget them.
-
-        What a checkpoint writes of the table (a code changed back to a count of 0 among them).
-        """
-        changed = sorted(self._changed)
-        self._changed = set()
-        counts, means, m2s = self._count, self._mean, self._m2
-        return [(code, counts[code], means[code], m2s[code]) for code in changed]
-
-    def mark_changed(self) -> None:
-        """Count every code seen as changed: the next :meth:`take_changed` returns them all."""
-        self._changed = set(np.flatnonzero(np.frombuffer(self._count, dtype=np.float64)).tolist())
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[tuple[int, float, float, float]]) -> PatternTable:
-        """A table of :meth:`take_changed`-style rows (none of them counted as changed).
-
-        Raises
-        ------
-        ValueError
-            If a code is outside 16 bits.
-        """
-        table = cls()
-        for code, count, mean, m2 in rows:
-            table.set(code, PatternStats(int(count), mean, m2))
-        table._changed = set()
-        return table
 
     def items(self) -> Iterator[tuple[int, PatternStats]]:
         """The codes seen, in code order, with their statistics."""
         for code in np.flatnonzero(np.frombuffer(self._count, dtype=np.float64)).tolist():
             yield code, self.get(code)
 
-    def pack(self) -> str:
-        """Return the codes seen as base64 little-endian float64 rows (code, count, mean, m2).
+    def to_bytes(self) -> bytes:
+        """The codes seen as little-endian float64 rows (code, count, mean, m2), in code order.
 
         A checkpoint holds thousands of codes; as JSON numbers they cost tens of milliseconds to
         write, as packed doubles well under one (every count and code is exact in a double).
@@ -163,17 +131,35 @@ class PatternTable:
         rows[:, 1] = counts[codes]
         rows[:, 2] = np.frombuffer(self._mean, dtype=np.float64)[codes]
         rows[:, 3] = np.frombuffer(self._m2, dtype=np.float64)[codes]
-        return base64.b64encode(rows.tobytes()).decode("ascii")
+        return rows.tobytes()
+
+    def pack(self) -> str:
+        """:meth:`to_bytes` in base64, for a JSON snapshot."""
+        return base64.b64encode(self.to_bytes()).decode("ascii")
 
     @classmethod
     def unpack(cls, data: str | dict[str, Any]) -> PatternTable:
         """Read :meth:`pack` output (or the ``{code: [count, mean, m2]}`` form of older checkpoints)."""
-        table = cls()
         if isinstance(data, dict):
+            table = cls()
             for key, (count, mean, m2) in data.items():
                 table.set(int(key), PatternStats(int(count), float(mean), float(m2)))
             return table
-        rows = np.frombuffer(base64.b64decode(data), dtype="<f8").reshape(-1, 4)
+        return cls.from_bytes(base64.b64decode(data))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PatternTable:
+        """Read :meth:`to_bytes` output.
+
+        Raises
+        ------
+        ValueError
+            If it is not whole rows, or holds a code outside 16 bits or a count under 1.
+        """
+        if len(data) % 32:
+            raise ValueError(f"packed pattern statistics are rows of 32 bytes, got {len(data)} bytes")
+        table = cls()
+        rows = np.frombuffer(data, dtype="<f8").reshape(-1, 4)
         codes = rows[:, 0].astype(np.int64)
         if codes.size and (codes.min() < 0 or codes.max() >= CODES or np.any(rows[:, 1] <= 0)):
             raise ValueError("packed pattern statistics hold a code outside 16 bits or a count under 1")
@@ -181,5 +167,4 @@ class PatternTable:
             view = np.frombuffer(target, dtype=np.float64)
             view[codes] = rows[:, column]
         table._seen = int(np.unique(codes).size)
-        table._changed = set(codes.tolist())
         return table

@@ -78,8 +78,8 @@ class CheckpointRecovery:
 
     def checkpoint(self) -> None:
         """Write the engine's learnt state (encoders, pattern statistics, pending decisions)."""
-        # One unit of work: the pattern statistics' rows and the state that goes with them
-        # commit together or not at all.
+        # One unit of work: the pattern statistics and the state that goes with them commit
+        # together or not at all.
         with self._lock, self.store.unit_of_work():
             self.patterns.flush()
             self.patterns.primary.save_stats()
@@ -225,7 +225,6 @@ class CheckpointRecovery:
         outcome (see :meth:`HashTriggerEngine.flush`).
         """
         self.agent.refresh()
-        self.patterns.primary.mark_stats_unsaved()  # a checkpoint's rows may have gone with the unit
         rows = self.store.executions(agent_id=self.agent.agent_id)
         closed = [r for r in rows if r.status != "open"]
         self.desk.restore(

@@ -32,13 +32,12 @@ __all__ = [
     "INSERT_EXECUTION",
     "INSERT_PROFIT_POINT",
     "LOCK_KEY",
-    "PUT_PATTERN_STATS",
     "SELECT_EXECUTION",
     "SELECT_KV_FOR_UPDATE",
     "UPSERT_BUDGET",
     "UPSERT_KV",
+    "UPSERT_PATTERN_STATS",
     "UPSERT_TRIGGER",
-    "BulkUpsert",
     "CoreTransaction",
     "SqliteTransaction",
     "Statement",
@@ -120,29 +119,6 @@ class Upsert:
         return found
 
 
-class BulkUpsert:
-    """Insert-or-update of many rows by their key in one ``executemany``: ``INSERT … ON CONFLICT``.
-
-    SQLite (3.24 and later) and PostgreSQL both take it; each gets its dialect's statement.
-    """
-
-    __slots__ = ("postgresql", "sqlite")
-
-    def __init__(self, table: sa.Table, keys: tuple[str, ...]) -> None:
-        values: dict[str, Any] = {c.key: sa.bindparam(c.key) for c in table.c}
-        index = [table.c[k] for k in keys]
-        lite = sqlite_dialect.insert(table).values(values)
-        self.sqlite = Statement(
-            lite.on_conflict_do_update(
-                index_elements=index, set_={c.key: lite.excluded[c.key] for c in table.c if c.key not in keys}
-            )
-        )
-        pg = postgresql.insert(table).values(values)
-        self.postgresql = pg.on_conflict_do_update(
-            index_elements=index, set_={c.key: pg.excluded[c.key] for c in table.c if c.key not in keys}
-        )
-
-
 class Transaction(Protocol):
     """A write transaction of the memory map; see :meth:`StoreBase._transaction`."""
 
@@ -162,9 +138,6 @@ class Transaction(Protocol):
 
     def upsert(self, upsert: Upsert, params: Mapping[str, Any]) -> None:
         """Insert or update the row that ``params`` describes (every column given)."""
-
-    def upsert_many(self, upsert: BulkUpsert, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert or update every row of ``rows`` (every column given), in one statement run."""
 
 
 class SqliteTransaction:
@@ -201,9 +174,6 @@ class SqliteTransaction:
         if self.execute(upsert.update, upsert.update_params(params)) == 0:
             self.execute(upsert.insert, params)
 
-    def upsert_many(self, upsert: BulkUpsert, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.driver.executemany(upsert.sqlite.sql, rows)
-
 
 class CoreTransaction:
     """Runs statements through SQLAlchemy on a connection inside its transaction."""
@@ -231,12 +201,6 @@ class CoreTransaction:
             self.conn.execute(upsert.on_conflict, dict(params))
         elif self.execute(upsert.update, upsert.update_params(params)) == 0:
             self.execute(upsert.insert, params)
-
-    def upsert_many(self, upsert: BulkUpsert, rows: Sequence[Mapping[str, Any]]) -> None:
-        if self.conn.dialect.name == "postgresql":
-            self.conn.execute(upsert.postgresql, [dict(row) for row in rows])
-        else:
-            self.conn.execute(upsert.sqlite.core, [dict(row) for row in rows])
 
 
 def _all_values(table: sa.Table) -> dict[str, sa.BindParameter[Any]]:
@@ -291,5 +255,4 @@ UPSERT_KV = Upsert(kv, ("namespace", "key"))
 LOCK_KEY = Statement(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("name")))))
 UPSERT_TRIGGER = Upsert(triggers, ("trigger_id",))
 UPSERT_BUDGET = Upsert(thermal_budget, ("name",))
-#: Write pattern statistics rows (``owner``, ``code``, ``count``, ``mean``, ``m2``).
-PUT_PATTERN_STATS = BulkUpsert(pattern_stats, ("owner", "code"))
+UPSERT_PATTERN_STATS = Upsert(pattern_stats, ("owner",))

@@ -21,9 +21,9 @@ from tengri.engine.store.statements import (
     CLOSE_EXECUTION_RETURNING,
     INSERT_EXECUTION,
     INSERT_PROFIT_POINT,
-    PUT_PATTERN_STATS,
     SELECT_EXECUTION,
     UPSERT_BUDGET,
+    UPSERT_PATTERN_STATS,
     UPSERT_TRIGGER,
 )
 from tengri.errors import (
@@ -270,32 +270,21 @@ class StoreTables(StoreBase):
 
     # -- pattern statistics -------------------------------------------------------------------
 
-    def put_pattern_stats(self, owner: str, rows: Iterable[tuple[int, float, float, float]]) -> int:
-        """Write ``owner``'s statistics of some codes, ``(code, count, mean, m2)`` each; return how many.
-
-        A code written before is replaced. All rows go in one transaction (the caller's unit of
-        work, when one is open).
-        """
-        params = []
-        for code, count, mean, m2 in rows:
-            check_finite("pattern statistics", count, mean, m2)
-            params.append({"owner": owner, "code": int(code), "count": count, "mean": mean, "m2": m2})
-        if params:
-            with self._transaction("write pattern statistics") as txn:
-                txn.upsert_many(PUT_PATTERN_STATS, params)
-        return len(params)
-
-    def pattern_stats(self, owner: str) -> list[tuple[int, float, float, float]]:
-        """Every code's statistics ``owner`` wrote, ``(code, count, mean, m2)`` in code order."""
-        query = (
-            sa.select(
-                pattern_stats.c.code, pattern_stats.c["count"], pattern_stats.c.mean, pattern_stats.c.m2
+    def put_pattern_stats(self, owner: str, packed: bytes) -> None:
+        """Replace ``owner``'s packed pattern statistics (see :mod:`.schema`, ``pattern_stats``)."""
+        if not isinstance(packed, bytes):
+            raise InvalidInputError(f"packed pattern statistics are bytes, got {type(packed).__name__}")
+        with self._transaction("write pattern statistics") as txn:
+            txn.upsert(
+                UPSERT_PATTERN_STATS, {"owner": owner, "packed": packed, "updated_at": self.clock.now()}
             )
-            .where(pattern_stats.c.owner == owner)
-            .order_by(pattern_stats.c.code)
-        )
+
+    def pattern_stats(self, owner: str) -> bytes | None:
+        """``owner``'s packed pattern statistics, None when it wrote none."""
+        query = sa.select(pattern_stats.c.packed).where(pattern_stats.c.owner == owner)
         with self._guard("read pattern statistics"), self._read() as conn:
-            return [(int(c), float(n), float(mean), float(m2)) for c, n, mean, m2 in conn.execute(query)]
+            found = conn.execute(query).scalar_one_or_none()
+        return None if found is None else bytes(found)
 
     # -- profit points ------------------------------------------------------------------------
 
