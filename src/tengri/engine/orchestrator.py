@@ -37,6 +37,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -193,7 +194,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
         self._loop: threading.Thread | None = None
         self._tick_seconds = 0.0
         self._ticks_processed = 0
-        self._latencies: list[float] = []
+        self._latencies: deque[float] = deque(maxlen=10_000)  # the newest, for the statistics
         self._slow_ticks = 0
         self._processing: dict[str, Any] = {}
         self.entries = {"taken": 0, "exploring": 0, "refused_low_confidence": 0}
@@ -393,8 +394,6 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
             latency = time.perf_counter() - started
             self._tick_seconds += latency
             self._latencies.append(latency)
-            if len(self._latencies) > 100_000:
-                del self._latencies[:50_000]
             if latency > self.config.engine.tick_processing_timeout:
                 self._slow_ticks += 1
                 self.health.fail("ticks", f"a tick took {latency:.3f} s")

@@ -7,6 +7,7 @@ Mixed into :class:`~tengri.engine.orchestrator.SystemOrchestrator`: :meth:`Engin
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any, Literal
 
 from tengri.engine.agent import MemoryAgent
@@ -39,14 +40,14 @@ class EngineReporting:
     _started: bool
     _ticks_processed: int
     _tick_seconds: float
-    _latencies: list[float]
+    _latencies: deque[float]
     _slow_ticks: int
 
     def get_statistics(self) -> dict[str, Any]:
         """Return the seed's performance metrics and the system state."""
         agent_stats = self.agent.statistics()
         budget = self.thermal_manager.budget_status()
-        lat = sorted(self._latencies[-10_000:])
+        lat = sorted(self._latencies)
         store_size = self.store.size_bytes()
         return {
             "system_state": {
