@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import deque
 from collections.abc import Sequence
 
 __all__ = ["RollingMean"]
@@ -24,7 +25,7 @@ __all__ = ["RollingMean"]
 class RollingMean:
     """The means of a fixed window over a growing series, one per value, as pandas computes them."""
 
-    __slots__ = ("_added", "_means", "_negative", "_period", "_removed", "_same", "_seen", "_sum")
+    __slots__ = ("_added", "_means", "_negative", "_period", "_removed", "_same", "_seen", "_sum", "_window")
 
     def __init__(self, period: int) -> None:
         if period < 1:
@@ -38,6 +39,7 @@ class RollingMean:
         self._removed = 0.0
         self._negative = 0
         self._same = 0  # how many values in a row (newest last) equal the newest
+        self._window: deque[float] = deque(maxlen=period)  # the newest ``period`` values
 
     def _add(self, value: float) -> None:
         y = value - self._added
@@ -57,18 +59,19 @@ class RollingMean:
 
     def extend(self, values: Sequence[float]) -> None:
         """Take the series' values past those already seen (``values`` is the whole series so far)."""
-        for n in range(self._seen, len(values)):
-            self._take(values, n)
+        for value in values[self._seen :]:
+            self.push(value)
 
-    def _take(self, values: Sequence[float], n: int) -> None:
-        """Take ``values[n]``, the value after those seen."""
-        value = values[n]
-        period = self._period
-        if n >= period:  # pandas removes the leaving value before adding the new one
-            self._remove(values[n - period])
+    def push(self, value: float) -> None:
+        """Take the series' next value."""
+        n = self._seen
+        window = self._window
+        if n >= self._period:  # pandas removes the leaving value before adding the new one
+            self._remove(window[0])
         self._add(value)
-        self._same = self._same + 1 if n and value == values[n - 1] else 1
-        self._means.append(self._mean(value) if n + 1 >= period else math.nan)
+        self._same = self._same + 1 if n and value == window[-1] else 1
+        window.append(value)
+        self._means.append(self._mean(value) if n + 1 >= self._period else math.nan)
         self._seen = n + 1
 
     def _mean(self, newest: float) -> float:

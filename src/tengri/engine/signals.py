@@ -12,7 +12,6 @@ like, and return a target direction (+1 long, −1 short, 0 flat, ``None`` no op
 from __future__ import annotations
 
 import copy
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -145,7 +144,6 @@ class Strategy:
         self._capacity = 1024
         self._n = 0
         self._data = np.empty((5, self._capacity), dtype=np.float64)
-        self._closes: array[float] = array("d")  # the closes again, for sma (unboxed: 8 bytes a bar)
         self._rolling: dict[int, RollingMean] = {}
         self.tick: Tick | None = None
         self.init()
@@ -169,11 +167,10 @@ class Strategy:
         data[2, n] = tick.low if tick.low is not None else price
         data[3, n] = price
         data[4, n] = tick.volume if tick.volume is not None else 0.0
-        self._closes.append(price)
         self._n = n + 1
         self.tick = tick
         for rolling in self._rolling.values():  # the means asked for so far advance with each close
-            rolling.extend(self._closes)
+            rolling.push(price)
 
     @property
     def opens(self) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -208,7 +205,7 @@ class Strategy:
         rolling = self._rolling.get(period)
         if rolling is None:  # the first ask for this period: its means over the closes so far
             rolling = self._rolling[period] = RollingMean(period)
-            rolling.extend(self._closes)
+            rolling.extend(self.closes.tolist())
         return rolling.at(ago)
 
 
