@@ -190,16 +190,25 @@ def test_a_store_keeps_the_pattern_statistics_out_of_the_snapshot() -> None:
     engine = HashTriggerEngine(store=store, auto_register=False)
     for code, price in [(1, 100.0), (2, 101.0), (1, 99.0), (3, 100.0)]:
         engine.process_hash(code, _cursor(price))
+    engine.save_stats()  # as a checkpoint does: save, then snapshot
     snapshot = engine.snapshot()
     assert (snapshot["codes"], snapshot["masked"]) == (None, None)  # not in the snapshot
+    assert len(store.pattern_stats("triggers:codes:1") or b"") == 2 * 32  # codes 1 and 2 learnt a move
+
+    # A save that no snapshot followed (a crash before the checkpoint's state was written) leaves
+    # the statistics of the snapshot before it.
+    engine.process_hash(7, _cursor(100.5))
     engine.save_stats()
-    assert len(store.pattern_stats("triggers:codes") or b"") == 2 * 32  # codes 1 and 2 learnt a move
+    assert len(store.pattern_stats("triggers:codes:0") or b"") == 3 * 32
+    stale = HashTriggerEngine(store=store, auto_register=False)
+    stale.restore(snapshot)
+    assert stale.statistics()["codes_seen"] == 2
 
     clone = HashTriggerEngine(store=store, auto_register=False)
-    clone.restore(snapshot)
-    for code in (1, 2, 3):
+    clone.restore(engine.snapshot())
+    for code in (1, 2, 3, 7):
         assert clone.pattern_mapping(code) == engine.pattern_mapping(code)
-    assert clone.statistics()["codes_seen"] == 2
+    assert clone.statistics()["codes_seen"] == 3
 
     # A checkpoint from before the table (statistics packed in it) is still read.
     packed = HashTriggerEngine(auto_register=False)

@@ -172,6 +172,7 @@ class HashTriggerEngine:
         self._by_mask: dict[int, dict[int, list[Trigger]]] = {}
         self._code_stats = PatternTable()
         self._masked_stats = PatternTable()
+        self._stats_slot = 0  # the store's slot of the statistics the last snapshot refers to
         self._pending: tuple[int, float] | None = None  # (hash, price) awaiting its next move
         self._sleepers: dict[str, Trigger] = {}
         # Triggers whose evidence counts changed since they were last written (see flush).
@@ -414,18 +415,26 @@ class HashTriggerEngine:
                 "pending": list(self._pending) if self._pending is not None else None,
                 "codes": None if in_store else self._code_stats.pack(),
                 "masked": None if in_store else self._masked_stats.pack(),
+                "stats_slot": self._stats_slot if in_store else None,
             }
 
-    def _stats_owner(self, table: str) -> str:
-        return f"triggers{self._suffix}:{table}"
+    def _stats_owner(self, table: str, slot: int) -> str:
+        return f"triggers{self._suffix}:{table}:{slot}"
 
     def save_stats(self) -> None:
-        """Write the pattern statistics to the store (the checkpoint does, with :meth:`snapshot`)."""
+        """Write the pattern statistics to the store; the next :meth:`snapshot` refers to them.
+
+        Two slots take turns: a save writes the one the last snapshot does not refer to, so that a
+        crash (or a failed write) between the save and the checkpoint's state leaves that state
+        with the statistics it was taken with. The checkpoint saves, then snapshots.
+        """
         with self._lock:
             if self.store is None:
                 return
-            self.store.put_pattern_stats(self._stats_owner("codes"), self._code_stats.to_bytes())
-            self.store.put_pattern_stats(self._stats_owner("masked"), self._masked_stats.to_bytes())
+            slot = 1 - self._stats_slot
+            self.store.put_pattern_stats(self._stats_owner("codes", slot), self._code_stats.to_bytes())
+            self.store.put_pattern_stats(self._stats_owner("masked", slot), self._masked_stats.to_bytes())
+            self._stats_slot = slot
 
     def restore(self, data: dict[str, Any]) -> None:
         """Restore state written by :meth:`snapshot`.
@@ -443,17 +452,20 @@ class HashTriggerEngine:
             pending = data.get("pending")
             self._pending = (int(pending[0]), float(pending[1])) if pending else None
             if data.get("codes") is None and self.store is not None:  # kept in the store's table
-                self._code_stats = self._stored_stats("codes")
-                self._masked_stats = self._stored_stats("masked")
+                slot = int(data.get("stats_slot") or 0)
+                self._code_stats = self._stored_stats("codes", slot)
+                self._masked_stats = self._stored_stats("masked", slot)
+                self._stats_slot = slot
             else:  # packed in the snapshot (no store, or a checkpoint from before the table)
                 self._code_stats = PatternTable.unpack(data["codes"])
                 self._masked_stats = PatternTable.unpack(data["masked"])
 
-    def _stored_stats(self, table: str) -> PatternTable:
+    def _stored_stats(self, table: str, slot: int) -> PatternTable:
         assert self.store is not None
-        packed = self.store.pattern_stats(self._stats_owner(table))
+        owner = self._stats_owner(table, slot)
+        packed = self.store.pattern_stats(owner)
         if packed is None:
-            raise StoreError(f"the checkpoint's pattern statistics ({self._stats_owner(table)}) are missing")
+            raise StoreError(f"the checkpoint's pattern statistics ({owner}) are missing")
         return PatternTable.from_bytes(packed)
 
     def statistics(self) -> dict[str, Any]:
