@@ -8,7 +8,7 @@ statements built once in :mod:`.statements`. See :mod:`.schema` for the columns 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -214,6 +214,19 @@ class StoreTables(StoreBase):
             rows = conn.execute(query).mappings().all()
         found = [_execution(row) for row in rows]
         return found[::-1] if limit is not None else found
+
+    def iter_executions(self, batch: int = 1_000) -> Iterator[ExecutionRecord]:
+        """Yield every execution in the order of :meth:`executions`, fetching ``batch`` rows at a time.
+
+        One read (a consistent snapshot) whose rows are turned into records as they are consumed:
+        a long run's executions are never all in memory at once. Stop early and the read ends
+        when the iterator is closed or collected.
+        """
+        query = sa.select(executions).order_by(executions.c.opened_at, executions.c.execution_id)
+        with self._guard("read executions"), self._read() as conn:
+            for rows in conn.execute(query).mappings().partitions(batch):
+                for row in rows:
+                    yield _execution(row)
 
     # -- triggers -----------------------------------------------------------------------------
 
