@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tengri.engine.clock import ManualClock
 from tengri.engine.store import MemoryMap
-from tengri.engine.store.schema import LATEST_VERSION, metadata
+from tengri.engine.store.schema import LATEST_VERSION, MIGRATIONS, metadata
 
 
 def _schema(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -36,7 +36,9 @@ def test_reopening_a_store_applies_no_migration(tmp_path: Path) -> None:
     MemoryMap(data_dir=tmp_path).close()
     MemoryMap(data_dir=tmp_path).close()
     with sqlite3.connect(tmp_path / "tengri.db") as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION,)]
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert versions == [(version,) for version, _, _ in MIGRATIONS]
+    assert versions[-1] == (LATEST_VERSION,)
 
 
 def test_a_read_does_not_wait_for_another_threads_unit_of_work(tmp_path: Path) -> None:
