@@ -149,7 +149,7 @@ def _breakdown(name: str) -> dict[str, float]:
         patched.append((owner, attribute, original))
         setattr(owner, attribute, wrapper)
 
-    timed(replay_module, "read_ohlcv", "read and validate the data")
+    timed(replay_module, "read_panel", "read and validate the data")
     timed(replay_module._Replay, "__init__", "open the store and the engine")
     timed(replay_module.SystemOrchestrator, "start", "open the store and the engine")
     timed(replay_module._Replay, "step", "replay bookkeeping per bar")
