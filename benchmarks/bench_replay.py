@@ -5,7 +5,8 @@ Side by side in one run, on GOOG daily (2,148 bars) and EURUSD hourly (5,000 bar
 written as a ``tengri.Strategy`` (store, journal and statistics included, HTML report excluded). Then the main
 job's streaming part with the enhanced model attached on EURUSD hourly: bars per second of the
 replay loop including per-bar inference (the fit is timed apart). Goals (issue 7): no model at
-least as fast as backtesting.py; with the enhanced model at least 1,000 bars/s.
+least as fast as backtesting.py; with the enhanced model at least 1,000 bars/s. And the startup of
+a new run's store and engine, next to backtesting.py's whole run on GOOG (goal, issue 17: < 5 ms).
 
 Run: .venv/bin/python benchmarks/bench_replay.py
 """
@@ -24,12 +25,13 @@ from pathlib import Path
 import torch
 
 from tengri.config import TengriConfig
-from tengri.engine import MemoryMap
+from tengri.engine import ManualClock, MemoryMap, StrategySource, SystemOrchestrator
 from tengri.services import replay as replay_module
 from tengri.services.replay import run_replay
 from tengri.strategies import SmaCross
 
 ROUNDS = 5
+STARTUP_ROUNDS = 20
 
 
 def _backtesting_py(name: str) -> float:
@@ -80,6 +82,45 @@ def _tengri_no_model(name: str) -> float:
         return time.perf_counter() - start
 
 
+def _startup() -> float:
+    """Seconds to open a new run's store and engine, as the replay does (median of ``STARTUP_ROUNDS``).
+
+    ``MemoryMap`` on a fresh SQLite file, ``SystemOrchestrator(...)`` with a strategy and
+    ``start(background=False)``; the first round in this process is left out (it compiles the
+    statements once per process).
+    """
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = TengriConfig.load(data_dir=Path(tmp))
+        for round_ in range(STARTUP_ROUNDS + 1):
+            run_dir = Path(tmp) / f"run{round_}"
+            run_dir.mkdir()
+            clock = ManualClock(1_700_000_000.0)
+            start = time.perf_counter()
+            store = MemoryMap(
+                f"sqlite:///{(run_dir / 'store.db').as_posix()}",
+                backups_dir=run_dir / "backups",
+                backup_keep=config.store.backup_keep,
+                memory_limit_mb=config.store.memory_limit_mb,
+                protect_profit_points=config.engine.profit_window_size,
+                synchronous=config.store.replay_synchronous,
+                clock=clock,
+            )
+            orchestrator = SystemOrchestrator(
+                config,
+                store=store,
+                clock=clock,
+                signal_sources=[StrategySource(SmaCross())],
+                mode="replay",
+            )
+            orchestrator.start(background=False)
+            if round_:
+                times.append(time.perf_counter() - start)
+            orchestrator.shutdown(backup=False)
+            store.close()
+    return statistics.median(times)
+
+
 def _breakdown(name: str) -> dict[str, float]:
     """Seconds of one no-model replay by phase (wrappers around the replay's steps)."""
     spent: dict[str, float] = dict.fromkeys(
@@ -108,7 +149,7 @@ def _breakdown(name: str) -> dict[str, float]:
         patched.append((owner, attribute, original))
         setattr(owner, attribute, wrapper)
 
-    timed(replay_module, "read_ohlcv", "read and validate the data")
+    timed(replay_module, "read_panel", "read and validate the data")
     timed(replay_module._Replay, "__init__", "open the store and the engine")
     timed(replay_module.SystemOrchestrator, "start", "open the store and the engine")
     timed(replay_module._Replay, "step", "replay bookkeeping per bar")
@@ -163,14 +204,20 @@ def main() -> None:
         f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, torch {torch.__version__}"
     )
+    references: dict[str, float] = {}
     for name, label, bars in (("goog_d1", "GOOG daily", 2148), ("eurusd_h1", "EURUSD hourly", 5000)):
-        reference = statistics.median(_backtesting_py(name) for _ in range(ROUNDS))
+        reference = references[name] = statistics.median(_backtesting_py(name) for _ in range(ROUNDS))
         ours = statistics.median(_tengri_no_model(name) for _ in range(ROUNDS))
         print(f"\nSMA(10, 20) crossover on {label}, {bars} bars, median of {ROUNDS} runs")
         print(f"  {'backtesting.py Backtest.run':<43}{reference:7.3f} s  {bars / reference:9,.0f} bars/s")
         print(f"  tengri run_replay (store, journal, stats)  {ours:7.3f} s  {bars / ours:9,.0f} bars/s")
         verdict = "MET" if ours <= reference else "NOT MET"
         print(f"  tengri / backtesting.py speed: {reference / ours:.2f}x (goal >= 1: {verdict})")
+    startup = _startup()
+    print(f"\nstartup of a new run's store and engine, median of {STARTUP_ROUNDS} (goal < 5 ms)")
+    print(f"  {'tengri MemoryMap + SystemOrchestrator + start':<47}{startup * 1000:7.2f} ms")
+    print(f"  {'backtesting.py whole Backtest.run, GOOG daily':<47}{references['goog_d1'] * 1000:7.2f} ms")
+    print(f"  startup / backtesting.py's run: {startup / references['goog_d1']:.1%}")
     _breakdown("goog_d1")  # warm
     phases = _breakdown("goog_d1")
     print("\nwhere one tengri replay of GOOG daily spends its time (wrappers add a little to each)")

@@ -1,7 +1,7 @@
 """Tengri: market data to trading signals that learn from their outcomes.
 
 The public API is this module's ``__all__``. Names are imported on first use, so that
-``import tengri`` (and ``tengri --help``) does not pay for torch or Flask until they are needed.
+``import tengri`` (and ``tengri --help``) does not pay for torch, Flask or pydantic until they are needed.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tengri.config import TengriConfig
 from tengri.errors import TengriError
 
 if TYPE_CHECKING:
+    from tengri.config import TengriConfig
     from tengri.data import load_ohlcv, read_ohlcv
     from tengri.engine import (
         CursorState,
@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "Strategy": "tengri.engine",
     "SystemOrchestrator": "tengri.engine",
     "Target": "tengri.engine",
+    "TengriConfig": "tengri.config",
     "ThermalZoneManager": "tengri.engine",
     "load_ohlcv": "tengri.data",
     "read_ohlcv": "tengri.data",

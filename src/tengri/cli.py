@@ -1,8 +1,9 @@
 """The ``tengri`` command line: parse, call one service, format; nothing else lives here.
 
-Heavy libraries (torch, pennylane, Flask) are imported inside the commands that need them, so
-``tengri --help`` stays fast. Every :class:`tengri.errors.TengriError` becomes one line on stderr
-and exit status 2; so does every usage mistake (an unknown command or option, a missing value),
+Heavy libraries (torch, pennylane, Flask, and pydantic with the config) are imported inside the
+commands that need them, so ``tengri --help`` stays fast. Every
+:class:`tengri.errors.TengriError` becomes one line on stderr and exit status 2; so does every
+usage mistake (an unknown command or option, a missing value),
 after the command's usage line, as click prints it.
 """
 
@@ -12,12 +13,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from tengri.config import TengriConfig
 from tengri.errors import TengriError
+
+if TYPE_CHECKING:
+    from tengri.config import TengriConfig
 
 __all__ = ["app", "main"]
 
@@ -95,6 +98,7 @@ _LOG_LEVEL: list[str] = []  # the global --log-level, if given
 
 
 def _load_config(config_file: Path | None) -> TengriConfig:
+    from tengri.config import TengriConfig
     from tengri.logs import configure_logging
 
     config = TengriConfig.load(config_file)

@@ -89,7 +89,10 @@ def _runs(labels: npt.NDArray[Any]) -> list[tuple[int, int, str]]:
 def _bands(ax: Any, edges: npt.NDArray[np.float64], labels: pd.Series, colours: dict[str, str]) -> None:
     """Fill each run of equal labels as one coloured band (one ``broken_barh`` per label)."""
     spans: dict[str, list[tuple[float, float]]] = {}
-    for first, last, label in _runs(labels.astype(str).to_numpy()):
+    # Runs of the labels' codes, not of the labels as a million Python strings.
+    codes, names = pd.factorize(labels, use_na_sentinel=False)
+    for first, last, code in _runs(codes):
+        label = str(names[int(code)])
         spans.setdefault(label, []).append((edges[first], edges[last] - edges[first]))
     for label, ranges in spans.items():
         ax.broken_barh(ranges, (0, 1), facecolors=colours.get(label, "#adb5bd"), linewidth=0)

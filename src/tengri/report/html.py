@@ -35,6 +35,18 @@ __all__ = ["SECTION_IDS", "build_report", "daily_budget_seconds"]
 
 SECTION_IDS = ("price", "equity", "statistics", "calibration", "confidence", "zones", "bursts", "trades")
 TRADES_SHOWN = 50
+#: The timeline's columns one instrument's report reads (a portfolio's reads them all).
+_TIMELINE_COLUMNS = (
+    "timestamp",
+    "close",
+    "equity",
+    "position",
+    "profit_zone",
+    "thermal_zone",
+    "temperature",
+    "in_burst",
+    "symbol",
+)
 
 _LABELS = {
     "start": "Start",
@@ -368,9 +380,12 @@ def build_report(run_dir: Path) -> Path:
     NotFoundError, DataValidationError
         When the run folder breaks its contract (see :func:`~tengri.report.run_folder.load_run`).
     """
-    run = load_run(Path(run_dir))
+    # The report shows no execution the trades do not: executions.csv is checked, not read.
+    run = load_run(Path(run_dir), timeline_columns=_TIMELINE_COLUMNS, headers_only=("executions",))
     symbols = symbols_of(run.timeline)
     portfolio = len(symbols) > 1
+    if portfolio:
+        run = load_run(Path(run_dir), headers_only=("executions",))
     account = portfolio_timeline(run.timeline)
     statistics = compute_statistics(account, run.trades, bars_per_year=run.bars_per_year)
     config = run.meta.get("config")

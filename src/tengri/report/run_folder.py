@@ -10,15 +10,21 @@ changes a value.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from tengri.errors import DataValidationError, NotFoundError
 
-__all__ = ["RunFolder", "load_run", "parse_timestamps"]
+__all__ = ["CHUNK_ROWS", "RunFolder", "load_run", "parse_timestamps", "read_timeline"]
+
+#: Rows of ``timeline.csv`` parsed at a time (see :func:`read_timeline`).
+CHUNK_ROWS = 100_000
 
 _TRADE_COLUMNS = (
     "execution_id",
@@ -94,7 +100,95 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True, format="ISO8601")
 
 
-def _read_csv(run_dir: Path, name: str) -> pd.DataFrame:
+def _line_count(path: Path) -> int:
+    """Newlines in ``path``, plus one: at least the file's rows (its header included)."""
+    count = 1
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b"\n")
+    return count
+
+
+class _Column:
+    """One column of a timeline read by chunks: a numeric one filled into an array allocated once.
+
+    A column whose chunks are not all of one numeric dtype (a string column, the timestamps, a
+    column with an empty field in some chunk only) is kept as its chunks and joined by pandas'
+    own rules at the end, as :func:`pandas.concat` of the chunks would.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.array: npt.NDArray[Any] | None = None
+        self.filled = 0
+        self.pieces: list[Any] = []
+
+    def add(self, values: pd.Series) -> None:
+        if not self.pieces:
+            dtype = values.dtype
+            numeric = isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+            if numeric and self.array is None:
+                self.array = np.empty(self.capacity, dtype=dtype)
+            if numeric and self.array is not None and self.array.dtype == dtype:
+                end = self.filled + len(values)
+                if end <= self.capacity:
+                    self.array[self.filled : end] = values.to_numpy()
+                    self.filled = end
+                    return
+            if self.array is not None:  # from here on, chunks as they come
+                self.pieces.append(pd.Series(self.array[: self.filled].copy()))
+                self.array = None
+        self.pieces.append(values.reset_index(drop=True))
+
+    def values(self) -> Any:
+        if not self.pieces:
+            assert self.array is not None
+            return self.array[: self.filled]
+        return pd.concat(self.pieces, ignore_index=True)
+
+
+def read_timeline(path: Path, columns: Sequence[str] | None = None, **options: Any) -> pd.DataFrame:
+    """Read a timeline CSV (only ``columns``, in that order, when given), its ``timestamp`` parsed to UTC.
+
+    The file is parsed :data:`CHUNK_ROWS` rows at a time: each chunk's timestamps become 8-byte
+    datetimes, and its numeric columns are copied into arrays allocated once for the whole file,
+    before the next chunk is read. A million-bar timeline read whole would hold every timestamp
+    as a string and the parser's buffers for every column at once; chunks joined at the end would
+    hold it twice. The values and dtypes are those of one :func:`pandas.read_csv` of the file with
+    the same ``options`` (the same parser reads each row the same way, and a column whose chunks
+    differ in dtype is joined by pandas' own rules).
+    """
+    usecols = list(columns) if columns is not None else None
+    capacity = _line_count(path)
+    parts: dict[str, _Column] = {}
+    with pd.read_csv(path, usecols=usecols, chunksize=CHUNK_ROWS, **options) as reader:
+        for chunk in reader:
+            for name in chunk.columns:
+                values = chunk[name]
+                if name == "timestamp":
+                    values = parse_timestamps(values)
+                parts.setdefault(str(name), _Column(capacity)).add(values)
+            del chunk
+    if not parts:  # the header alone
+        frame = pd.read_csv(path, usecols=usecols, **options)
+        if "timestamp" in frame.columns:
+            frame["timestamp"] = parse_timestamps(frame["timestamp"])
+        return frame if usecols is None else frame[usecols]
+    names = usecols if usecols is not None else list(parts)
+    # A frame of the columns as they are: pandas keeps each in its own block, without a copy.
+    return pd.DataFrame({name: parts.pop(name).values() for name in names})
+
+
+def _header(path: Path) -> list[str]:
+    """The column names in the header of the CSV ``path`` (none for a zero-byte file)."""
+    if path.stat().st_size == 0:
+        return []
+    return [str(column) for column in pd.read_csv(path, nrows=0).columns]
+
+
+def _read_csv(
+    run_dir: Path, name: str, columns_read: Sequence[str] | None = None, header_only: bool = False
+) -> pd.DataFrame:
     columns, time_columns = COLUMNS[name]
     path = run_dir / f"{name}.csv"
     if not path.is_file():
@@ -102,6 +196,15 @@ def _read_csv(run_dir: Path, name: str) -> pd.DataFrame:
     if path.stat().st_size == 0:
         # "may be empty": a zero-byte file is read as the header alone.
         frame = pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    elif header_only:
+        frame = pd.DataFrame({column: pd.Series(dtype=object) for column in _header(path)})
+    elif name == "timeline":
+        header = _header(path)
+        wanted = None if columns_read is None else [c for c in columns_read if c in header]
+        missing = [column for column in columns if column not in header]
+        if missing:
+            raise DataValidationError(f"{path} lacks the column(s) {', '.join(missing)}", column=missing[0])
+        return read_timeline(path, wanted)
     else:
         frame = pd.read_csv(path)
     missing = [column for column in columns if column not in frame.columns]
@@ -112,8 +215,15 @@ def _read_csv(run_dir: Path, name: str) -> pd.DataFrame:
     return frame
 
 
-def load_run(run_dir: Path) -> RunFolder:
+def load_run(
+    run_dir: Path, *, timeline_columns: Sequence[str] | None = None, headers_only: Collection[str] = ()
+) -> RunFolder:
     """Read every file of the run folder ``run_dir``.
+
+    ``timeline_columns`` reads only those of the timeline's columns (those the file has; every
+    contracted column must still be there), so that a long run's timeline is not held whole when a
+    reader needs a few. The tables named in ``headers_only`` are checked (file and columns) but
+    not read: their frames have the file's columns and no rows.
 
     Raises
     ------
@@ -130,7 +240,15 @@ def load_run(run_dir: Path) -> RunFolder:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if not isinstance(meta, dict):
         raise DataValidationError(f"{meta_path} must hold a JSON object")
-    frames = {name: _read_csv(run_dir, name) for name in COLUMNS}
+    frames = {
+        name: _read_csv(
+            run_dir,
+            name,
+            timeline_columns if name == "timeline" else None,
+            header_only=name in headers_only,
+        )
+        for name in COLUMNS
+    }
     if frames["timeline"].empty:
         raise DataValidationError(f"{run_dir / 'timeline.csv'} has no bars", row=0)
     return RunFolder(path=run_dir, meta=meta, **frames)

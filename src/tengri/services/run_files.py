@@ -19,8 +19,9 @@ from typing import Any
 import pandas as pd
 
 from tengri.config import TengriConfig
-from tengri.engine import MemoryMap
-from tengri.services.journal import FILES, RunJournal, iso
+from tengri.engine import ExecutionRecord, MemoryMap
+from tengri.report.run_folder import read_timeline
+from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
 __all__ = ["RunOutcome", "bars_per_year", "executions_frame", "write_run_files"]
 
@@ -43,15 +44,40 @@ def bars_per_year(index: pd.DatetimeIndex) -> float:
 
 
 def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.DataFrame:
-    """Every execution, open ones included, with the trade columns (bars, reason) where closed."""
+    """Every execution, open ones included, with the trade columns (bars, reason) where closed.
+
+    The store's executions are read a batch at a time (:meth:`MemoryMap.iter_executions`) and
+    each batch's times formatted in one call: a long run's records are never all in memory.
+    """
     closed = {
         execution_id: (exit_bar, reason)
         for execution_id, exit_bar, reason in zip(
             trades["execution_id"], trades["exit_bar"], trades["reason"], strict=True
         )
     }
+    rows: list[tuple[Any, ...]] = []
+    batch: list[ExecutionRecord] = []
+    for execution in store.iter_executions(batch=_BATCH):
+        batch.append(execution)
+        if len(batch) == _BATCH:
+            rows.extend(_execution_rows(batch, closed, offset))
+            batch = []
+    rows.extend(_execution_rows(batch, closed, offset))
+    return pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
+
+
+_BATCH = 1_000
+
+
+def _execution_rows(
+    batch: Sequence[ExecutionRecord], closed: dict[Any, tuple[Any, Any]], offset: int
+) -> list[tuple[Any, ...]]:
+    """The rows of :func:`executions_frame` for ``batch``."""
+    opened = iso_times([e.opened_at for e in batch])
+    closed_at = [e.closed_at for e in batch]
+    closed_iso = iter(iso_times([t for t in closed_at if t is not None]))
     rows = []
-    for e in store.executions():
+    for e, opened_iso, closed_time in zip(batch, opened, closed_at, strict=True):
         exit_bar, reason = closed.get(e.execution_id, (None, None))
         notional = e.entry_price * e.size
         rows.append(
@@ -61,9 +87,9 @@ def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.
                 e.context.get("source", ""),
                 e.direction,
                 e.size,
-                iso(e.opened_at),
+                opened_iso,
                 e.entry_price,
-                iso(e.closed_at) if e.closed_at is not None else None,
+                next(closed_iso) if closed_time is not None else None,
                 e.exit_price,
                 int(e.context.get("opened_index", 0)) + offset,
                 exit_bar,
@@ -77,7 +103,7 @@ def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.
                 " ".join(e.hash_triggers),
             )
         )
-    return pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
+    return rows
 
 
 def _margin_call(call: dict[str, Any] | None, index: pd.DatetimeIndex, offset: int) -> dict[str, Any]:
@@ -148,18 +174,23 @@ def write_run_files(
     what the thermal manager granted (the summary's ``compute`` section); ``symbols`` the
     instruments (more than one: a portfolio, whose summary adds ``"symbols"``, each one's statistics).
     """
-    from tengri.report import build_report, compute_statistics, write_summary
+    from tengri.report import compute_statistics, write_summary
 
     notes = (*notes, *_account_notes(engine_statistics, index, offset))
-    # One instrument's statistics read four of the timeline's columns back; a portfolio's split
-    # it by symbol and tick (tengri.report.portfolio), so they read it whole.
-    timeline = journal.frame(
-        "timeline", columns=("timestamp", "close", "equity", "position") if len(symbols) <= 1 else None
-    )
+    # One instrument's statistics read four of the timeline's columns back, a chunk at a time
+    # (the timestamps parsed as they come, never all held as strings), as RunJournal.frame reads
+    # them; a portfolio's split it by symbol and tick (tengri.report.portfolio), so they read it whole.
+    if len(symbols) <= 1:
+        journal.flush()
+        timeline = read_timeline(
+            run_dir / "timeline.csv",
+            ("timestamp", "close", "equity", "position"),
+            keep_default_na=False,
+            na_values=[""],
+        )
+    else:
+        timeline = journal.frame("timeline")
     trades = journal.frame("trades")
-    executions_frame(store, trades, offset).to_csv(
-        run_dir / "executions.csv", index=False, lineterminator="\n"
-    )
     convention = config.report.stats_convention
     per_symbol: dict[str, Any] = {}
     if len(symbols) > 1:
@@ -195,6 +226,11 @@ def write_run_files(
             convention=convention,
             first_trading_bar=first_traded,
         )
+    bars_replayed = len(timeline)
+    del timeline  # not held while the executions are read
+    executions_frame(store, trades, offset).to_csv(
+        run_dir / "executions.csv", index=False, lineterminator="\n"
+    )
     summary = {
         **statistics,
         "run_id": run_id,
@@ -202,7 +238,7 @@ def write_run_files(
         "model": model,
         "strategy": strategy,
         "bars": len(index),
-        "bars_replayed": len(timeline),
+        "bars_replayed": bars_replayed,
         "executions_completed": engine_statistics["executions"]["completed"],
         "executions_open": engine_statistics["executions"]["open"],
         "triggers": engine_statistics["triggers"]["triggers"],
@@ -231,5 +267,10 @@ def write_run_files(
         "entries": summary["entries"],
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
-    report = build_report(run_dir) if build_html else None
+    del trades  # the report reads what it needs from the folder
+    report = None
+    if build_html:
+        from tengri.report import build_report  # bokeh and matplotlib: imported for the report only
+
+        report = build_report(run_dir)
     return RunOutcome(run_id=run_id, run_dir=run_dir, report_path=report, summary=summary, notes=notes)

@@ -82,10 +82,14 @@ def _on_connect(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        # Takes effect only on a database without tables, i.e. the first time the file is created.
-        cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # Before the switch to WAL, which writes a new file's first page: synced as the store is.
         cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        # WAL is a property of the file, kept once set: a database in WAL mode has been set up (and
+        # auto_vacuum takes effect only on a database without tables). Setting either again would
+        # wait for the write lock, so a new reader would wait for a writer's transaction to end.
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()

@@ -41,6 +41,7 @@ __all__ = [
     "live_size",
     "recover_damaged",
     "restore",
+    "sqlite_live_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,14 @@ def restore(store: MemoryMap, path: Path) -> Path | None:
     return before
 
 
+def sqlite_live_size(driver: sqlite3.Connection) -> int:
+    """Bytes of a SQLite database's live pages, read on its driver connection."""
+    page_size = int(driver.execute("PRAGMA page_size").fetchone()[0])
+    pages = int(driver.execute("PRAGMA page_count").fetchone()[0])
+    free = int(driver.execute("PRAGMA freelist_count").fetchone()[0])
+    return (pages - free) * page_size
+
+
 def live_size(conn: Connection) -> int | None:
     """Bytes of live pages (SQLite) or of the database (PostgreSQL); ``None`` elsewhere."""
     name = conn.dialect.name
@@ -280,8 +289,7 @@ def _delete_execution_batch(conn: Connection, cutoff: float) -> int:
 
 def cleanup(store: MemoryMap, limit_bytes: int) -> CleanupReport:
     """Delete expendable rows in batches, oldest first, until under 90% of ``limit_bytes``."""
-    with store._read() as conn:
-        before = live_size(conn)
+    before = store._live_size()
     if before is None or before <= limit_bytes:
         return CleanupReport(limit_bytes=limit_bytes, size_before=before, size_after=before)
     target = int(limit_bytes * _TARGET_SHARE)
@@ -295,8 +303,7 @@ def cleanup(store: MemoryMap, limit_bytes: int) -> CleanupReport:
             if batch == 0:
                 batch = _delete_execution_batch(conn, cutoff)
                 rows += batch
-        with store._read() as conn:
-            size = live_size(conn)
+        size = store._live_size()
         if batch == 0:
             break
     if store.is_sqlite:

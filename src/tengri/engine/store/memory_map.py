@@ -24,7 +24,13 @@ from tengri.engine.clock import Clock
 from tengri.engine.store import maintenance
 from tengri.engine.store.records import CleanupReport, IntegrityReport
 from tengri.engine.store.schema import executions, kv, profit_points, thermal_budget, triggers
-from tengri.engine.store.statements import LOCK_KEY, SELECT_KV_FOR_UPDATE, UPSERT_KV, Transaction
+from tengri.engine.store.statements import (
+    LOCK_KEY,
+    SELECT_KV,
+    SELECT_KV_FOR_UPDATE,
+    UPSERT_KV,
+    Transaction,
+)
 from tengri.engine.store.tables import StoreTables
 
 __all__ = ["MemoryMap"]
@@ -91,11 +97,8 @@ class MemoryMap(StoreTables):
 
     def get(self, namespace: str, key: str, default: Any = None) -> Any:
         """Return the JSON value at ``namespace``/``key``, or ``default`` when there is none."""
-        with self._guard("read a key"), self._read() as conn:
-            row = conn.execute(
-                sa.select(kv.c.value).where(kv.c.namespace == namespace, kv.c.key == key)
-            ).first()
-        return default if row is None else row[0]
+        rows = self._fetch(SELECT_KV, {"namespace": namespace, "key": key}, "read a key")
+        return default if not rows else rows[0]["value"]
 
     def set(self, namespace: str, key: str, value: Any) -> None:
         """Store ``value`` (plain JSON: tuples come back as lists) at ``namespace``/``key``."""
@@ -149,8 +152,7 @@ class MemoryMap(StoreTables):
 
     def size_bytes(self) -> int | None:
         """Bytes of live (non-free) database pages; ``None`` where the database cannot say."""
-        with self._guard("measure the store"), self._read() as conn:
-            return maintenance.live_size(conn)
+        return self._live_size()
 
     def backup(self) -> Path:
         """Write an online backup into :attr:`backups_dir`, keep the newest ``backup_keep``; return it.

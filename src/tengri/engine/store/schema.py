@@ -12,9 +12,12 @@ Times are seconds since the Unix epoch (UTC) as doubles; JSON columns hold plain
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from tengri.errors import StoreError
 
@@ -132,9 +135,40 @@ pattern_stats = sa.Table(
 )
 
 
+#: Each dialect's ``CREATE … IF NOT EXISTS`` statements of a table and its indexes, compiled once
+#: per process: compiling DDL costs milliseconds, and every new store (every run) creates its tables.
+_DDL: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _create(conn: Connection, table: sa.Table) -> None:
+    """Create ``table`` and its indexes where they do not exist (as ``table.create(checkfirst=True)``).
+
+    On SQLite the statements are compiled once per process and run as they are; elsewhere
+    SQLAlchemy checks the catalogue first.
+    """
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        table.create(conn, checkfirst=True)
+        return
+    key = (dialect.name, table.name)
+    statements = _DDL.get(key)
+    if statements is None:
+        statements = (
+            str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)),
+            *(
+                str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))
+                for index in sorted(table.indexes, key=lambda index: str(index.name))
+            ),
+        )
+        _DDL[key] = statements
+    driver = _sqlite_driver(conn)  # in the caller's transaction, without SQLAlchemy's steps
+    for statement in statements:
+        driver.execute(statement)
+
+
 def _v1_initial(conn: Connection) -> None:
     for table in (kv, executions, triggers, profit_points, thermal_budget):
-        table.create(conn, checkfirst=True)
+        _create(conn, table)
 
 
 def _v2_pattern_stats(conn: Connection) -> None:
@@ -152,11 +186,46 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
+def _has_version_table(conn: Connection) -> bool:
+    if conn.dialect.name == "sqlite":  # one query, where an inspector costs a dozen
+        found = (
+            _sqlite_driver(conn)
+            .execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (schema_version.name,))
+            .fetchone()
+        )
+        return found is not None
+    return bool(sa.inspect(conn).has_table(schema_version.name))
+
+
+_SQLITE = sqlite_dialect.dialect(paramstyle="named")
+#: SQLite's text of the version's read and write: a new store's engine has an empty compiled cache.
+_SELECT_VERSION = str(sa.select(sa.func.max(schema_version.c.version)).compile(dialect=_SQLITE))
+_INSERT_VERSION = str(
+    sa.insert(schema_version)
+    .values(
+        version=sa.bindparam("version"),
+        description=sa.bindparam("description"),
+        applied_at=sa.bindparam("applied_at"),
+    )
+    .compile(dialect=_SQLITE)
+)
+
+
+def _sqlite_driver(conn: Connection) -> Any:
+    """The driver connection under ``conn`` (a SQLite one), in the caller's transaction."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
+
+
 def stored_version(conn: Connection) -> int:
     """Return the highest applied migration, 0 for an empty database."""
-    if not sa.inspect(conn).has_table(schema_version.name):
+    if not _has_version_table(conn):
         return 0
-    found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar_one()
+    if conn.dialect.name == "sqlite":
+        found = _sqlite_driver(conn).execute(_SELECT_VERSION).fetchone()[0]
+    else:
+        found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar_one()
     return int(found or 0)
 
 
@@ -189,7 +258,10 @@ def migrate(conn: Connection, now: float) -> int:
         # transaction already does): creating the same table twice at once breaks PostgreSQL's
         # catalogue constraints. The lock ends with the transaction.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-    schema_version.create(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        _create(conn, schema_version)
+    else:
+        schema_version.create(conn, checkfirst=True)
     current = stored_version(conn)
     if current > LATEST_VERSION:
         raise StoreError(
@@ -201,8 +273,10 @@ def migrate(conn: Connection, now: float) -> int:
         if version <= current:
             continue
         apply(conn)
-        conn.execute(
-            sa.insert(schema_version).values(version=version, description=description, applied_at=now)
-        )
+        row = {"version": version, "description": description, "applied_at": now}
+        if conn.dialect.name == "sqlite":
+            _sqlite_driver(conn).execute(_INSERT_VERSION, row)
+        else:
+            conn.execute(sa.insert(schema_version).values(row))
         applied += 1
     return applied

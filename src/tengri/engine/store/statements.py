@@ -33,6 +33,7 @@ __all__ = [
     "INSERT_PROFIT_POINT",
     "LOCK_KEY",
     "SELECT_EXECUTION",
+    "SELECT_KV",
     "SELECT_KV_FOR_UPDATE",
     "UPSERT_BUDGET",
     "UPSERT_KV",
@@ -245,6 +246,9 @@ INSERT_PROFIT_POINT = Statement(
     )
 )
 
+SELECT_KV = Statement(
+    sa.select(kv.c.value).where(kv.c.namespace == sa.bindparam("namespace"), kv.c.key == sa.bindparam("key"))
+)
 SELECT_KV_FOR_UPDATE = Statement(
     sa.select(kv.c.value)
     .where(kv.c.namespace == sa.bindparam("namespace"), kv.c.key == sa.bindparam("key"))

@@ -1,14 +1,15 @@
 """The memory map's typed tables: executions, triggers, profit points and the thermal budget.
 
 Every method is parameterised SQLAlchemy Core and runs in one transaction; the writes use the
-statements built once in :mod:`.statements`. See :mod:`.schema` for the columns and
+statements built once in :mod:`.statements`, and the reads statements built once per combination
+of filters (run on SQLite's driver, see :meth:`StoreBase._fetch`). See :mod:`.schema` for the columns and
 :mod:`.records` for the dataclasses they map to.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from tengri.engine.store.statements import (
     UPSERT_BUDGET,
     UPSERT_PATTERN_STATS,
     UPSERT_TRIGGER,
+    Statement,
 )
 from tengri.errors import (
     ConflictError,
@@ -197,24 +199,30 @@ class StoreTables(StoreBase):
 
         With ``limit``, the newest ``limit`` matches are returned, still oldest first.
         """
-        query = sa.select(executions)
-        if agent_id is not None:
-            query = query.where(executions.c.agent_id == agent_id)
-        if strategy_id is not None:
-            query = query.where(executions.c.strategy_id == strategy_id)
-        if status is not None:
-            query = query.where(executions.c.status == status)
-        if since is not None:
-            query = query.where(executions.c.opened_at >= since)
-        order = (executions.c.opened_at, executions.c.execution_id)
-        if limit is not None:
-            query = query.order_by(*(c.desc() for c in order)).limit(limit)
-        else:
-            query = query.order_by(*order)
-        with self._guard("read executions"), self._read() as conn:
-            rows = conn.execute(query).mappings().all()
+        given = {
+            "agent_id": agent_id,
+            "strategy_id": strategy_id,
+            "status": status,
+            "since": since,
+            "limit": limit,
+        }
+        params = {name: value for name, value in given.items() if value is not None}
+        rows = self._fetch(_select_executions(tuple(params)), params, "read executions")
         found = [_execution(row) for row in rows]
         return found[::-1] if limit is not None else found
+
+    def iter_executions(self, batch: int = 1_000) -> Iterator[ExecutionRecord]:
+        """Yield every execution in the order of :meth:`executions`, fetching ``batch`` rows at a time.
+
+        One read (a consistent snapshot) whose rows are turned into records as they are consumed:
+        a long run's executions are never all in memory at once. Stop early and the read ends
+        when the iterator is closed or collected.
+        """
+        query = sa.select(executions).order_by(executions.c.opened_at, executions.c.execution_id)
+        with self._guard("read executions"), self._read() as conn:
+            for rows in conn.execute(query).mappings().partitions(batch):
+                for row in rows:
+                    yield _execution(row)
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -260,13 +268,14 @@ class StoreTables(StoreBase):
 
     def triggers(self, *, state: str | None = None, strategy_id: str | None = None) -> list[TriggerRecord]:
         """Return the triggers (in one state or of one strategy, if given), by id."""
-        query = sa.select(triggers).order_by(triggers.c.trigger_id)
-        if state is not None:
-            query = query.where(triggers.c.state == state)
-        if strategy_id is not None:
-            query = query.where(triggers.c.strategy_id == strategy_id)
-        with self._guard("read triggers"), self._read() as conn:
-            return [_trigger(row) for row in conn.execute(query).mappings()]
+        params = {
+            name: value
+            for name, value in (("state", state), ("strategy_id", strategy_id))
+            if value is not None
+        }
+        return [
+            _trigger(row) for row in self._fetch(_select_triggers(tuple(params)), params, "read triggers")
+        ]
 
     # -- pattern statistics -------------------------------------------------------------------
 
@@ -318,20 +327,10 @@ class StoreTables(StoreBase):
 
         ``since`` keeps only points after that time, ``until`` only points at or before it.
         """
-        query = (
-            sa.select(profit_points.c.t, profit_points.c.value)
-            .where(profit_points.c.stream == stream)
-            .order_by(profit_points.c.id.desc())
-        )
-        if since is not None:
-            query = query.where(profit_points.c.t > since)
-        if until is not None:
-            query = query.where(profit_points.c.t <= until)
-        if limit is not None:
-            query = query.limit(limit)
-        with self._guard("read profit points"), self._read() as conn:
-            rows = conn.execute(query).all()
-        return [(float(t), float(v)) for t, v in reversed(rows)]
+        given = {"stream": stream, "since": since, "until": until, "limit": limit}
+        params = {name: value for name, value in given.items() if value is not None}
+        rows = self._fetch(_select_profit_points(tuple(params)), params, "read profit points")
+        return [(float(row["t"]), float(row["value"])) for row in reversed(rows)]
 
     def clear_profit_points(self, stream: str) -> int:
         """Delete every point of ``stream``; return how many there were."""
@@ -344,14 +343,10 @@ class StoreTables(StoreBase):
 
     def get_budget(self, name: str = "thermal") -> BudgetRecord | None:
         """Return the stored budget ``name``, or ``None`` before the first :meth:`set_budget`."""
-        with self._guard("read the budget"), self._read() as conn:
-            row = (
-                conn.execute(sa.select(thermal_budget).where(thermal_budget.c.name == name))
-                .mappings()
-                .first()
-            )
-        if row is None:
+        rows = self._fetch(SELECT_BUDGET, {"name": name}, "read the budget")
+        if not rows:
             return None
+        row = rows[0]
         return BudgetRecord(
             name=row["name"],
             day=row["day"],
@@ -376,6 +371,68 @@ class StoreTables(StoreBase):
         }
         with self._transaction("write the budget") as txn:
             txn.upsert(UPSERT_BUDGET, values)
+
+
+# The reads, built once per combination of filters given (see StoreBase._fetch): a query built
+# per call costs SQLAlchemy's cache-key and compile steps each time.
+_READS: dict[tuple[str, ...], Statement] = {}
+
+
+def _select_executions(given: tuple[str, ...]) -> Statement:
+    """Executions by opening time, filtered by ``given`` (parameters of :meth:`StoreTables.executions`)."""
+    key = ("executions", *given)
+    statement = _READS.get(key)
+    if statement is None:
+        query = sa.select(executions)
+        for name in ("agent_id", "strategy_id", "status"):
+            if name in given:
+                query = query.where(executions.c[name] == sa.bindparam(name))
+        if "since" in given:
+            query = query.where(executions.c.opened_at >= sa.bindparam("since"))
+        order = (executions.c.opened_at, executions.c.execution_id)
+        if "limit" in given:
+            query = query.order_by(*(c.desc() for c in order)).limit(
+                sa.bindparam("limit", type_=sa.Integer())
+            )
+        else:
+            query = query.order_by(*order)
+        statement = _READS[key] = Statement(query)
+    return statement
+
+
+def _select_triggers(given: tuple[str, ...]) -> Statement:
+    """Triggers by id, filtered by ``given`` (``state``, ``strategy_id``)."""
+    key = ("triggers", *given)
+    statement = _READS.get(key)
+    if statement is None:
+        query = sa.select(triggers).order_by(triggers.c.trigger_id)
+        for name in given:
+            query = query.where(triggers.c[name] == sa.bindparam(name))
+        statement = _READS[key] = Statement(query)
+    return statement
+
+
+def _select_profit_points(given: tuple[str, ...]) -> Statement:
+    """A stream's points, newest first, filtered by ``given`` (``since``, ``until``, ``limit``)."""
+    key = ("profit_points", *given)
+    statement = _READS.get(key)
+    if statement is None:
+        query = (
+            sa.select(profit_points.c.t, profit_points.c.value)
+            .where(profit_points.c.stream == sa.bindparam("stream"))
+            .order_by(profit_points.c.id.desc())
+        )
+        if "since" in given:
+            query = query.where(profit_points.c.t > sa.bindparam("since"))
+        if "until" in given:
+            query = query.where(profit_points.c.t <= sa.bindparam("until"))
+        if "limit" in given:
+            query = query.limit(sa.bindparam("limit", type_=sa.Integer()))
+        statement = _READS[key] = Statement(query)
+    return statement
+
+
+SELECT_BUDGET = Statement(sa.select(thermal_budget).where(thermal_budget.c.name == sa.bindparam("name")))
 
 
 def _execution(row: Mapping[Any, Any]) -> ExecutionRecord:

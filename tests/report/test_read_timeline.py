@@ -1,0 +1,90 @@
+"""read_timeline and load_run's partial reads: the values of a whole read, a chunk at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tengri.errors import DataValidationError
+from tengri.report import load_run, run_folder
+from tengri.report.run_folder import parse_timestamps, read_timeline
+
+from .conftest import MakeRun
+
+
+def _whole(path: Path, columns: list[str] | None = None, **options: object) -> pd.DataFrame:
+    frame = pd.read_csv(path, usecols=columns, **options)  # type: ignore[call-overload]
+    frame["timestamp"] = parse_timestamps(frame["timestamp"])
+    return frame if columns is None else frame[columns]
+
+
+def _timeline(tmp_path: Path, rows: int = 23) -> Path:
+    times = pd.date_range("2024-01-01", periods=rows, freq="min", tz="UTC")
+    position = np.arange(rows) % 3 - 1
+    frame = pd.DataFrame(
+        {
+            "bar": np.arange(rows),
+            "timestamp": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in times],
+            "close": 100 + np.cumsum(np.linspace(-0.3, 0.4, rows)) / 3,
+            "position": position,
+            "zone": ["cool" if i % 5 else "warm" for i in range(rows)],
+            # Empty only in the last rows: an integer column in the first chunks, a float one later.
+            "in_burst": [str(i % 2) if i < rows - 4 else "" for i in range(rows)],
+        }
+    )
+    path = tmp_path / "timeline.csv"
+    frame.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5, 10_000])
+@pytest.mark.parametrize(
+    "columns", [None, ["timestamp", "close", "position"], ["in_burst", "timestamp", "zone"]]
+)
+def test_read_timeline_equals_a_whole_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int, columns: list[str] | None
+) -> None:
+    path = _timeline(tmp_path)
+    monkeypatch.setattr(run_folder, "CHUNK_ROWS", chunk_rows)
+    for options in ({}, {"keep_default_na": False, "na_values": [""]}):
+        got = read_timeline(path, columns, **options)
+        pd.testing.assert_frame_equal(got, _whole(path, columns, **options), check_exact=True)
+
+
+def test_read_timeline_of_the_header_alone(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.csv"
+    path.write_text("timestamp,close\n")
+    frame = read_timeline(path, ["close", "timestamp"])
+    assert list(frame.columns) == ["close", "timestamp"]
+    assert frame.empty
+
+
+def test_load_run_reads_only_the_columns_asked_for(make_run: MakeRun) -> None:
+    run_dir = make_run()
+    whole = load_run(run_dir)
+    part = load_run(
+        run_dir, timeline_columns=["timestamp", "equity", "not_there"], headers_only=("executions",)
+    )
+    pd.testing.assert_frame_equal(part.timeline, whole.timeline[["timestamp", "equity"]], check_exact=True)
+    assert part.executions.empty
+    assert list(part.executions.columns) == list(whole.executions.columns)
+    pd.testing.assert_frame_equal(part.trades, whole.trades)
+
+
+def test_a_partial_read_still_checks_the_timeline(make_run: MakeRun) -> None:
+    run_dir = make_run()
+    timeline = pd.read_csv(run_dir / "timeline.csv").drop(columns=["cash"])
+    timeline.to_csv(run_dir / "timeline.csv", index=False)
+    with pytest.raises(DataValidationError, match="cash"):
+        load_run(run_dir, timeline_columns=["timestamp", "equity"])
+
+
+def test_a_header_only_read_still_checks_the_columns(make_run: MakeRun) -> None:
+    run_dir = make_run()
+    executions = pd.read_csv(run_dir / "executions.csv").drop(columns=["status"])
+    executions.to_csv(run_dir / "executions.csv", index=False)
+    with pytest.raises(DataValidationError, match="status"):
+        load_run(run_dir, headers_only=("executions",))
