@@ -127,7 +127,7 @@ def _breakdown(name: str) -> dict[str, float]:
         (
             "read and validate the data",
             "open the store and the engine",
-            "engine: process_tick",
+            "engine: handle_tick",
             "replay bookkeeping per bar",
             "checkpoints and journal flushes",
             "statistics, run files, close",
@@ -153,7 +153,7 @@ def _breakdown(name: str) -> dict[str, float]:
     timed(replay_module._Replay, "__init__", "open the store and the engine")
     timed(replay_module.SystemOrchestrator, "start", "open the store and the engine")
     timed(replay_module._Replay, "step", "replay bookkeeping per bar")
-    timed(replay_module.SystemOrchestrator, "process_tick", "engine: process_tick")
+    timed(replay_module.SystemOrchestrator, "handle_tick", "engine: handle_tick")
     timed(replay_module._Replay, "checkpoint", "checkpoints and journal flushes")
     timed(replay_module, "write_run_files", "statistics, run files, close")
     timed(MemoryMap, "close", "statistics, run files, close")
@@ -162,7 +162,7 @@ def _breakdown(name: str) -> dict[str, float]:
     finally:
         for owner, attribute, original in reversed(patched):
             setattr(owner, attribute, original)
-    spent["replay bookkeeping per bar"] -= spent["engine: process_tick"]  # step includes the tick
+    spent["replay bookkeeping per bar"] -= spent["engine: handle_tick"]  # step includes the tick
     spent["other"] = total - sum(spent.values())
     return spent
 

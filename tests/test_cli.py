@@ -193,6 +193,20 @@ def test_backtest_and_run_take_repair(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "1 duplicates dropped" in capsys.readouterr().err
 
 
+def test_backtest_without_a_report_writes_the_run_files_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _with_duplicates(tmp_path)
+    assert main(["backtest", str(path), "--repair", "--no-report"]) == 0
+    (run_dir,) = (tmp_path / "data" / "runs").iterdir()
+    assert f"report: {run_dir}" in capsys.readouterr().out
+    assert (run_dir / "summary.json").is_file()
+    assert (run_dir / "trades.csv").is_file()
+    assert not (run_dir / "report.html").exists()
+    assert main(["backtest", str(path), "--repair"]) == 0  # the same run again, with its report
+    assert (run_dir / "report.html").is_file()
+
+
 def test_data_repair_writes_a_file_that_reads_as_the_repaired_bars(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -55,6 +55,13 @@ DataArgument = Annotated[
     str,
     typer.Argument(help="OHLCV file (CSV/Parquet) or sample:NAME.", show_default=True, metavar="DATA"),
 ]
+ReportOption = Annotated[
+    bool,
+    typer.Option(
+        "--report/--no-report",
+        help="Write report.html (--no-report: the run's CSV and JSON files only, as a sweep wants).",
+    ),
+]
 RepairOption = Annotated[
     bool,
     typer.Option(
@@ -328,6 +335,7 @@ def _replay_command(
     strategy: str | None,
     label: str,
     repair: bool,
+    report: bool = True,
 ) -> None:
     from tengri.services.replay import run_replay
 
@@ -339,7 +347,13 @@ def _replay_command(
     try:
         with display:
             outcome = run_replay(
-                settings, bars, model=model, strategy=strategy, resume=resume, on_progress=callback
+                settings,
+                bars,
+                model=model,
+                strategy=strategy,
+                resume=resume,
+                on_progress=callback,
+                build_html=report,
             )
     except KeyboardInterrupt:
         _fail("interrupted: the run is saved; continue it with --resume", 130)
@@ -362,6 +376,7 @@ def run(
     config: ConfigOption = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its store.")] = False,
     repair: RepairOption = False,
+    report: ReportOption = True,
 ) -> None:
     """Replay DATA through the whole system: predictor, triggers, agent, profit and thermal steering.
 
@@ -375,7 +390,7 @@ def run(
         _fail(f"--model must be one of {', '.join(MODELS)}, none (got {model!r})")
     if model == "qlstm":
         typer.echo(f"warning: {QLSTM_EXPERIMENTAL}", err=True)
-    _replay_command(data or ["sample:eurusd_h1"], model, config, resume, None, "run", repair)
+    _replay_command(data or ["sample:eurusd_h1"], model, config, resume, None, "run", repair, report)
 
 
 @app.command()
@@ -458,6 +473,7 @@ def backtest(
     config: ConfigOption = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted backtest from its store.")] = False,
     repair: RepairOption = False,
+    report: ReportOption = True,
 ) -> None:
     """Run a user's strategy through the same replay as `run`, without a model.
 
@@ -469,7 +485,7 @@ def backtest(
     symbol, each of 1/N of equity). Default DATA: sample:goog_d1; several DATA (or one file with a
     symbol column) trade a portfolio through one account.
     """
-    _replay_command(data or ["sample:goog_d1"], "none", config, resume, strategy, "backtest", repair)
+    _replay_command(data or ["sample:goog_d1"], "none", config, resume, strategy, "backtest", repair, report)
 
 
 @app.command()

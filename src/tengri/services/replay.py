@@ -1,7 +1,7 @@
 """The main job: replay market data bar by bar through the whole system and write the run's report.
 
 One code path with live trading: every bar is a tick through
-:meth:`~tengri.engine.orchestrator.SystemOrchestrator.process_tick` (decisions fill at the next
+:meth:`~tengri.engine.orchestrator.SystemOrchestrator.handle_tick` (decisions fill at the next
 bar's open). Entries come from the pattern triggers, the predictor (when a model is chosen; it is
 fitted on the first ``model.train_fraction`` of the bars inside a thermal burst, and the replay
 streams the rest) and a user's :class:`~tengri.engine.signals.Strategy`.
@@ -497,7 +497,7 @@ def run_replay(
     index, total = bars.index, len(bars)
     del bars  # the replay holds the bars as columns of doubles now; a second copy would only take room
     started = time.time()
-    # No duty thread: each bar runs the duties due (process_tick does). A thread's write would
+    # No duty thread: each bar runs the duties due (handle_tick does). A thread's write would
     # wait for the store while it held the engine's lock, which the next bar needs: the replay's
     # batch holds the store from one checkpoint to the next (see _Replay.begin_batch).
     replay.orchestrator.start(background=False)

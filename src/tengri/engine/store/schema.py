@@ -172,7 +172,7 @@ def _v1_initial(conn: Connection) -> None:
 
 
 def _v2_pattern_stats(conn: Connection) -> None:
-    pattern_stats.create(conn, checkfirst=True)
+    _create(conn, pattern_stats)
 
 
 Migration = tuple[int, str, Callable[[Connection], None]]
@@ -180,7 +180,7 @@ Migration = tuple[int, str, Callable[[Connection], None]]
 #: The linear migration history: (version, description, apply). Append; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "kv, executions, triggers, profit points, thermal budget", _v1_initial),
-    (2, "pattern statistics by code", _v2_pattern_stats),
+    (2, "pattern statistics, packed by owner", _v2_pattern_stats),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
