@@ -4,9 +4,10 @@ For each length (100,000 and 1,000,000 bars unless ``--bars`` says otherwise) th
 seeded random-walk minute series to a CSV file, then runs, each in its own subprocess and on the
 same file,
 
-- ``tengri backtest FILE`` with its default strategy, the SMA(10, 20) crossover
-  (``tengri.strategies:SmaCross``): store, journal, pattern learning and statistics on, HTML
-  report included, as a user runs it;
+- ``tengri backtest FILE --no-report`` with its default strategy, the SMA(10, 20) crossover
+  (``tengri.strategies:SmaCross``): store, journal, pattern learning and statistics on, the run's
+  CSV and JSON files written, no HTML report (backtesting.py's quick start does not plot either);
+- ``tengri backtest FILE`` as a user runs it by default, HTML report included;
 - backtesting.py's quick-start SmaCross(10, 20), reading the same CSV with pandas.
 
 Both trade the quick start's 10,000 cash without commission (a config file says so to Tengri):
@@ -18,13 +19,20 @@ the run, writing its results), bars per second, peak resident memory (``ru_maxrs
 child alone, from ``os.wait4``), trade counts, and the ratios; and checks that both make the same
 trades (the same entry and exit bars, in the same directions).
 
-No compiled core (issue 17 asked for one "where the profile says so"): under cProfile (150,000
-bars, 2026-12-05) a bar of this run spreads over some thirty Python functions. The largest own
-time is ``process_tick``'s body, 12 % of the loop; the pattern hash, its statistics and trigger
-matching are 18 % together, in five functions of 1 to 3 µs each. A Numba call costs about 1 µs
-to dispatch (0.9 µs for a no-op, against 2.0 µs for the pattern statistics' update it would
-replace, on the same loaded machine), so compiling them would move the ratio by a few percent
-at most: the gap is the breadth of the pipeline in CPython, not one hot kernel.
+No compiled core yet (issue 17 asks for one "where the profile says so"). Under py-spy (100,000
+bars, 2026-12-05, `tengri backtest --no-report`'s replay in process) a bar's ~110 µs of CPU spread
+over some forty Python functions: the journal's CSV rows 12 % (float formatting, in C already),
+the store's statements about 8 %, the engine's tick itself 6 %, the strategy 11 %, the pattern
+hash, its statistics and the triggers together 14 %, checkpoints 20 % (of which the journal's
+flush is half). Compiling one of them bounds the gain by its share: the pattern path's 14 % is the
+largest single candidate. Compiling the modules unchanged bought nothing (Cython 3.3 on the 41
+modules of the engine, its store and the replay: 161 against 154 µs a bar, 30,000 bars, same
+trades), and mypyc stops with an internal error on the attributes the orchestrator's mixins
+declare. A Numba call costs about 1 µs to dispatch, against 1 to 3 µs of work in each candidate.
+Reaching backtesting.py needs the quiet bar (no fill, no signal, no exit: about nine bars in ten
+here) taken in one compiled call over arrays that hold the pattern
+encoder, statistics, triggers and account, with Python entered only for a bar where something
+happens; that is the next step of issue 17.
 
 Run: .venv/bin/python benchmarks/bench_scale.py                  (100,000 and 1,000,000 bars)
      .venv/bin/python benchmarks/bench_scale.py --bars 20000     (a quick run)
@@ -122,13 +130,19 @@ def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float
     return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
 
 
-def run_tengri(csv: Path, work: Path) -> Measured:
-    """``tengri backtest csv`` in its own process, with its data directory under ``work``."""
+def run_tengri(csv: Path, work: Path, report: bool = False) -> Measured:
+    """``tengri backtest csv`` in its own process, with its data directory under ``work``.
+
+    Without ``report``, ``--no-report``: the run's files without report.html, as backtesting.py's
+    quick start computes its statistics without plotting.
+    """
     data_dir = work / "tengri-data"
     env = {**os.environ, "TENGRI_DATA_DIR": str(data_dir)}
     config = work / "tengri.toml"
     config.write_text("[trading]\ncommission = 0.0\n")
     command = [sys.executable, "-m", "tengri", "backtest", str(csv), "--config", str(config)]
+    if not report:
+        command.append("--no-report")
     seconds, rss = _timed(command, env)
     (run_dir,) = (data_dir / "runs").iterdir()
     trades = pd.read_csv(run_dir / "trades.csv")
@@ -161,25 +175,41 @@ def measure(bars: int, rounds: int) -> dict[str, object]:
         random_walk(bars).to_csv(csv, index_label="timestamp", lineterminator="\n")
         input_mb = csv.stat().st_size / 2**20
         ours: list[Measured] = []
+        with_report: list[Measured] = []
         theirs: list[Measured] = []
+        runners = (
+            (theirs, run_backtesting_py, "backtesting-py"),
+            (ours, run_tengri, "tengri"),
+            (with_report, lambda csv, where: run_tengri(csv, where, report=True), "tengri-report"),
+        )
         for round_ in range(rounds):
-            for runs, runner in ((theirs, run_backtesting_py), (ours, run_tengri)):
-                round_dir = work / f"{runner.__name__}-{round_}"
+            for runs, runner, label in runners:
+                round_dir = work / f"{label}-{round_}"
                 round_dir.mkdir()
                 runs.append(runner(csv, round_dir))
-        tengri, reference = _median(ours), _median(theirs)
-    same = tengri.trades == reference.trades
+        tengri, reported, reference = _median(ours), _median(with_report), _median(theirs)
+    same = tengri.trades == reference.trades and reported.trades == reference.trades
     print(f"\n{bars:,} one-minute bars (random walk, seed {SEED}, CSV {input_mb:.0f} MB), median of {rounds}")
-    for name, m in (("backtesting.py (quick start)", reference), ("tengri backtest", tengri)):
+    for name, m in (
+        ("backtesting.py (quick start)", reference),
+        ("tengri backtest --no-report", tengri),
+        ("tengri backtest (report.html)", reported),
+    ):
         print(
             f"  {name:<30}{m.seconds:8.2f} s {bars / m.seconds:11,.0f} bars/s "
             f"{m.peak_rss_mb:8.0f} MB peak RSS {len(m.trades):8,} trades"
         )
     speed = reference.seconds / tengri.seconds
     memory = tengri.peak_rss_mb / reference.peak_rss_mb
-    print(f"  speed tengri / backtesting.py: {speed:.2f}x (goal >= 1: {'MET' if speed >= 1 else 'NOT MET'})")
+    print(
+        f"  speed tengri --no-report / backtesting.py: {speed:.2f}x (goal >= 1: "
+        f"{'MET' if speed >= 1 else 'NOT MET'}); with the report: {reference.seconds / reported.seconds:.2f}x"
+    )
     verdict = "MET" if memory <= 1 else "NOT MET"
-    print(f"  peak RSS tengri / backtesting.py: {memory:.2f} (goal <= 1: {verdict})")
+    print(
+        f"  peak RSS tengri --no-report / backtesting.py: {memory:.2f} (goal <= 1: {verdict}); "
+        f"with the report: {reported.peak_rss_mb / reference.peak_rss_mb:.2f}"
+    )
     print(f"  same trades: {'yes' if same else 'NO'}")
     if not same:
         first = next(
@@ -192,6 +222,8 @@ def measure(bars: int, rounds: int) -> dict[str, object]:
         "tengri_s": tengri.seconds,
         "backtesting_py_s": reference.seconds,
         "tengri_rss_mb": tengri.peak_rss_mb,
+        "tengri_report_s": reported.seconds,
+        "tengri_report_rss_mb": reported.peak_rss_mb,
         "backtesting_py_rss_mb": reference.peak_rss_mb,
         "trades": len(tengri.trades),
         "same_trades": same,
@@ -214,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         small, large = results[0], results[-1]
         growth = float(large["tengri_rss_mb"]) / float(small["tengri_rss_mb"])  # type: ignore[arg-type]
         print(
-            f"\npeak RSS of tengri at {large['bars']:,} bars / at {small['bars']:,} bars: {growth:.2f} "
-            "(input data included)"
+            f"\npeak RSS of tengri --no-report at {large['bars']:,} bars / at {small['bars']:,} bars: "
+            f"{growth:.2f} (input data included)"
         )
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
