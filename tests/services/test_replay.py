@@ -211,3 +211,18 @@ def test_strategy_from_a_file(tmp_path: Path) -> None:
     assert executions["status"].tolist() == ["open"]  # bought at bar 1's open and held
     summary = json.loads((outcome.run_dir / "summary.json").read_text())
     assert summary["exposure_pct"] > 99
+
+
+def test_the_callers_strategy_keeps_its_history_after_the_run(tmp_path: Path) -> None:
+    """The replay frees what it owns before its run files; a strategy the caller passed is theirs."""
+    from tengri.strategies import SmaCross
+
+    config = TengriConfig.load(data_dir=tmp_path / "d").with_overrides(
+        trading={"trade_patterns": False, "min_confidence": 0.0, "holding_bars": None}
+    )
+    strategy = SmaCross()
+    outcome = run_replay(config, "sample:goog_d1", model="none", strategy=strategy, build_html=False)
+    assert len(strategy.closes) == outcome.summary["bars_replayed"] == 2148
+    assert strategy.sma(10) == pytest.approx(float(strategy.closes[-10:].mean()), rel=1e-12)
+    by_spec = run_replay(config, "sample:goog_d1", model="none", strategy="tengri.strategies:SmaCross")
+    assert by_spec.summary["num_trades"] == outcome.summary["num_trades"]  # the same run either way

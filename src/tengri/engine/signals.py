@@ -141,12 +141,16 @@ class Strategy:
             setattr(self, key, value)
         if not self.name:
             self.name = type(self).__name__
+        self._forget()
+        self.tick: Tick | None = None
+        self.init()
+
+    def _forget(self) -> None:
+        """Start the history afresh (and drop the old one's memory)."""
         self._capacity = 1024
         self._n = 0
         self._data = np.empty((5, self._capacity), dtype=np.float64)
         self._rolling: dict[int, RollingMean] = {}
-        self.tick: Tick | None = None
-        self.init()
 
     def init(self) -> None:
         """Prepare state before the first tick (override)."""
@@ -262,6 +266,17 @@ class StrategySource:
                 expiry=target.expiry,
             ),
         )
+
+    def release(self, *, own_first: bool) -> None:
+        """Drop the histories of the symbols' strategies (a replay's end, before its run files).
+
+        The copies made per symbol are the source's own; the first symbol's strategy is the
+        caller's object, emptied only with ``own_first``. A released strategy starts its history
+        again at the next tick.
+        """
+        for symbol, strategy in self._by_symbol.items():
+            if symbol != self._first or own_first:
+                strategy._forget()
 
     def warm(self, tick: Tick) -> None:
         """Feed a tick seen before a restart: the strategy's state advances, no signal is sent."""

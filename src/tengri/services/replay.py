@@ -215,6 +215,17 @@ class _Replay:
         for column, values in zip(self._columns, new, strict=True):
             column.extend(_doubles(values))
 
+    def release(self, own_strategy: bool) -> None:
+        """Free what only the bar loop needed, before the run files read the journal back.
+
+        The bars' columns go, and the strategies' histories: every symbol's copy, and the first
+        symbol's own when the replay made it (``own_strategy``; a caller's object stays whole).
+        """
+        self._columns = tuple(array("d") for _ in self._columns)
+        self._symbols = []
+        if self.strategy_source is not None:
+            self.strategy_source.release(own_first=own_strategy)
+
     def tick(self, bar: int) -> Tick:
         times, opens, highs, lows, closes, volumes = self._columns
         return Tick(
@@ -555,6 +566,7 @@ def run_replay(
         finally:
             replay.store.close()
         raise
+    replay.release(own_strategy=isinstance(strategy, str))
     if model_source is not None:
         # The source's records cover every streamed bar.
         replay.journal.replace("signals", model_source.signal_rows(frame))
