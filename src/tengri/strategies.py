@@ -20,6 +20,10 @@ class SmaCross(Strategy):
     fast = 10
     slow = 20
 
+    def init(self) -> None:
+        """Read no further back than the slow average of the bar before: a bounded history."""
+        self.lookback = max(self.fast, self.slow) + 1
+
     def next(self) -> Target | None:
         """Return the new target on a crossover (closing and reopening), else keep the current one."""
         if len(self.closes) < self.slow + 1:

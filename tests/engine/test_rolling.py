@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tengri.data import read_ohlcv
-from tengri.engine import Signal, StrategySource, Target, Tick
+from tengri.engine import Signal, Strategy, StrategySource, Target, Tick
 from tengri.engine.rolling import RollingMean
 from tengri.strategies import SmaCross
 
@@ -58,3 +58,37 @@ def test_a_target_with_reopen_signals_again_in_the_same_direction() -> None:
     second = source.on_tick(Tick("x", 1.0, 100.0, 1))
     assert first == (Signal("Always", 1, source="strategy", size=0.5, sl=90.0, tp=120.0, reopen=True),)
     assert second == first
+
+
+def _fed(strategy: Strategy, closes: np.ndarray) -> list[tuple[float, float]]:
+    """``strategy``'s (sma(5), sma(3, ago=2)) after each close."""
+    out = []
+    for i, close in enumerate(closes.tolist()):
+        strategy._append(Tick("x", float(i), close, i, 1.0, close, close, close))
+        out.append((strategy.sma(5), strategy.sma(3, 2)))
+    return out
+
+
+def test_a_lookback_keeps_the_newest_bars_and_the_same_averages() -> None:
+    class Free(Strategy):
+        def next(self) -> None:
+            return None
+
+    class Bounded(Free):
+        lookback = 6
+
+    closes = read_ohlcv("sample:eurusd_h1").frame["Close"].to_numpy()[:3000]  # past compactions
+    free, bounded = Free(), Bounded()
+    full, windowed = _fed(free, closes), _fed(bounded, closes)
+    np.testing.assert_array_equal(np.array(windowed), np.array(full))  # bit for bit, NaN where NaN
+    assert np.isnan(full[3][0])
+    assert not np.isnan(full[4][0])
+    assert len(bounded) == len(free) == 3000
+    np.testing.assert_array_equal(bounded.closes, closes[-6:])
+    np.testing.assert_array_equal(bounded.highs, closes[-6:])
+    assert len(free.closes) == 3000
+    assert np.isnan(bounded.sma(5, ago=2))  # reaches 7 bars back: past the lookback
+    assert bounded.sma(5, ago=1) == free.sma(5, ago=1)
+    assert bounded._data.shape[1] == 1024  # compacted in place, never grown
+    with pytest.raises(ValueError, match="lookback"):
+        Bounded(lookback=0)

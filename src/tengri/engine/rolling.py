@@ -25,12 +25,27 @@ __all__ = ["RollingMean"]
 class RollingMean:
     """The means of a fixed window over a growing series, one per value, as pandas computes them."""
 
-    __slots__ = ("_added", "_means", "_negative", "_period", "_removed", "_same", "_seen", "_sum", "_window")
+    __slots__ = (
+        "_added",
+        "_keep",
+        "_means",
+        "_negative",
+        "_period",
+        "_removed",
+        "_same",
+        "_seen",
+        "_sum",
+        "_window",
+    )
 
-    def __init__(self, period: int) -> None:
+    def __init__(self, period: int, keep: int | None = None) -> None:
+        """``keep``: the newest means :meth:`at` answers for (None: all of them)."""
         if period < 1:
             raise ValueError(f"period must be at least 1, got {period}")
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
         self._period = period
+        self._keep = keep
         self._seen = 0
         # Unboxed doubles: 8 bytes a value where a list of floats holds 32 (the series can be long).
         self._means: array[float] = array("d")
@@ -71,7 +86,10 @@ class RollingMean:
         self._add(value)
         self._same = self._same + 1 if n and value == window[-1] else 1
         window.append(value)
-        self._means.append(self._mean(value) if n + 1 >= self._period else math.nan)
+        means = self._means
+        means.append(self._mean(value) if n + 1 >= self._period else math.nan)
+        if self._keep is not None and len(means) >= 2 * self._keep + 64:  # now and then: O(1) a value
+            del means[: len(means) - self._keep]
         self._seen = n + 1
 
     def _mean(self, newest: float) -> float:
@@ -86,6 +104,8 @@ class RollingMean:
         return result
 
     def at(self, ago: int = 0) -> float:
-        """The mean of the window ending ``ago`` values back (NaN before the window is full)."""
+        """The mean of the window ending ``ago`` values back (NaN before the window is full or past keep)."""
         index = len(self._means) - 1 - ago
-        return self._means[index] if index >= 0 else float("nan")
+        if index < 0 or ago < 0 or (self._keep is not None and ago >= self._keep):
+            return float("nan")
+        return self._means[index]

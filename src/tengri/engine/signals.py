@@ -133,6 +133,10 @@ class Strategy:
     """
 
     name: str = ""
+    lookback: int | None = None
+    """The newest ticks the strategy reads (None: all of them). With a number ``k`` the history
+    arrays hold the newest ``k`` ticks, and ``sma(period, ago)`` answers for ``period + ago <= k``,
+    so that a long replay's memory does not grow with its bars. ``len(self)`` counts every tick."""
 
     def __init__(self, **params: Any) -> None:
         for key, value in params.items():
@@ -144,11 +148,14 @@ class Strategy:
         self._forget()
         self.tick: Tick | None = None
         self.init()
+        if self.lookback is not None and not (isinstance(self.lookback, int) and self.lookback >= 1):
+            raise ValueError(f"{type(self).__name__}.lookback must be a whole number of ticks >= 1 or None")
 
     def _forget(self) -> None:
         """Start the history afresh (and drop the old one's memory)."""
         self._capacity = 1024
-        self._n = 0
+        self._n = 0  # ticks seen
+        self._start = self._end = 0  # the bars kept: columns [_start, _end) of _data
         self._data = np.empty((5, self._capacity), dtype=np.float64)
         self._rolling: dict[int, RollingMean] = {}
 
@@ -160,55 +167,78 @@ class Strategy:
         raise NotImplementedError
 
     def _append(self, tick: Tick) -> None:
-        if self._n == self._capacity:
-            self._capacity *= 2
-            grown = np.empty((5, self._capacity), dtype=np.float64)
-            grown[:, : self._n] = self._data[:, : self._n]
-            self._data = grown
-        price, n, data = tick.price, self._n, self._data
-        data[0, n] = tick.open if tick.open is not None else price  # one element at a time: a
-        data[1, n] = tick.high if tick.high is not None else price  # column slice costs more
-        data[2, n] = tick.low if tick.low is not None else price
-        data[3, n] = price
-        data[4, n] = tick.volume if tick.volume is not None else 0.0
-        self._n = n + 1
+        end = self._end
+        if end == self._capacity:
+            end = self._make_room()
+        price, data = tick.price, self._data
+        data[0, end] = tick.open if tick.open is not None else price  # one element at a time: a
+        data[1, end] = tick.high if tick.high is not None else price  # column slice costs more
+        data[2, end] = tick.low if tick.low is not None else price
+        data[3, end] = price
+        data[4, end] = tick.volume if tick.volume is not None else 0.0
+        self._end = end = end + 1
+        self._n += 1
+        if self.lookback is not None and end - self._start > self.lookback:
+            self._start = end - self.lookback
         self.tick = tick
         for rolling in self._rolling.values():  # the means asked for so far advance with each close
             rolling.push(price)
 
+    def _make_room(self) -> int:
+        """Room for one more bar: the kept bars moved to the front, or a buffer twice as large."""
+        start, end = self._start, self._end
+        if start >= self._capacity // 2:  # a lookback: move the newest bars down, in place
+            self._data[:, : end - start] = self._data[:, start:end]
+        else:
+            self._capacity *= 2
+            grown = np.empty((5, self._capacity), dtype=np.float64)
+            grown[:, : end - start] = self._data[:, start:end]
+            self._data = grown
+        self._start, self._end = 0, end - start
+        return self._end
+
+    def __len__(self) -> int:
+        """Ticks seen so far (the arrays hold the newest ``lookback`` of them when it is set)."""
+        return self._n
+
     @property
     def opens(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Opens so far, oldest first."""
-        return self._data[0, : self._n]
+        return self._data[0, self._start : self._end]
 
     @property
     def highs(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Highs so far, oldest first."""
-        return self._data[1, : self._n]
+        return self._data[1, self._start : self._end]
 
     @property
     def lows(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Lows so far, oldest first."""
-        return self._data[2, : self._n]
+        return self._data[2, self._start : self._end]
 
     @property
     def closes(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Closes (tick prices) so far, oldest first."""
-        return self._data[3, : self._n]
+        return self._data[3, self._start : self._end]
 
     @property
     def volumes(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Volumes so far, oldest first."""
-        return self._data[4, : self._n]
+        return self._data[4, self._start : self._end]
 
     def sma(self, period: int, ago: int = 0) -> float:
-        """Simple moving average of closes over ``period`` ticks ending ``ago`` ticks back."""
-        if period < 1 or self._n - ago < period:
+        """Simple moving average of closes over ``period`` ticks ending ``ago`` ticks back.
+
+        NaN before ``period + ago`` ticks, and with a ``lookback`` for a window reaching past it.
+        """
+        if period < 1 or ago < 0 or self._n - ago < period:
+            return float("nan")
+        if self.lookback is not None and period + ago > self.lookback:
             return float("nan")
         # Summed as pandas' rolling mean sums (engine.rolling), so that ties fall where pandas' do.
         rolling = self._rolling.get(period)
-        if rolling is None:  # the first ask for this period: its means over the closes so far
-            rolling = self._rolling[period] = RollingMean(period)
+        if rolling is None:  # the first ask for this period: its means over the closes kept
+            rolling = self._rolling[period] = RollingMean(period, keep=self.lookback)
             rolling.extend(self.closes.tolist())
         return rolling.at(ago)
 
