@@ -22,7 +22,7 @@ class SmaCross(Strategy):
 
     def init(self) -> None:
         """Read no further back than the slow average of the bar before: a bounded history."""
-        self.lookback = max(self.fast, self.slow) + 1
+        self.history_bars = max(self.fast, self.slow) + 1
 
     def next(self) -> Target | None:
         """Return the new target on a crossover (closing and reopening), else keep the current one."""

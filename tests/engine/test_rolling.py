@@ -69,13 +69,13 @@ def _fed(strategy: Strategy, closes: np.ndarray) -> list[tuple[float, float]]:
     return out
 
 
-def test_a_lookback_keeps_the_newest_bars_and_the_same_averages() -> None:
+def test_history_bars_keeps_the_newest_bars_and_the_same_averages() -> None:
     class Free(Strategy):
         def next(self) -> None:
             return None
 
     class Bounded(Free):
-        lookback = 6
+        history_bars = 6
 
     closes = read_ohlcv("sample:eurusd_h1").frame["Close"].to_numpy()[:3000]  # past compactions
     free, bounded = Free(), Bounded()
@@ -87,8 +87,8 @@ def test_a_lookback_keeps_the_newest_bars_and_the_same_averages() -> None:
     np.testing.assert_array_equal(bounded.closes, closes[-6:])
     np.testing.assert_array_equal(bounded.highs, closes[-6:])
     assert len(free.closes) == 3000
-    assert np.isnan(bounded.sma(5, ago=2))  # reaches 7 bars back: past the lookback
+    assert np.isnan(bounded.sma(5, ago=2))  # reaches 7 bars back: past the 6 kept
     assert bounded.sma(5, ago=1) == free.sma(5, ago=1)
     assert bounded._data.shape[1] == 1024  # compacted in place, never grown
-    with pytest.raises(ValueError, match="lookback"):
-        Bounded(lookback=0)
+    with pytest.raises(ValueError, match="history_bars"):
+        Bounded(history_bars=0)

@@ -223,7 +223,7 @@ def test_the_callers_strategy_keeps_its_history_after_the_run(tmp_path: Path) ->
     strategy = SmaCross()
     outcome = run_replay(config, "sample:goog_d1", model="none", strategy=strategy, build_html=False)
     assert len(strategy) == outcome.summary["bars_replayed"] == 2148
-    assert len(strategy.closes) == strategy.lookback == 21  # SmaCross reads no further back
+    assert len(strategy.closes) == strategy.history_bars == 21  # SmaCross reads no further back
     assert strategy.sma(10) == pytest.approx(float(strategy.closes[-10:].mean()), rel=1e-12)
     by_spec = run_replay(config, "sample:goog_d1", model="none", strategy="tengri.strategies:SmaCross")
     assert by_spec.summary["num_trades"] == outcome.summary["num_trades"]  # the same run either way

@@ -133,7 +133,7 @@ class Strategy:
     """
 
     name: str = ""
-    lookback: int | None = None
+    history_bars: int | None = None
     """The newest ticks the strategy reads (None: all of them). With a number ``k`` the history
     arrays hold the newest ``k`` ticks, and ``sma(period, ago)`` answers for ``period + ago <= k``,
     so that a long replay's memory does not grow with its bars. ``len(self)`` counts every tick."""
@@ -148,8 +148,12 @@ class Strategy:
         self._forget()
         self.tick: Tick | None = None
         self.init()
-        if self.lookback is not None and not (isinstance(self.lookback, int) and self.lookback >= 1):
-            raise ValueError(f"{type(self).__name__}.lookback must be a whole number of ticks >= 1 or None")
+        if self.history_bars is not None and not (
+            isinstance(self.history_bars, int) and self.history_bars >= 1
+        ):
+            raise ValueError(
+                f"{type(self).__name__}.history_bars must be a whole number of ticks >= 1 or None"
+            )
 
     def _forget(self) -> None:
         """Start the history afresh (and drop the old one's memory)."""
@@ -178,8 +182,8 @@ class Strategy:
         data[4, end] = tick.volume if tick.volume is not None else 0.0
         self._end = end = end + 1
         self._n += 1
-        if self.lookback is not None and end - self._start > self.lookback:
-            self._start = end - self.lookback
+        if self.history_bars is not None and end - self._start > self.history_bars:
+            self._start = end - self.history_bars
         self.tick = tick
         for rolling in self._rolling.values():  # the means asked for so far advance with each close
             rolling.push(price)
@@ -187,7 +191,7 @@ class Strategy:
     def _make_room(self) -> int:
         """Room for one more bar: the kept bars moved to the front, or a buffer twice as large."""
         start, end = self._start, self._end
-        if start >= self._capacity // 2:  # a lookback: move the newest bars down, in place
+        if start >= self._capacity // 2:  # history_bars set: move the newest bars down, in place
             self._data[:, : end - start] = self._data[:, start:end]
         else:
             self._capacity *= 2
@@ -198,7 +202,7 @@ class Strategy:
         return self._end
 
     def __len__(self) -> int:
-        """Ticks seen so far (the arrays hold the newest ``lookback`` of them when it is set)."""
+        """Ticks seen so far (the arrays hold the newest ``history_bars`` of them when it is set)."""
         return self._n
 
     @property
@@ -229,16 +233,16 @@ class Strategy:
     def sma(self, period: int, ago: int = 0) -> float:
         """Simple moving average of closes over ``period`` ticks ending ``ago`` ticks back.
 
-        NaN before ``period + ago`` ticks, and with a ``lookback`` for a window reaching past it.
+        NaN before ``period + ago`` ticks, and with ``history_bars`` for a window reaching past them.
         """
         if period < 1 or ago < 0 or self._n - ago < period:
             return float("nan")
-        if self.lookback is not None and period + ago > self.lookback:
+        if self.history_bars is not None and period + ago > self.history_bars:
             return float("nan")
         # Summed as pandas' rolling mean sums (engine.rolling), so that ties fall where pandas' do.
         rolling = self._rolling.get(period)
         if rolling is None:  # the first ask for this period: its means over the closes kept
-            rolling = self._rolling[period] = RollingMean(period, keep=self.lookback)
+            rolling = self._rolling[period] = RollingMean(period, keep=self.history_bars)
             rolling.extend(self.closes.tolist())
         return rolling.at(ago)
 
