@@ -97,15 +97,7 @@ def _startup() -> float:
             run_dir.mkdir()
             clock = ManualClock(1_700_000_000.0)
             start = time.perf_counter()
-            store = MemoryMap(
-                f"sqlite:///{(run_dir / 'store.db').as_posix()}",
-                backups_dir=run_dir / "backups",
-                backup_keep=config.store.backup_keep,
-                memory_limit_mb=config.store.memory_limit_mb,
-                protect_profit_points=config.engine.profit_window_size,
-                synchronous=config.store.replay_synchronous,
-                clock=clock,
-            )
+            store = replay_module.run_store(config, run_dir, clock)
             orchestrator = SystemOrchestrator(
                 config,
                 store=store,

@@ -78,8 +78,9 @@ class CheckpointRecovery:
 
     def checkpoint(self) -> None:
         """Write the engine's learnt state (encoders, pattern statistics, pending decisions)."""
-        # One unit of work: the pattern statistics and the state that goes with them commit
-        # together or not at all.
+        # One unit of work: on SQLite one commit for the pattern statistics and the state. Where
+        # each write commits alone (PostgreSQL), the statistics' two slots keep the last
+        # committed state with the statistics it names (HashTriggerEngine.save_stats).
         with self._lock, self.store.unit_of_work():
             self.patterns.flush()
             self.patterns.primary.save_stats()

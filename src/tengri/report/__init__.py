@@ -10,8 +10,9 @@ import), which a run that only reads its folder, or writes its statistics, must 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tengri._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tengri.report.html import SECTION_IDS, build_report
@@ -32,14 +33,4 @@ _LAZY: dict[str, str] = {
 __all__ = ["SECTION_IDS", "RunFolder", "build_report", "compute_statistics", "load_run", "write_summary"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tengri.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -142,6 +142,19 @@ def bar_config(config: TengriConfig, frame: pd.DataFrame, spacing: float | None 
     return config.with_overrides(agent=agent, engine={"checkpoint_interval": _NEVER})
 
 
+def run_store(config: TengriConfig, run_dir: Path, clock: Clock) -> MemoryMap:
+    """A run's own store, ``<run_dir>/store.db``, with the replay's durability settings."""
+    return MemoryMap(
+        f"sqlite:///{(run_dir / 'store.db').as_posix()}",
+        backups_dir=run_dir / "backups",
+        backup_keep=config.store.backup_keep,
+        memory_limit_mb=config.store.memory_limit_mb,
+        protect_profit_points=config.engine.profit_window_size,
+        synchronous=config.store.replay_synchronous,
+        clock=clock,
+    )
+
+
 def _doubles(values: np.ndarray[Any, np.dtype[np.float64]]) -> array[float]:
     """``values`` as an array of unboxed doubles."""
     return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
@@ -166,15 +179,7 @@ class _Replay:
         self.run_dir = run_dir
         self.offset = offset
         self.clock = ManualClock(bars.index[0].timestamp())
-        self.store = MemoryMap(
-            f"sqlite:///{(run_dir / 'store.db').as_posix()}",
-            backups_dir=run_dir / "backups",
-            backup_keep=config.store.backup_keep,
-            memory_limit_mb=config.store.memory_limit_mb,
-            protect_profit_points=config.engine.profit_window_size,
-            synchronous=config.store.replay_synchronous,
-            clock=self.clock,
-        )
+        self.store = run_store(config, run_dir, self.clock)
         self.strategy_source = StrategySource(strategy) if strategy is not None else None
         self.orchestrator = SystemOrchestrator(
             config,
