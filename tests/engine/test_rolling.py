@@ -79,6 +79,8 @@ def test_history_bars_keeps_the_newest_bars_and_the_same_averages() -> None:
 
     closes = read_ohlcv("sample:eurusd_h1").frame["Close"].to_numpy()[:3000]  # past compactions
     free, bounded = Free(), Bounded()
+    assert len(free) == 0
+    assert free  # truthy before any tick
     full, windowed = _fed(free, closes), _fed(bounded, closes)
     np.testing.assert_array_equal(np.array(windowed), np.array(full))  # bit for bit, NaN where NaN
     assert np.isnan(full[3][0])

@@ -205,6 +205,10 @@ class Strategy:
         """Ticks seen so far (the arrays hold the newest ``history_bars`` of them when it is set)."""
         return self._n
 
+    def __bool__(self) -> bool:
+        """A strategy is truthy before its first tick too (``__len__`` counts ticks, not validity)."""
+        return True
+
     @property
     def opens(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Opens so far, oldest first."""
