@@ -12,19 +12,27 @@ once flushed, their rows leave memory, so a replay's memory does not grow with i
 :meth:`RunJournal.frame` reads them back from their file. Trades and bursts, a row per event, stay
 in memory too. A kill during an append can leave a partial last line; :meth:`RunJournal.load`
 cuts it off before reading (its rows are past the store's checkpoint, so they are dropped anyway).
+
+The streamed tables are written by Arrow's CSV writer (a row per bar is the journal's largest
+cost, and Python's float formatting most of it; Arrow's is about four times faster): a float is
+its shortest round-trip form (``3`` for 3.0), a string is quoted. The other tables keep the csv
+module's forms (``3.0``, strings quoted only when they must be), the committed fixtures' bytes.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as arrow_csv
 
 from tengri.report.run_folder import COLUMNS
 
@@ -100,6 +108,44 @@ def _finite(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row
 
 
+def _write_rows(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write rows with the csv module: a float as its ``repr``, a string quoted only when it must be."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    handle.write(text.getvalue().encode())
+
+
+def _column(values: Sequence[Any]) -> pa.Array:
+    """One column of a streamed table's rows as an Arrow array, a non-finite float as a null."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: each value as the csv module writes it
+        return pa.array([None if v is None else repr(v) if isinstance(v, float) else str(v) for v in values])
+    if pa.types.is_floating(array.type):
+        floats = array.to_numpy(zero_copy_only=False)  # a null reads as NaN
+        finite = np.isfinite(floats)
+        if not finite.all():
+            array = pa.array(floats, mask=~finite)
+    return array
+
+
+def _write_columns(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write a streamed table's rows through Arrow's CSV writer, a few times faster than the csv module.
+
+    Each float is written as its shortest round-trip form (``3`` for 3.0, ``0.00001``), which
+    reads back to the same float; every string is quoted. Rows of one bar are the same bytes
+    whatever the flushes' sizes, so a resumed run's files equal an uninterrupted run's.
+    """
+    if not rows:
+        return
+    arrays = [_column(values) for values in zip(*rows, strict=True)]
+    arrow_csv.write_csv(
+        pa.Table.from_arrays(arrays, names=list(FILES[table])),
+        handle,
+        arrow_csv.WriteOptions(include_header=False),
+    )
+
+
 class RunJournal:
     """Rows of one run, appended to CSV files on :meth:`flush`; the streamed tables' leave memory then."""
 
@@ -129,7 +175,8 @@ class RunJournal:
         """Append one row given as a tuple in ``FILES[table]`` order (a bar's row: no dict per bar)."""
         if len(row) != len(FILES[table]):
             raise ValueError(f"a {table} row has {len(FILES[table])} values, got {len(row)}")
-        self._rows[table].append(_finite(row))
+        # A streamed table's non-finite floats become empty fields when its rows are written.
+        self._rows[table].append(row if table in STREAMED else _finite(row))
 
     def replace(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
         """Replace every row of ``table``; the next flush rewrites its file."""
@@ -172,15 +219,15 @@ class RunJournal:
             if start and start == end and path.is_file():
                 continue
             rows = all_rows if streamed else all_rows[start:end]
+            write = _write_columns if streamed else _write_rows
             if start and path.is_file():
-                with path.open("a", newline="") as handle:
-                    csv.writer(handle, lineterminator="\n").writerows(rows)
+                with path.open("ab") as handle:
+                    write(handle, table, rows)
             else:
                 tmp = path.with_suffix(".csv.tmp")
-                with tmp.open("w", newline="") as handle:
-                    writer = csv.writer(handle, lineterminator="\n")
-                    writer.writerow(FILES[table])
-                    writer.writerows(rows)
+                with tmp.open("wb") as handle:
+                    handle.write((",".join(FILES[table]) + "\n").encode())
+                    write(handle, table, rows)
                 tmp.replace(path)
             self._written[table] = end
             if streamed:
