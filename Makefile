@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tengri-installed
 
 .PHONY: install run test lint typecheck layers check bench reliability-report evidence clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/tengri/engine/_kernel.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

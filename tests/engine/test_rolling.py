@@ -28,6 +28,14 @@ def test_equals_pandas_bit_for_bit_on_eurusd(period: int) -> None:
     assert np.array_equal(_means(closes, period), expected, equal_nan=True)
 
 
+@pytest.mark.parametrize("period", [2, 7])
+def test_equals_pandas_on_values_of_both_signs_and_runs_of_one_value(period: int) -> None:
+    closes = read_ohlcv("sample:eurusd_h1").frame["Close"].to_numpy()[:2000]
+    values = np.diff(closes).tolist() + [0.25] * 9 + [-1e-17] * 9 + [3.0, -3.0] * 5
+    expected = pd.Series(values).rolling(period).mean().to_numpy()
+    assert np.array_equal(_means(values, period), expected, equal_nan=True)
+
+
 def test_the_eurusd_tie_is_an_exact_zero() -> None:
     # Bar 2419 of EURUSD hourly: SMA(5) equals SMA(30) exactly, as pandas computes them.
     closes = read_ohlcv("sample:eurusd_h1").frame["Close"].to_numpy().tolist()[:2420]

@@ -13,18 +13,21 @@ zero-mean EWMA of squared returns, ``σ²_t = (1 − a)·σ²_{t−1} + a·r_t²
 seeded by the first squared return; the σ after the newest return quantises all eight (it uses
 nothing later than the newest price, so the hash has no look-ahead).
 
-:class:`PatternEncoder` keeps that state for a stream of prices, one O(1) update a tick;
-:func:`encode` computes the same from a whole price sequence.
+:class:`PatternEncoder` keeps that state for a stream of prices, one O(1) update a tick (it is
+compiled: :mod:`tengri.engine._kernel`, the same arithmetic in C); :func:`encode` computes the
+same from a whole price sequence.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from tengri.engine import _kernel
 from tengri.errors import InvalidInputError
+
+PatternEncoder = _kernel.PatternEncoder
 
 __all__ = ["HASH_RETURNS", "CursorState", "PatternEncoder", "encode", "quantise"]
 
@@ -73,91 +76,6 @@ def quantise(r: float, sigma: float) -> int:
     if r < s:
         return 0b10
     return 0b11
-
-
-class PatternEncoder:
-    """Streaming pattern hash: feed prices one at a time, read the hash once 9 prices are in.
-
-    Parameters
-    ----------
-    ewma_span
-        Span of the EWMA volatility (``a = 2 / (span + 1)``).
-    """
-
-    def __init__(self, ewma_span: int = 20) -> None:
-        if ewma_span < 1:
-            raise ValueError("ewma_span must be at least 1")
-        self.ewma_span = ewma_span
-        self._alpha = 2.0 / (ewma_span + 1.0)
-        self._prices: deque[float] = deque(maxlen=HASH_RETURNS + 1)
-        self._codes: deque[float] = deque(maxlen=HASH_RETURNS)  # the last 8 returns
-        self._variance: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        """Whether 9 prices have been seen, so that a hash exists."""
-        return len(self._prices) == HASH_RETURNS + 1
-
-    @property
-    def sigma(self) -> float:
-        """The current EWMA return volatility (0 before the first return)."""
-        return math.sqrt(self._variance) if self._variance is not None else 0.0
-
-    def push(self, price: float) -> None:
-        """Add the next price (validated by the caller: finite and positive)."""
-        if self._prices:
-            r = math.log(price / self._prices[-1])
-            self._codes.append(r)
-            r2 = r * r
-            self._variance = (
-                r2 if self._variance is None else (1 - self._alpha) * self._variance + self._alpha * r2
-            )
-        self._prices.append(price)
-
-    def current(self, timestamp: float) -> tuple[int, CursorState]:
-        """Return ``(hash, cursor)`` for the prices seen so far.
-
-        Raises
-        ------
-        InvalidInputError
-            If fewer than 9 prices have been seen.
-        """
-        if not self.ready:
-            raise InvalidInputError(
-                f"a pattern hash needs {HASH_RETURNS + 1} prices, have {len(self._prices)}"
-            )
-        variance = self._variance
-        sigma = math.sqrt(variance) if variance is not None else 0.0
-        s = sigma if sigma > _SIGMA_FLOOR else _SIGMA_FLOOR
-        value = 0
-        for r in self._codes:  # oldest first: each newer code shifts the older ones up (quantise, inlined)
-            code = (0b00 if r <= -s else 0b01) if r <= 0.0 else (0b10 if r < s else 0b11)
-            value = ((value << 2) | code) & 0xFFFF
-        prices = self._prices
-        p0, p1, p2 = prices[-3], prices[-2], prices[-1]
-        sigma_price = s * p2
-        # For prices near the float minimum σ·p underflows to 0: a flat angle, not a division error.
-        angle = math.degrees(math.atan2((p2 - p1) / sigma_price, 1.0)) if sigma_price > 0 else 0.0
-        delta_idx = 0 if abs(p1 - p0) > abs(p2 - p1) else 1
-        return value, CursorState((p0, p1, p2), delta_idx, angle, timestamp)
-
-    def snapshot(self) -> dict[str, Any]:
-        """Return the encoder's state as JSON-ready data."""
-        return {
-            "ewma_span": self.ewma_span,
-            "prices": list(self._prices),
-            "returns": list(self._codes),
-            "variance": self._variance,
-        }
-
-    @classmethod
-    def from_snapshot(cls, data: dict[str, Any]) -> PatternEncoder:
-        """Rebuild an encoder from :meth:`snapshot` output."""
-        encoder = cls(int(data["ewma_span"]))
-        encoder._prices.extend(float(p) for p in data["prices"])
-        encoder._codes.extend(float(r) for r in data["returns"])
-        encoder._variance = None if data["variance"] is None else float(data["variance"])
-        return encoder
 
 
 def encode(prices: Sequence[float], timestamp: float = 0.0, ewma_span: int = 20) -> tuple[int, CursorState]:

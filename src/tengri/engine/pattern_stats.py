@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import math
-from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from tengri.engine import _kernel
 
 __all__ = ["CODES", "PatternStats", "PatternTable"]
 
@@ -62,61 +62,15 @@ def _t_stat(count: float, mean: float, m2: float) -> float:
     return mean / math.sqrt(variance / count)
 
 
-def _zeros() -> array[float]:
-    return array("d", bytes(8 * CODES))
+class PatternTable(_kernel.PatternTable):
+    """Next-move statistics of every 16-bit code (counts are exact in a double up to 2⁵³).
 
+    The statistics live in three flat float64 arrays indexed by code, updated by the compiled
+    :class:`tengri.engine._kernel.PatternTable` (``add``, ``get``, ``t_stat``, ``set``, ``items``,
+    ``len``); this class adds the packing a checkpoint writes and reads.
+    """
 
-class PatternTable:
-    """Next-move statistics of every 16-bit code (counts are exact in a double up to 2⁵³)."""
-
-    __slots__ = ("_count", "_m2", "_mean", "_seen")
-
-    def __init__(self) -> None:
-        self._count = _zeros()
-        self._mean = _zeros()
-        self._m2 = _zeros()
-        self._seen = 0
-
-    def __len__(self) -> int:
-        """The number of codes seen at least once."""
-        return self._seen
-
-    def add(self, code: int, x: float) -> float:
-        """Fold the move ``x`` into ``code``'s statistics; return its new count."""
-        counts = self._count
-        n = counts[code] + 1.0
-        counts[code] = n
-        if n == 1.0:
-            self._seen += 1
-        means = self._mean
-        mean = means[code]
-        delta = x - mean
-        mean += delta / n
-        means[code] = mean
-        self._m2[code] += delta * (x - mean)
-        return n
-
-    def get(self, code: int) -> PatternStats:
-        """The statistics of ``code`` (a copy; zero counts for a code never seen)."""
-        return PatternStats(int(self._count[code]), self._mean[code], self._m2[code])
-
-    def t_stat(self, code: int) -> float:
-        """t statistic of ``code``'s mean next move against zero (0 when undefined)."""
-        return _t_stat(self._count[code], self._mean[code], self._m2[code])
-
-    def set(self, code: int, stats: PatternStats) -> None:
-        """Replace the statistics of ``code`` (a count of 0 forgets it)."""
-        if not 0 <= code < CODES:
-            raise ValueError(f"code must be in [0, {CODES - 1}], got {code}")
-        self._seen += (stats.count > 0) - (self._count[code] > 0)
-        self._count[code] = float(stats.count)
-        self._mean[code] = stats.mean if stats.count else 0.0
-        self._m2[code] = stats.m2 if stats.count else 0.0
-
-    def items(self) -> Iterator[tuple[int, PatternStats]]:
-        """The codes seen, in code order, with their statistics."""
-        for code in np.flatnonzero(np.frombuffer(self._count, dtype=np.float64)).tolist():
-            yield code, self.get(code)
+    __slots__ = ()
 
     def to_bytes(self) -> bytes:
         """The codes seen as little-endian float64 rows (code, count, mean, m2), in code order.
@@ -124,13 +78,13 @@ class PatternTable:
         A checkpoint holds thousands of codes; as JSON numbers they cost tens of milliseconds to
         write, as packed doubles well under one (every count and code is exact in a double).
         """
-        counts = np.frombuffer(self._count, dtype=np.float64)
+        counts, means, m2s = self.columns()
         codes = np.flatnonzero(counts)
         rows = np.empty((codes.size, 4), dtype="<f8")
         rows[:, 0] = codes
         rows[:, 1] = counts[codes]
-        rows[:, 2] = np.frombuffer(self._mean, dtype=np.float64)[codes]
-        rows[:, 3] = np.frombuffer(self._m2, dtype=np.float64)[codes]
+        rows[:, 2] = means[codes]
+        rows[:, 3] = m2s[codes]
         return rows.tobytes()
 
     def pack(self) -> str:
@@ -163,8 +117,5 @@ class PatternTable:
         codes = rows[:, 0].astype(np.int64)
         if codes.size and (codes.min() < 0 or codes.max() >= CODES or np.any(rows[:, 1] <= 0)):
             raise ValueError("packed pattern statistics hold a code outside 16 bits or a count under 1")
-        for target, column in ((table._count, 1), (table._mean, 2), (table._m2, 3)):
-            view = np.frombuffer(target, dtype=np.float64)
-            view[codes] = rows[:, column]
-        table._seen = int(np.unique(codes).size)
+        table._restore(codes, rows[:, 1], rows[:, 2], rows[:, 3])
         return table

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from tengri.engine.rolling import RollingMean
+from tengri.engine.rolling import RollingMean, push_all
 
 __all__ = ["Bar", "Signal", "SignalSource", "Strategy", "StrategySource", "Target", "Tick"]
 
@@ -185,8 +185,8 @@ class Strategy:
         if self.history_bars is not None and end - self._start > self.history_bars:
             self._start = end - self.history_bars
         self.tick = tick
-        for rolling in self._rolling.values():  # the means asked for so far advance with each close
-            rolling.push(price)
+        if self._rolling:  # the means asked for so far advance with each close
+            push_all(self._rolling.values(), price)
 
     def _make_room(self) -> int:
         """Room for one more bar: the kept bars moved to the front, or a buffer twice as large."""

@@ -81,10 +81,7 @@ class SymbolPatterns:
         encoder = self.encoders.get(tick.symbol)
         if encoder is None:
             encoder = self.encoders[tick.symbol] = PatternEncoder(self.config.ewma_span)
-        encoder.push(tick.price)
-        if not encoder.ready:
-            return None
-        return encoder.current(tick.timestamp)
+        return encoder.update(tick.price, tick.timestamp)
 
     def fire(self, symbol: str, hash_value: int, cursor: CursorState) -> list[str]:
         """Feed the hash to the symbol's trigger engine; return the fired trigger ids."""

@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tengri.config import TriggerConfig
+from tengri.engine import _kernel
 from tengri.engine.pattern_hash import CursorState, encode
 from tengri.engine.pattern_stats import PatternStats, PatternTable
 from tengri.engine.store.records import TriggerRecord
@@ -320,15 +321,19 @@ class HashTriggerEngine:
         return [self._triggers[i] for i in ids]
 
     def _learn(self, code: int, move: float) -> None:
-        self._code_stats.add(code, move)
         config = self.config
-        masked = code & config.auto_register_mask
-        count = self._masked_stats.add(masked, move)
-        if (
-            self.auto_register
-            and count >= config.auto_register_min_count
-            and abs(self._masked_stats.t_stat(masked)) > config.auto_register_t_stat
-        ):
+        t_stat = (
+            _kernel.learn(  # both tables' Welford update, and the masked code's t once it has enough moves
+                self._code_stats,
+                self._masked_stats,
+                code,
+                config.auto_register_mask,
+                move,
+                config.auto_register_min_count,
+            )
+        )
+        if self.auto_register and abs(t_stat) > config.auto_register_t_stat:
+            masked = code & config.auto_register_mask
             trigger_id = f"AUTO_{masked:04X}_{config.auto_register_mask:04X}{self._suffix}"
             if trigger_id not in self._triggers:
                 self.register(

@@ -1,0 +1,425 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""The engine's compiled core: the pattern encoder and the next-move statistics of every code.
+
+Every tick of every symbol pushes a price through :class:`PatternEncoder` and folds the previous
+code's move into two :class:`PatternTable`\\ s; written in Python those were about a tenth of a
+replay's time. Here they are C loops over fixed arrays, with the arithmetic of the Python version
+operation for operation (the build turns off floating-point contraction, so no fused
+multiply-add changes a rounding): hashes, cursors and statistics are bit for bit what they were,
+and a replay's results byte for byte. ``benchmarks/bench_kernel.py`` measures this module against
+the same code in plain Python and in Numba.
+
+:mod:`tengri.engine.pattern_hash` and :mod:`tengri.engine.pattern_stats` document and re-export
+the two classes; import them from there.
+"""
+
+from array import array
+
+import numpy as np
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from libc.math cimport NAN, atan2, fabs, log, sqrt
+from libc.string cimport memmove
+
+from tengri.errors import InvalidInputError
+
+cdef enum:
+    HASH_RETURNS = 8
+    CODES = 65536
+
+cdef double SIGMA_FLOOR = 1e-12
+cdef double RAD_TO_DEG = 180.0 / 3.141592653589793  # CPython's math.degrees multiplies by this
+
+# Resolved on first use: the modules that define them import this one.
+cdef object _cursor_state = None
+cdef object _pattern_stats = None
+
+
+cdef object _cursor_type():
+    global _cursor_state
+    if _cursor_state is None:
+        from tengri.engine.pattern_hash import CursorState
+        _cursor_state = CursorState
+    return _cursor_state
+
+
+cdef class PatternEncoder:
+    """Streaming pattern hash: feed prices one at a time, read the hash once 9 prices are in.
+
+    Parameters
+    ----------
+    ewma_span
+        Span of the EWMA volatility (``a = 2 / (span + 1)``).
+    """
+
+    cdef readonly int ewma_span
+    cdef double _alpha
+    cdef double _prices[HASH_RETURNS + 1]  # oldest first
+    cdef double _returns[HASH_RETURNS]     # oldest first
+    cdef int _n_prices
+    cdef int _n_returns
+    cdef double _variance
+    cdef bint _has_variance
+
+    def __init__(self, int ewma_span=20):
+        if ewma_span < 1:
+            raise ValueError("ewma_span must be at least 1")
+        self.ewma_span = ewma_span
+        self._alpha = 2.0 / (ewma_span + 1.0)
+        self._n_prices = 0
+        self._n_returns = 0
+        self._has_variance = False
+        self._variance = 0.0
+
+    @property
+    def ready(self):
+        """Whether 9 prices have been seen, so that a hash exists."""
+        return self._n_prices == HASH_RETURNS + 1
+
+    @property
+    def sigma(self):
+        """The current EWMA return volatility (0 before the first return)."""
+        return sqrt(self._variance) if self._has_variance else 0.0
+
+    cdef inline void _push(self, double price):
+        cdef double r, r2
+        cdef int i
+        if self._n_prices:
+            r = log(price / self._prices[self._n_prices - 1])
+            if self._n_returns == HASH_RETURNS:
+                for i in range(HASH_RETURNS - 1):
+                    self._returns[i] = self._returns[i + 1]
+                self._returns[HASH_RETURNS - 1] = r
+            else:
+                self._returns[self._n_returns] = r
+                self._n_returns += 1
+            r2 = r * r
+            if self._has_variance:
+                self._variance = (1 - self._alpha) * self._variance + self._alpha * r2
+            else:
+                self._variance = r2
+                self._has_variance = True
+        if self._n_prices == HASH_RETURNS + 1:
+            for i in range(HASH_RETURNS):
+                self._prices[i] = self._prices[i + 1]
+            self._prices[HASH_RETURNS] = price
+        else:
+            self._prices[self._n_prices] = price
+            self._n_prices += 1
+
+    cdef object _current(self, double timestamp):
+        cdef double sigma = sqrt(self._variance) if self._has_variance else 0.0
+        cdef double s = sigma if sigma > SIGMA_FLOOR else SIGMA_FLOOR
+        cdef long value = 0
+        cdef int code, i, delta_idx
+        cdef double r, p0, p1, p2, sigma_price, angle
+        for i in range(self._n_returns):  # oldest first: each newer code shifts the older ones up
+            r = self._returns[i]
+            if r <= 0.0:
+                code = 0 if r <= -s else 1
+            else:
+                code = 2 if r < s else 3
+            value = ((value << 2) | code) & 0xFFFF
+        p0 = self._prices[HASH_RETURNS - 2]
+        p1 = self._prices[HASH_RETURNS - 1]
+        p2 = self._prices[HASH_RETURNS]
+        sigma_price = s * p2
+        # For prices near the float minimum σ·p underflows to 0: a flat angle, not a division error.
+        angle = atan2((p2 - p1) / sigma_price, 1.0) * RAD_TO_DEG if sigma_price > 0 else 0.0
+        delta_idx = 0 if fabs(p1 - p0) > fabs(p2 - p1) else 1
+        return value, _cursor_type()((p0, p1, p2), delta_idx, angle, timestamp)
+
+    def push(self, double price):
+        """Add the next price (validated by the caller: finite and positive)."""
+        self._push(price)
+
+    def current(self, double timestamp):
+        """Return ``(hash, cursor)`` for the prices seen so far.
+
+        Raises
+        ------
+        InvalidInputError
+            If fewer than 9 prices have been seen.
+        """
+        if self._n_prices != HASH_RETURNS + 1:
+            raise InvalidInputError(
+                f"a pattern hash needs {HASH_RETURNS + 1} prices, have {self._n_prices}"
+            )
+        return self._current(timestamp)
+
+    def update(self, double price, double timestamp):
+        """:meth:`push` the price, then return :meth:`current` at ``timestamp``, or None before 9 prices."""
+        self._push(price)
+        if self._n_prices != HASH_RETURNS + 1:
+            return None
+        return self._current(timestamp)
+
+    def snapshot(self):
+        """Return the encoder's state as JSON-ready data."""
+        return {
+            "ewma_span": self.ewma_span,
+            "prices": [self._prices[i] for i in range(self._n_prices)],
+            "returns": [self._returns[i] for i in range(self._n_returns)],
+            "variance": self._variance if self._has_variance else None,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data):
+        """Rebuild an encoder from :meth:`snapshot` output (the newest 9 prices and 8 returns kept)."""
+        cdef PatternEncoder encoder = cls(int(data["ewma_span"]))
+        prices = [float(p) for p in data["prices"]][-(HASH_RETURNS + 1):]
+        returns = [float(r) for r in data["returns"]][-HASH_RETURNS:]
+        for i, p in enumerate(prices):
+            encoder._prices[i] = p
+        encoder._n_prices = len(prices)
+        for i, r in enumerate(returns):
+            encoder._returns[i] = r
+        encoder._n_returns = len(returns)
+        if data["variance"] is not None:
+            encoder._variance = float(data["variance"])
+            encoder._has_variance = True
+        return encoder
+
+
+cdef inline double _t_stat(double count, double mean, double m2):
+    cdef double variance
+    if count < 2:
+        return 0.0
+    variance = m2 / (count - 1)
+    if variance <= 0.0:
+        return 0.0
+    return mean / sqrt(variance / count)
+
+
+cdef inline int _checked(long code) except -1:
+    if code < 0 or code >= CODES:
+        raise IndexError(f"code must be in [0, {CODES - 1}], got {code}")
+    return <int>code
+
+
+cdef class PatternTable:
+    """Next-move statistics of every 16-bit code (counts are exact in a double up to 2⁵³)."""
+
+    cdef object _count_array
+    cdef object _mean_array
+    cdef object _m2_array
+    cdef double[::1] _count
+    cdef double[::1] _mean
+    cdef double[::1] _m2
+    cdef Py_ssize_t _seen
+
+    def __init__(self):
+        zeros = bytes(8 * CODES)
+        self._count_array = array("d", zeros)
+        self._mean_array = array("d", zeros)
+        self._m2_array = array("d", zeros)
+        self._count = self._count_array
+        self._mean = self._mean_array
+        self._m2 = self._m2_array
+        self._seen = 0
+
+    def __len__(self):
+        """The number of codes seen at least once."""
+        return self._seen
+
+    cdef inline double _fold(self, int c, double x):
+        cdef double n = self._count[c] + 1.0
+        cdef double mean, delta
+        self._count[c] = n
+        if n == 1.0:
+            self._seen += 1
+        mean = self._mean[c]
+        delta = x - mean
+        mean += delta / n
+        self._mean[c] = mean
+        self._m2[c] += delta * (x - mean)
+        return n
+
+    def add(self, long code, double x):
+        """Fold the move ``x`` into ``code``'s statistics; return its new count."""
+        return self._fold(_checked(code), x)
+
+    def get(self, long code):
+        """The statistics of ``code`` (a copy; zero counts for a code never seen)."""
+        global _pattern_stats
+        cdef int c = _checked(code)
+        if _pattern_stats is None:
+            from tengri.engine.pattern_stats import PatternStats
+            _pattern_stats = PatternStats
+        return _pattern_stats(int(self._count[c]), self._mean[c], self._m2[c])
+
+    def t_stat(self, long code):
+        """t statistic of ``code``'s mean next move against zero (0 when undefined)."""
+        cdef int c = _checked(code)
+        return _t_stat(self._count[c], self._mean[c], self._m2[c])
+
+    def set(self, long code, stats):
+        """Replace the statistics of ``code`` (a count of 0 forgets it)."""
+        cdef int c
+        cdef long count
+        if not 0 <= code < CODES:
+            raise ValueError(f"code must be in [0, {CODES - 1}], got {code}")
+        c = <int>code
+        count = stats.count
+        self._seen += (count > 0) - (self._count[c] > 0)
+        self._count[c] = <double>count
+        self._mean[c] = stats.mean if count else 0.0
+        self._m2[c] = stats.m2 if count else 0.0
+
+    def items(self):
+        """The codes seen, in code order, with their statistics."""
+        for code in np.flatnonzero(np.frombuffer(self._count_array, dtype=np.float64)).tolist():
+            yield code, self.get(code)
+
+    def columns(self):
+        """The count, mean and m2 arrays as float64 NumPy views indexed by code (not copies)."""
+        return (
+            np.frombuffer(self._count_array, dtype=np.float64),
+            np.frombuffer(self._mean_array, dtype=np.float64),
+            np.frombuffer(self._m2_array, dtype=np.float64),
+        )
+
+    def _restore(self, codes, counts, means, m2s):
+        """Set the given codes' columns (validated by the caller) and recount the codes seen."""
+        count, mean, m2 = self.columns()
+        count[codes] = counts
+        mean[codes] = means
+        m2[codes] = m2s
+        self._seen = int(np.count_nonzero(count))
+
+
+def learn(PatternTable codes, PatternTable masked, long code, long mask, double move, double min_count):
+    """Fold ``move`` into ``code``'s statistics in ``codes`` and ``code & mask``'s in ``masked``.
+
+    Returns the masked code's t statistic once it has ``min_count`` moves, else 0.0: what decides
+    whether the masked code becomes a trigger (:meth:`HashTriggerEngine._learn`), in one call.
+    """
+    cdef int c = _checked(code)
+    cdef int m = _checked(code & mask)
+    codes._fold(c, move)
+    if masked._fold(m, move) < min_count:
+        return 0.0
+    return _t_stat(masked._count[m], masked._mean[m], masked._m2[m])
+
+
+cdef class RollingMean:
+    """The means of a fixed window over a growing series, one per value, as pandas computes them.
+
+    See :mod:`tengri.engine.rolling` for the summation (pandas' ``roll_mean``, with Kahan
+    compensation for additions and for removals) that this follows operation for operation.
+    """
+
+    cdef readonly int period
+    cdef Py_ssize_t _keep  # -1: every mean is kept
+    cdef Py_ssize_t _seen
+    cdef double _sum
+    cdef double _added
+    cdef double _removed
+    cdef Py_ssize_t _negative
+    cdef Py_ssize_t _same
+    cdef double *_window  # a ring of the newest ``period`` values
+    cdef Py_ssize_t _head  # where the oldest of them is, once the ring is full
+    cdef double *_means
+    cdef Py_ssize_t _n_means
+    cdef Py_ssize_t _capacity
+
+    def __cinit__(self, int period, keep=None):
+        self._window = NULL
+        self._means = NULL
+
+    def __init__(self, int period, keep=None):
+        """``keep``: the newest means :meth:`at` answers for (None: all of them)."""
+        if period < 1:
+            raise ValueError(f"period must be at least 1, got {period}")
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        self.period = period
+        self._keep = -1 if keep is None else keep
+        self._window = <double *>PyMem_Malloc(period * sizeof(double))
+        self._capacity = 64
+        self._means = <double *>PyMem_Malloc(self._capacity * sizeof(double))
+        if self._window == NULL or self._means == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        PyMem_Free(self._window)
+        PyMem_Free(self._means)
+
+    cdef inline void _add(self, double value):
+        cdef double y = value - self._added
+        cdef double t = self._sum + y
+        self._added = t - self._sum - y
+        self._sum = t
+        if value < 0:
+            self._negative += 1
+
+    cdef inline void _remove(self, double value):
+        cdef double y = -value - self._removed
+        cdef double t = self._sum + y
+        self._removed = t - self._sum - y
+        self._sum = t
+        if value < 0:
+            self._negative -= 1
+
+    cdef inline double _mean(self, double newest):
+        cdef int n = self.period
+        cdef double result
+        if self._same >= n:
+            return newest
+        result = self._sum / n
+        if self._negative == 0 and result < 0:
+            return 0.0
+        if self._negative == n and result > 0:
+            return 0.0
+        return result
+
+    cdef int _push(self, double value) except -1:
+        cdef Py_ssize_t n = self._seen
+        cdef int period = self.period
+        cdef Py_ssize_t slot = n % period  # the ring's slot of this value (the leaving one's, once full)
+        cdef double *grown
+        if n >= period:  # pandas removes the leaving value before adding the new one
+            self._remove(self._window[slot])
+        self._add(value)
+        if n and value == self._window[(n - 1) % period]:  # the same as the newest before it
+            self._same += 1
+        else:
+            self._same = 1
+        self._window[slot] = value
+        if self._n_means == self._capacity:
+            if self._keep >= 0 and self._n_means >= 2 * self._keep + 64:  # now and then: O(1) a value
+                memmove(self._means, self._means + self._n_means - self._keep, self._keep * sizeof(double))
+                self._n_means = self._keep
+            else:
+                grown = <double *>PyMem_Realloc(self._means, 2 * self._capacity * sizeof(double))
+                if grown == NULL:
+                    raise MemoryError()
+                self._means = grown
+                self._capacity *= 2
+        self._means[self._n_means] = self._mean(value) if n + 1 >= period else NAN
+        self._n_means += 1
+        self._seen = n + 1
+        return 0
+
+    def push(self, double value):
+        """Take the series' next value."""
+        self._push(value)
+
+    def extend(self, values):
+        """Take the series' values past those already seen (``values`` is the whole series so far)."""
+        for value in values[self._seen:]:
+            self._push(value)
+
+    def at(self, Py_ssize_t ago=0):
+        """The mean of the window ending ``ago`` values back (NaN before the window is full or past keep)."""
+        cdef Py_ssize_t index = self._n_means - 1 - ago
+        if index < 0 or ago < 0 or (self._keep >= 0 and ago >= self._keep):
+            return NAN
+        return self._means[index]
+
+
+def push_all(rollings, double value):
+    """:meth:`RollingMean.push` ``value`` into each of ``rollings`` (an iterable of them), in one call."""
+    cdef RollingMean rolling
+    for rolling in rollings:
+        rolling._push(value)
