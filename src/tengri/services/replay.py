@@ -175,7 +175,7 @@ class _Replay:
         machine_clock: Clock | None = None,
     ) -> None:
         self.model_source = model_source
-        self.frame = frame  # the first symbol's bars: what a model fits on
+        self.frame = frame  # the first symbol's bars: what a model fits on (none of them without one)
         self.run_dir = run_dir
         self.offset = offset
         self.clock = ManualClock(bars.index[0].timestamp())
@@ -200,7 +200,10 @@ class _Replay:
             _doubles(bars.index.asi8 / 1e9),
             *(_doubles(bars[c].to_numpy(dtype=float)) for c in ("Open", "High", "Low", "Close", "Volume")),
         )
-        self._symbols: list[str] = bars["symbol"].tolist()
+        # Each bar's symbol as an index into the names: 4 bytes a bar, not a list's 8.
+        codes, names = pd.factorize(bars["symbol"])
+        self._symbol_names: list[str] = [str(name) for name in names]
+        self._symbol_codes = array("I", codes.astype(np.uint32).tobytes())
         self._iso_from = 0  # the first bar of the block of ISO times in _iso_block
         self._iso_block: list[str] = []
         self._batch: AbstractContextManager[None] | None = None  # see begin_batch
@@ -212,7 +215,7 @@ class _Replay:
     def extend(self, bars: pd.DataFrame) -> None:
         """Append one symbol's bars that arrived after the stream began (a live feed's), for :meth:`step`."""
         self.frame = pd.concat([self.frame, bars])
-        self._symbols.extend([self._symbols[-1]] * len(bars))
+        self._symbol_codes.extend([self._symbol_codes[-1]] * len(bars))
         new = (
             bars.index.asi8 / 1e9,
             *(bars[c].to_numpy(dtype=float) for c in ("Open", "High", "Low", "Close", "Volume")),
@@ -227,14 +230,14 @@ class _Replay:
         symbol's own when the replay made it (``own_strategy``; a caller's object stays whole).
         """
         self._columns = tuple(array("d") for _ in self._columns)
-        self._symbols = []
+        self._symbol_codes = array("I")
         if self.strategy_source is not None:
             self.strategy_source.release(own_first=own_strategy)
 
     def tick(self, bar: int) -> Tick:
         times, opens, highs, lows, closes, volumes = self._columns
         return Tick(
-            symbol=self._symbols[bar],
+            symbol=self._symbol_names[self._symbol_codes[bar]],
             timestamp=times[bar],
             price=closes[bar],
             index=bar - self.offset,
@@ -256,7 +259,7 @@ class _Replay:
     def step(self, bar: int) -> TickOutcome:
         times, opens, highs, lows, closes, volumes = self._columns
         t, close, open_, high, low = times[bar], closes[bar], opens[bar], highs[bar], lows[bar]
-        symbol = self._symbols[bar]
+        symbol = self._symbol_names[self._symbol_codes[bar]]
         self.clock.set(t)
         orchestrator = self.orchestrator
         result = orchestrator.handle_tick(close, t, volumes[bar], symbol, open=open_, high=high, low=low)
@@ -509,9 +512,13 @@ def run_replay(
     if not resume and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    replay = _Replay(config, frame, bars, run_dir, user_strategy, None, 0, machine_clock)
+    # Without a model nothing fits on the frame: the replay's columns of doubles are then the only
+    # copy of the bars it holds (a million bars' frame is some 50 MB more).
+    fit_frame = frame if model != "none" else frame.iloc[:0]
+    replay = _Replay(config, fit_frame, bars, run_dir, user_strategy, None, 0, machine_clock)
     index, total = bars.index, len(bars)
-    del bars  # the replay holds the bars as columns of doubles now; a second copy would only take room
+    source, symbols = panel.source, panel.symbols
+    del bars, panel, frame  # the replay holds the bars as columns of doubles now
     started = time.time()
     # No duty thread: each bar runs the duties due (handle_tick does). A thread's write would
     # wait for the store while it held the engine's lock, which the next bar needs: the replay's
@@ -574,7 +581,7 @@ def run_replay(
     replay.release(own_strategy=isinstance(strategy, str))
     if model_source is not None:
         # The source's records cover every streamed bar.
-        replay.journal.replace("signals", model_source.signal_rows(frame))
+        replay.journal.replace("signals", model_source.signal_rows(fit_frame))
     replay.journal.flush()
     if model_source is not None:
         notes.extend(model_source.silence_notes())
@@ -587,8 +594,8 @@ def run_replay(
         engine_statistics=replay.orchestrator.get_statistics(),
         index=index,
         offset=replay.offset,
-        source=panel.source,
-        symbols=panel.symbols,
+        source=source,
+        symbols=symbols,
         model=model,
         strategy=user_strategy.name if user_strategy is not None else None,
         run_id=run_id,
