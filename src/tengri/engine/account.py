@@ -118,9 +118,15 @@ class Account(Generic[P]):
             - sum(p.direction * p.size * p.entry_price + p.entry_costs for p in self.positions.values())
         )
 
+    # The sums below that run with every tick are loops, not sum() over generators: the same
+    # additions in the same order, without a generator's frame per call.
     def position(self, symbol: str) -> float:
         """The symbol's net position in units, ``Σ d·q`` (0 when flat)."""
-        return sum(p.direction * p.size for p in self.positions.values() if p.symbol == symbol)
+        total: float = 0
+        for p in self.positions.values():
+            if p.symbol == symbol:
+                total += p.direction * p.size
+        return total
 
     def equity(self, price: float | None = None, symbol: str | None = None) -> float:
         """Initial cash + realised profit + every open position marked to market, net of entry costs.
@@ -142,18 +148,22 @@ class Account(Generic[P]):
 
     def symbol_pnl(self, symbol: str) -> float:
         """The symbol's realised profit plus its open positions marked net of their entry costs."""
-        marked = sum(
-            p.direction * (self.price_of(p) - p.entry_price) * p.size - p.entry_costs
-            for p in self.positions.values()
-            if p.symbol == symbol
-        )
+        marked: float = 0
+        mark = self.marks.get(symbol)
+        for p in self.positions.values():
+            if p.symbol == symbol:
+                entry = p.entry_price
+                marked += p.direction * ((entry if mark is None else mark) - entry) * p.size - p.entry_costs
         return self.realised_by_symbol.get(symbol, 0.0) + marked
 
     def gross_exposure(self, price: float | None = None, symbol: str | None = None) -> float:
         """The open positions' value ``Σ |q|·m`` (``price`` overrides marks as in :meth:`equity`)."""
         if price is None:
             marks = self.marks
-            return sum(abs(p.size) * marks.get(p.symbol, p.entry_price) for p in self.positions.values())
+            total: float = 0
+            for p in self.positions.values():
+                total += abs(p.size) * marks.get(p.symbol, p.entry_price)
+            return total
         at = _Overrides(price, symbol)
         return sum(abs(p.size) * self.price_of(p, at) for p in self.positions.values())
 
