@@ -203,7 +203,9 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
         self._recovery_until: float | None = None
         self._recovery_points: dict[float, float] = {}
         self._needs_adoption = False
-        self._refresh_processing()
+        if not self.config.engine.enable_thermal_management:
+            self._refresh_processing()
+        # else the thermal duty, due at start, reads the sensors and sets it: one read, not two.
         self._add_duties()
 
     @property
@@ -300,6 +302,8 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
             done = self.handle_tick(price, timestamp, volume, symbol, open=open, high=high, low=low)
             tick, hash_value, cursor = done.tick, done.hash_value, done.cursor
             profit_zone = self.profit_coprocessor.last_vector.zone_state.value
+            if not self._processing:  # the thermal duty failed before it was ever set
+                self._refresh_processing()
             return {
                 "tick": tick.index,
                 "symbol": tick.symbol,
