@@ -7,8 +7,8 @@ matters is the cost of one call, overhead included, not of a vectorised loop. Th
 the same arithmetic run the same 1,000,000-price random walk:
 
 - ``cython``: the shipped kernel (``PatternEncoder.update`` and ``_kernel.learn``);
-- ``python``: the pure-Python code it replaced (deques, ``math``, ``array`` tables), kept here as
-  the reference;
+- ``python``: the pure-Python code it replaced (deques, ``math``, ``array`` tables), kept as
+  ``tengri.engine._kernel_reference``, which the tests hold the kernel to bit for bit;
 - ``numba``: the same state in NumPy arrays, one ``@njit`` call per tick (its compile time and
   import are printed apart; a cached compile still costs the import).
 
@@ -23,12 +23,10 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from array import array
-from collections import deque
 
 import numpy as np
 
-from tengri.engine import _kernel
+from tengri.engine import _kernel, _kernel_reference
 from tengri.engine.pattern_hash import CursorState, PatternEncoder
 from tengri.engine.pattern_stats import PatternTable
 
@@ -40,11 +38,11 @@ def _walk(ticks: int) -> list[float]:
     return (100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, ticks)))).tolist()
 
 
-def run_cython(prices: list[float]) -> tuple[int, float]:
-    encoder, codes, masked = PatternEncoder(SPAN), PatternTable(), PatternTable()
+def run(encoder_type, table_type, learn, prices: list[float]) -> tuple[int, float, float]:  # type: ignore[no-untyped-def]
+    """The engine's per-tick sequence: push the price, read hash and cursor, learn the previous move."""
+    encoder, codes, masked = encoder_type(SPAN), table_type(), table_type()
     pending: tuple[int, float] | None = None
     checksum, t_sum, angles = 0, 0.0, 0.0
-    learn = _kernel.learn
     for i, price in enumerate(prices):
         out = encoder.update(price, float(i))
         if out is None:
@@ -58,77 +56,13 @@ def run_cython(prices: list[float]) -> tuple[int, float]:
     return checksum, t_sum, angles
 
 
-class _PyEncoder:
-    def __init__(self, span: int) -> None:
-        self.alpha = 2.0 / (span + 1.0)
-        self.prices: deque[float] = deque(maxlen=9)
-        self.returns: deque[float] = deque(maxlen=8)
-        self.variance: float | None = None
-
-    def update(self, price: float, timestamp: float) -> tuple[int, CursorState] | None:
-        if self.prices:
-            r = math.log(price / self.prices[-1])
-            self.returns.append(r)
-            r2 = r * r
-            self.variance = (
-                r2 if self.variance is None else (1 - self.alpha) * self.variance + self.alpha * r2
-            )
-        self.prices.append(price)
-        if len(self.prices) < 9:
-            return None
-        sigma = math.sqrt(self.variance) if self.variance is not None else 0.0
-        s = sigma if sigma > 1e-12 else 1e-12
-        value = 0
-        for r in self.returns:
-            code = (0 if r <= -s else 1) if r <= 0.0 else (2 if r < s else 3)
-            value = ((value << 2) | code) & 0xFFFF
-        p0, p1, p2 = self.prices[-3], self.prices[-2], self.prices[-1]
-        angle = math.degrees(math.atan2((p2 - p1) / (s * p2), 1.0)) if s * p2 > 0 else 0.0
-        return value, CursorState((p0, p1, p2), 0 if abs(p1 - p0) > abs(p2 - p1) else 1, angle, timestamp)
+def run_cython(prices: list[float]) -> tuple[int, float, float]:
+    return run(PatternEncoder, PatternTable, _kernel.learn, prices)
 
 
-class _PyTable:
-    def __init__(self) -> None:
-        self.count = array("d", bytes(8 * 65536))
-        self.mean = array("d", bytes(8 * 65536))
-        self.m2 = array("d", bytes(8 * 65536))
-
-    def add(self, code: int, x: float) -> float:
-        n = self.count[code] + 1.0
-        self.count[code] = n
-        mean = self.mean[code]
-        delta = x - mean
-        mean += delta / n
-        self.mean[code] = mean
-        self.m2[code] += delta * (x - mean)
-        return n
-
-    def t_stat(self, code: int) -> float:
-        count, m2 = self.count[code], self.m2[code]
-        if count < 2 or m2 / (count - 1) <= 0.0:
-            return 0.0
-        return self.mean[code] / math.sqrt(m2 / (count - 1) / count)
-
-
-def run_python(prices: list[float]) -> tuple[int, float]:
-    encoder, codes, masked = _PyEncoder(SPAN), _PyTable(), _PyTable()
-    pending: tuple[int, float] | None = None
-    checksum, t_sum, angles = 0, 0.0, 0.0
-    for i, price in enumerate(prices):
-        out = encoder.update(price, float(i))
-        if out is None:
-            continue
-        value = out[0]
-        angles += out[1].braid_angle
-        if pending is not None:
-            move = math.log(price / pending[1])
-            codes.add(pending[0], move)
-            m = pending[0] & MASK
-            if masked.add(m, move) >= MIN_COUNT:
-                t_sum += masked.t_stat(m)
-        pending = (value, price)
-        checksum = (checksum * 31 + value) & 0xFFFFFFFF
-    return checksum, t_sum, angles
+def run_python(prices: list[float]) -> tuple[int, float, float]:
+    reference = _kernel_reference
+    return run(reference.PatternEncoder, reference.PatternTable, reference.learn, prices)
 
 
 def _numba_step():  # type: ignore[no-untyped-def]

@@ -1,46 +1,15 @@
-"""The compiled core equals the plain-Python arithmetic it replaced, bit for bit."""
+"""The compiled core equals the plain-Python arithmetic it replaced (_kernel_reference), bit for bit."""
 
 from __future__ import annotations
 
 import math
 import random
-from collections import deque
 
 import pytest
 
-from tengri.engine import _kernel
-from tengri.engine.pattern_hash import CursorState, PatternEncoder, quantise
+from tengri.engine import _kernel, _kernel_reference
+from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.pattern_stats import PatternStats, PatternTable
-
-
-class _ReferenceEncoder:
-    """The Python encoder the kernel replaced (tengri 0.1 before the compiled core), as it was."""
-
-    def __init__(self, span: int) -> None:
-        self.alpha = 2.0 / (span + 1.0)
-        self.prices: deque[float] = deque(maxlen=9)
-        self.returns: deque[float] = deque(maxlen=8)
-        self.variance: float | None = None
-
-    def push(self, price: float) -> None:
-        if self.prices:
-            r = math.log(price / self.prices[-1])
-            self.returns.append(r)
-            r2 = r * r
-            self.variance = (
-                r2 if self.variance is None else (1 - self.alpha) * self.variance + self.alpha * r2
-            )
-        self.prices.append(price)
-
-    def current(self, timestamp: float) -> tuple[int, CursorState]:
-        sigma = math.sqrt(self.variance) if self.variance is not None else 0.0
-        s = max(sigma, 1e-12)
-        value = 0
-        for r in self.returns:
-            value = ((value << 2) | quantise(r, s)) & 0xFFFF
-        p0, p1, p2 = self.prices[-3], self.prices[-2], self.prices[-1]
-        angle = math.degrees(math.atan2((p2 - p1) / (s * p2), 1.0)) if s * p2 > 0 else 0.0
-        return value, CursorState((p0, p1, p2), 0 if abs(p1 - p0) > abs(p2 - p1) else 1, angle, timestamp)
 
 
 def _prices(n: int, seed: int) -> list[float]:
@@ -56,21 +25,20 @@ def _prices(n: int, seed: int) -> list[float]:
 
 @pytest.mark.parametrize("span", [1, 20, 97])
 def test_the_encoder_equals_the_python_one_bit_for_bit(span: int) -> None:
-    compiled, reference = PatternEncoder(span), _ReferenceEncoder(span)
+    compiled, reference = PatternEncoder(span), _kernel_reference.PatternEncoder(span)
     hashes = set()
     for i, price in enumerate(_prices(5_000, seed=span)):
-        reference.push(price)
+        expected = reference.update(price, float(i))
         got = compiled.update(price, float(i))
-        if len(reference.prices) < 9:
+        if expected is None:
             assert got is None
             assert not compiled.ready
             continue
-        expected = reference.current(float(i))
         assert got == expected  # floats compared with ==: the same bits, not approximately
         assert math.copysign(1.0, got[1].braid_angle) == math.copysign(1.0, expected[1].braid_angle)
         hashes.add(got[0])
     assert len(hashes) > 1_000  # the series reached many codes, not a few
-    assert compiled.sigma == math.sqrt(reference.variance or 0.0)
+    assert compiled.sigma == reference.sigma
 
 
 def test_a_snapshot_restores_the_same_stream() -> None:
@@ -123,3 +91,17 @@ def test_learn_updates_both_tables_and_reports_t_only_from_the_minimum_count() -
     assert codes.get(0x12AB) == expected_full
     assert masked.get(0x00AB) == expected_masked
     assert len(masked) == 1
+
+
+def test_learn_equals_the_python_reference_over_many_codes() -> None:
+    compiled = (PatternTable(), PatternTable())
+    reference = (_kernel_reference.PatternTable(), _kernel_reference.PatternTable())
+    rng = random.Random(11)
+    for _ in range(20_000):
+        code, move = rng.randrange(0x10000) & 0x0F0F, rng.gauss(0.0005, 0.01)
+        got = _kernel.learn(*compiled, code, 0x00FF, move, 30)
+        assert got == _kernel_reference.learn(*reference, code, 0x00FF, move, 30)
+    counts, means, m2s = compiled[1].columns()
+    assert counts.tolist() == list(reference[1].count)
+    assert means.tolist() == list(reference[1].mean)
+    assert m2s.tolist() == list(reference[1].m2)

@@ -1,0 +1,91 @@
+"""The compiled core's arithmetic in plain Python: what :mod:`tengri.engine._kernel` is checked against.
+
+This is the Python the kernel replaced (deques, ``math``, ``array`` tables), with the kernel's
+interface: ``tests/engine/test_kernel.py`` requires the two to agree bit for bit, and
+``benchmarks/bench_kernel.py`` times one against the other. The engine never uses it.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+
+from tengri.engine.pattern_hash import CursorState
+
+__all__ = ["PatternEncoder", "PatternTable", "learn"]
+
+
+class PatternEncoder:
+    """The streaming pattern hash of :class:`tengri.engine._kernel.PatternEncoder`, in Python."""
+
+    def __init__(self, ewma_span: int = 20) -> None:
+        self.alpha = 2.0 / (ewma_span + 1.0)
+        self.prices: deque[float] = deque(maxlen=9)
+        self.returns: deque[float] = deque(maxlen=8)
+        self.variance: float | None = None
+
+    @property
+    def sigma(self) -> float:
+        """The EWMA return volatility (0 before the first return)."""
+        return math.sqrt(self.variance) if self.variance is not None else 0.0
+
+    def update(self, price: float, timestamp: float) -> tuple[int, CursorState] | None:
+        """Push ``price``; return the hash and cursor at ``timestamp``, or None before 9 prices."""
+        if self.prices:
+            r = math.log(price / self.prices[-1])
+            self.returns.append(r)
+            r2 = r * r
+            self.variance = (
+                r2 if self.variance is None else (1 - self.alpha) * self.variance + self.alpha * r2
+            )
+        self.prices.append(price)
+        if len(self.prices) < 9:
+            return None
+        sigma = self.sigma
+        s = sigma if sigma > 1e-12 else 1e-12
+        value = 0
+        for r in self.returns:  # quantise(r, s), inlined as the engine had it
+            code = (0b00 if r <= -s else 0b01) if r <= 0.0 else (0b10 if r < s else 0b11)
+            value = ((value << 2) | code) & 0xFFFF
+        p0, p1, p2 = self.prices[-3], self.prices[-2], self.prices[-1]
+        sigma_price = s * p2
+        angle = math.degrees(math.atan2((p2 - p1) / sigma_price, 1.0)) if sigma_price > 0 else 0.0
+        return value, CursorState((p0, p1, p2), 0 if abs(p1 - p0) > abs(p2 - p1) else 1, angle, timestamp)
+
+
+class PatternTable:
+    """Welford's count, mean and m2 of every 16-bit code, in three ``array('d')`` columns."""
+
+    def __init__(self) -> None:
+        self.count = array("d", bytes(8 * 65536))
+        self.mean = array("d", bytes(8 * 65536))
+        self.m2 = array("d", bytes(8 * 65536))
+
+    def add(self, code: int, x: float) -> float:
+        """Fold ``x`` into ``code``'s statistics; return its new count."""
+        n = self.count[code] + 1.0
+        self.count[code] = n
+        mean = self.mean[code]
+        delta = x - mean
+        mean += delta / n
+        self.mean[code] = mean
+        self.m2[code] += delta * (x - mean)
+        return n
+
+    def t_stat(self, code: int) -> float:
+        """t statistic of ``code``'s mean against zero (0 when undefined)."""
+        count, m2 = self.count[code], self.m2[code]
+        if count < 2 or m2 / (count - 1) <= 0.0:
+            return 0.0
+        return self.mean[code] / math.sqrt(m2 / (count - 1) / count)
+
+
+def learn(
+    codes: PatternTable, masked: PatternTable, code: int, mask: int, move: float, min_count: float
+) -> float:
+    """:func:`tengri.engine._kernel.learn` in Python."""
+    codes.add(code, move)
+    if masked.add(code & mask, move) < min_count:
+        return 0.0
+    return masked.t_stat(code & mask)
