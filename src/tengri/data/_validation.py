@@ -119,7 +119,10 @@ def validated_data(raw: pd.DataFrame, *, source: str, repair: bool) -> OHLCVData
     stamps = _parse_timestamps(stamps_raw, source, stamp_label)
     values = _numeric_values(raw, columns, source)
     _check_values(values, source)
-    frame = pd.DataFrame(values, index=pd.DatetimeIndex(stamps, name="timestamp"), columns=OHLCV_COLUMNS)
+    # The frame takes the array it is given (no one else holds it) rather than a copy of it.
+    frame = pd.DataFrame(
+        values, index=pd.DatetimeIndex(stamps, name="timestamp"), columns=OHLCV_COLUMNS, copy=False
+    )
     frame, repairs = _check_order(frame, source, stamp_label, repair=repair)
     return OHLCVData(frame=frame, source=source, repairs=repairs, notes=tuple(notes))
 
@@ -246,6 +249,8 @@ def _parse_timestamps(raw: pd.Series, source: str, label: str) -> pd.DatetimeInd
         value = raw.iloc[position]
         problem = "missing timestamp" if _is_missing(value) else f"unparseable timestamp {value!r}"
         _fail(source, problem, row=position + 1, column=label)
+    if parsed.unit == "ns":
+        return parsed  # as_unit would copy the column even to the unit it has
     try:
         return parsed.as_unit("ns")
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
@@ -328,6 +333,10 @@ def _numeric_values(
         if pd.api.types.is_bool_dtype(column.dtype):
             non_numeric[:, position] = True
             continue
+        if column.dtype == np.float64:
+            # Already numbers: copied as they are, without coercion's two temporary columns.
+            values[:, position] = column.to_numpy()
+            continue
         coerced = pd.to_numeric(column, errors="coerce")
         values[:, position] = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
         non_numeric[:, position] = np.asarray(coerced.isna() & column.notna())
@@ -345,18 +354,15 @@ def _numeric_values(
 
 
 def _check_values(values: NDArray[np.float64], source: str) -> None:
-    """Check numbers, signs and bar shape, each vectorised over all rows."""
-    checks: list[tuple[NDArray[np.bool_], str]] = [
-        (np.isnan(values), "missing value (NaN)"),
-        (np.isinf(values), "infinite value"),
-    ]
-    prices = values[:, :4]
-    signs = np.concatenate([prices <= 0.0, values[:, 4:] < 0.0], axis=1)
-    for mask, problem in checks:
-        first = _first_true(mask)
+    """Check numbers, signs and bar shape, each vectorised over all rows.
+
+    Each check's mask is made once the check before has passed, so that one is held at a time.
+    """
+    for test, problem in ((np.isnan, "missing value (NaN)"), (np.isinf, "infinite value")):
+        first = _first_true(test(values))
         if first is not None:
             _fail(source, problem, row=first[0] + 1, column=OHLCV_COLUMNS[first[1]])
-    first = _first_true(signs)
+    first = _first_true(_bad_signs(values))
     if first is not None:
         row, position = first
         value = values[row, position]
@@ -366,7 +372,7 @@ def _check_values(values: NDArray[np.float64], source: str) -> None:
             else f"volume is negative ({float(value)!r})"
         )
         _fail(source, problem, row=row + 1, column=OHLCV_COLUMNS[position])
-    open_, high, low, close = (prices[:, i] for i in range(4))
+    open_, high, low, close = (values[:, i] for i in range(4))
     inverted = (high < low)[:, None]
     first = _first_true(inverted)
     if first is not None:
@@ -386,6 +392,14 @@ def _check_values(values: NDArray[np.float64], source: str) -> None:
             row=row + 1,
             column=name,
         )
+
+
+def _bad_signs(values: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Return the mask of prices ≤ 0 and volumes < 0, made in one array."""
+    signs = np.empty(values.shape, dtype=np.bool_)
+    np.less_equal(values[:, :4], 0.0, out=signs[:, :4])
+    np.less(values[:, 4:], 0.0, out=signs[:, 4:])
+    return signs
 
 
 def _check_order(
@@ -409,7 +423,8 @@ def _check_order(
         repairs["duplicates_dropped"] = int(duplicated.sum())
         frame = frame.loc[~duplicated]
         stamps = frame.index.asi8
-    backwards = np.diff(stamps) < 0
+    # Compared, not subtracted: no temporary column of differences, and none to overflow.
+    backwards = stamps[1:] < stamps[:-1]
     if backwards.any():
         if not repair:
             row = int(np.argmax(backwards)) + 1
