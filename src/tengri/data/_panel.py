@@ -147,9 +147,9 @@ def merge_bars(panel: Panel) -> pd.DataFrame:
     pandas.DataFrame
         The UTC ``timestamp`` index, a ``symbol`` column and ``Open, High, Low, Close, Volume``.
     """
-    if len(panel.data) == 1:  # in time order already (validated): one copy, no sort
+    if len(panel.data) == 1:  # in time order already (validated): no sort, and no copy under copy-on-write
         ((symbol, loaded),) = panel.data.items()
-        single = loaded.frame.loc[:, list(OHLCV_COLUMNS)].copy()
+        single = loaded.frame.loc[:, list(OHLCV_COLUMNS)]
         single.insert(0, "symbol", symbol)
         return single
     parts = []

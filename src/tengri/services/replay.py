@@ -157,7 +157,9 @@ def run_store(config: TengriConfig, run_dir: Path, clock: Clock) -> MemoryMap:
 
 def _doubles(values: np.ndarray[Any, np.dtype[np.float64]]) -> array[float]:
     """``values`` as an array of unboxed doubles."""
-    return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    doubles = array("d")
+    doubles.frombytes(np.ascontiguousarray(values, dtype=np.float64).data.cast("B"))  # one copy
+    return doubles
 
 
 class _Replay:
@@ -514,7 +516,7 @@ def run_replay(
     run_dir.mkdir(parents=True, exist_ok=True)
     # Without a model nothing fits on the frame: the replay's columns of doubles are then the only
     # copy of the bars it holds (a million bars' frame is some 50 MB more).
-    fit_frame = frame if model != "none" else frame.iloc[:0]
+    fit_frame = frame if model != "none" else frame.iloc[:0].copy()  # a copy: a view would keep them
     replay = _Replay(config, fit_frame, bars, run_dir, user_strategy, None, 0, machine_clock)
     index, total = bars.index, len(bars)
     source, symbols = panel.source, panel.symbols
