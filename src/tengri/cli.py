@@ -343,12 +343,16 @@ def _replay_command(
     bars = _read_portfolio(data, repair)
     if strategy is not None:
         settings = _strategy_trading(settings, len(bars.symbols))
+    # Handed over in an iterator the replay empties: it then holds the only reference to the bars
+    # and frees them once it has them as columns (a million bars' frame is some 50 MB).
+    handed_over = iter([bars])
+    del bars
     callback, display = _progress_printer(label)
     try:
         with display:
             outcome = run_replay(
                 settings,
-                bars,
+                handed_over,
                 model=model,
                 strategy=strategy,
                 resume=resume,

@@ -227,3 +227,32 @@ def test_the_callers_strategy_keeps_its_history_after_the_run(tmp_path: Path) ->
     assert strategy.sma(10) == pytest.approx(float(strategy.closes[-10:].mean()), rel=1e-12)
     by_spec = run_replay(config, "sample:goog_d1", model="none", strategy="tengri.strategies:SmaCross")
     assert by_spec.summary["num_trades"] == outcome.summary["num_trades"]  # the same run either way
+
+
+def test_a_panel_handed_over_in_an_iterator_is_freed_while_the_replay_runs(tmp_path: Path) -> None:
+    """``iter([panel])`` leaves the replay the only holder of the bars: it drops the frame before its loop."""
+    import weakref
+
+    from tengri.data import read_panel
+    from tengri.strategies import SmaCross
+
+    config = TengriConfig.load(data_dir=tmp_path / "d").with_overrides(
+        trading={"trade_patterns": False, "min_confidence": 0.0, "holding_bars": None}
+    )
+    panel = read_panel(["sample:goog_d1"])
+    frame = weakref.ref(next(iter(panel.data.values())).frame)
+    alive: list[bool] = []
+    handed_over = iter([panel])
+    del panel
+    outcome = run_replay(
+        config,
+        handed_over,
+        strategy=SmaCross(),
+        build_html=False,
+        on_progress=lambda _event: alive.append(frame() is not None),
+    )
+    assert len(alive) == outcome.summary["bars_replayed"] == 2148
+    assert not any(alive)  # from the first bar on, nothing holds the frame
+    kept = read_panel(["sample:goog_d1"])
+    run_replay(config, [kept], strategy=SmaCross(), build_html=False)  # a list the caller keeps
+    assert len(next(iter(kept.data.values())).frame) == 2148  # is the caller's still, whole

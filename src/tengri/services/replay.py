@@ -27,7 +27,7 @@ import shutil
 import sys
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,9 +198,11 @@ class _Replay:
         self.strategies_seen: set[str] = set()
         # Unboxed doubles per column, read as Python floats: a pandas row lookup per bar would cost
         # more than the tick, and lists of floats would hold 32 bytes a value where these hold 8.
-        self._columns = (
-            _doubles(bars.index.asi8 / 1e9),
-            *(_doubles(bars[c].to_numpy(dtype=float)) for c in ("Open", "High", "Low", "Close", "Volume")),
+        # The prices are memoryviews of the bars' own float64 values (strided is fine): no copy of
+        # them (a million bars' would be 40 MB more, the caller's frame being held anyway).
+        self._columns: tuple[array[float] | memoryview, ...] = (
+            memoryview(bars.index.asi8 / 1e9),
+            *(memoryview(bars[c].to_numpy(dtype=float)) for c in ("Open", "High", "Low", "Close", "Volume")),
         )
         # Each bar's symbol as an index into the names: 4 bytes a bar, not a list's 8.
         codes, names = pd.factorize(bars["symbol"])
@@ -222,8 +224,10 @@ class _Replay:
             bars.index.asi8 / 1e9,
             *(bars[c].to_numpy(dtype=float) for c in ("Open", "High", "Low", "Close", "Volume")),
         )
-        for column, values in zip(self._columns, new, strict=True):
+        columns = [c if isinstance(c, array) else _doubles(np.asarray(c)) for c in self._columns]
+        for column, values in zip(columns, new, strict=True):  # growable from the first extension on
             column.extend(_doubles(values))
+        self._columns = tuple(columns)
 
     def release(self, own_strategy: bool) -> None:
         """Free what only the bar loop needed, before the run files read the journal back.
@@ -467,7 +471,7 @@ class _Replay:
 
 def run_replay(
     config: TengriConfig,
-    data: OHLCVSource | Panel | Sequence[OHLCVSource] = "sample:eurusd_h1",
+    data: OHLCVSource | Panel | Sequence[OHLCVSource] | Iterator[OHLCVSource | Panel] = "sample:eurusd_h1",
     *,
     model: str = "none",
     strategy: Strategy | str | None = None,
@@ -479,7 +483,9 @@ def run_replay(
     """Replay ``data`` through the system and write the run folder; return where it is and its summary.
 
     ``data`` is one source, several (a portfolio: one instrument each), a long-format file with a
-    ``symbol`` column, or a :class:`~tengri.data.Panel` already read.
+    ``symbol`` column, or a :class:`~tengri.data.Panel` already read. Given as an iterator, the
+    sources are taken from it: a caller that passes ``iter([panel])`` and drops its own reference
+    leaves the replay the only holder of the bars, which it frees as soon as it has what it needs.
 
     ``machine_clock`` times bursts and their cooldowns (default the wall clock; tests pass a
     manual one, so a cooldown is waited out without sleeping).
@@ -493,7 +499,7 @@ def run_replay(
     """
     if model not in MODEL_KINDS:
         raise InvalidInputError(f"model must be one of {', '.join(MODEL_KINDS)}, got {model!r}")
-    sources: Sequence[OHLCVSource | Panel] = list(data) if isinstance(data, list | tuple) else [data]
+    sources: list[OHLCVSource | Panel] = list(data) if isinstance(data, list | tuple | Iterator) else [data]
     panel = read_panel(sources)
     if len(panel.symbols) > 1 and model != "none":
         raise InvalidInputError(
@@ -520,7 +526,7 @@ def run_replay(
     replay = _Replay(config, fit_frame, bars, run_dir, user_strategy, None, 0, machine_clock)
     index, total = bars.index, len(bars)
     source, symbols = panel.source, panel.symbols
-    del bars, panel, frame  # the replay holds the bars as columns of doubles now
+    del bars, panel, frame, sources  # the replay holds the bars' columns now
     started = time.time()
     # No duty thread: each bar runs the duties due (handle_tick does). A thread's write would
     # wait for the store while it held the engine's lock, which the next bar needs: the replay's
