@@ -53,4 +53,4 @@ bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python "$$script" || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache src/tengri/engine/_kernel.c src/tengri/engine/_kernel.*.so

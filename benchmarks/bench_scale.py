@@ -19,20 +19,19 @@ the run, writing its results), bars per second, peak resident memory (``ru_maxrs
 child alone, from ``os.wait4``), trade counts, and the ratios; and checks that both make the same
 trades (the same entry and exit bars, in the same directions).
 
-No compiled core yet (issue 17 asks for one "where the profile says so"). Under py-spy (100,000
-bars, 2026-12-05, `tengri backtest --no-report`'s replay in process) a bar's ~110 µs of CPU spread
-over some forty Python functions: the journal's CSV rows 12 % (float formatting, in C already),
-the store's statements about 8 %, the engine's tick itself 6 %, the strategy 11 %, the pattern
-hash, its statistics and the triggers together 14 %, checkpoints 20 % (of which the journal's
-flush is half). Compiling one of them bounds the gain by its share: the pattern path's 14 % is the
-largest single candidate. Compiling the modules unchanged bought nothing (Cython 3.3 on the 41
-modules of the engine, its store and the replay: 161 against 154 µs a bar, 30,000 bars, same
-trades), and mypyc stops with an internal error on the attributes the orchestrator's mixins
-declare. A Numba call costs about 1 µs to dispatch, against 1 to 3 µs of work in each candidate.
-Reaching backtesting.py needs the quiet bar (no fill, no signal, no exit: about nine bars in ten
-here) taken in one compiled call over arrays that hold the pattern
-encoder, statistics, triggers and account, with Python entered only for a bar where something
-happens; that is the next step of issue 17.
+Where the time goes. Under py-spy (100,000 bars, 2026-12-05, the replay in process) a bar's CPU
+is spread over some forty Python functions, none above a seventh of the loop. Compiling modules
+unchanged bought nothing (Cython 3.3 on the 41 modules of the engine, its store and the replay:
+161 against 154 µs a bar; mypyc stops with an internal error on the orchestrator's mixins). What
+did pay is a hand-written compiled core for the arithmetic every tick repeats
+(``tengri.engine._kernel``: the pattern encoder, the pattern statistics, the strategies' rolling
+means; ``bench_kernel.py`` justifies Cython over Numba) and the per-bar journal rows written by
+Arrow instead of the csv module: 95 -> 74 µs of CPU a bar in process, the files the same.
+What is left is Python glue, the strategy's own Python callback (about a seventh), and the store's
+statements on the bars that trade (about a tenth). Reaching backtesting.py needs the quiet bar
+(no fill, no signal, no exit: about nine bars in ten here) taken in one compiled call over arrays
+that hold the pattern state, the triggers and the account, Python entered only for a bar where
+something happens: the next step of issue 17.
 
 Run: .venv/bin/python benchmarks/bench_scale.py                  (100,000 and 1,000,000 bars)
      .venv/bin/python benchmarks/bench_scale.py --bars 20000     (a quick run)
