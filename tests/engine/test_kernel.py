@@ -10,6 +10,7 @@ import pytest
 from tengri.engine import _kernel, _kernel_reference
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.pattern_stats import PatternStats, PatternTable
+from tengri.engine.rolling import RollingMean
 
 
 def _prices(n: int, seed: int) -> list[float]:
@@ -105,3 +106,33 @@ def test_learn_equals_the_python_reference_over_many_codes() -> None:
     assert counts.tolist() == list(reference[1].count)
     assert means.tolist() == list(reference[1].mean)
     assert m2s.tolist() == list(reference[1].m2)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("keep", [None, 3])
+def test_the_compiled_objects_copy_and_pickle_mid_stream(keep: int | None, how: str) -> None:
+    """Rolling means (a strategy holds them), an encoder and a table copy whole, and go on as the original."""
+    import copy
+    import pickle
+
+    def clone(x: object) -> object:
+        return copy.deepcopy(x) if how == "deepcopy" else pickle.loads(pickle.dumps(x))
+
+    prices = _prices(400, seed=9)
+    rolling, encoder, table = RollingMean(7, keep=keep), PatternEncoder(), PatternTable()
+    for i, price in enumerate(prices[:250]):
+        rolling.push(price)
+        encoder.update(price, float(i))
+        table.add(i % 50, price / 100.0)
+    twin_rolling, twin_encoder, twin_table = clone(rolling), clone(encoder), clone(table)
+    assert isinstance(twin_table, PatternTable)
+    assert dict(twin_table.items()) == dict(table.items())
+    assert len(twin_table) == 50
+    assert isinstance(twin_rolling, RollingMean)
+    assert isinstance(twin_encoder, PatternEncoder)
+    for i, price in enumerate(prices[250:], start=250):
+        rolling.push(price)
+        twin_rolling.push(price)
+        assert twin_encoder.update(price, float(i)) == encoder.update(price, float(i))
+        assert twin_rolling.at() == rolling.at()
+        assert twin_rolling.at(2) == rolling.at(2)

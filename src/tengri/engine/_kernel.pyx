@@ -410,12 +410,39 @@ cdef class RollingMean:
         for value in values[self._seen:]:
             self._push(value)
 
+    def __reduce__(self):
+        """Pickle (and ``copy.deepcopy``) by state: a strategy holding its averages can be copied."""
+        window = [self._window[i] for i in range(min(self._seen, self.period))]
+        means = [self._means[i] for i in range(self._n_means)]
+        state = (self._seen, self._sum, self._added, self._removed, self._negative, self._same, window, means)
+        return _rolling_mean, (self.period, None if self._keep < 0 else self._keep, state)
+
     def at(self, Py_ssize_t ago=0):
         """The mean of the window ending ``ago`` values back (NaN before the window is full or past keep)."""
         cdef Py_ssize_t index = self._n_means - 1 - ago
         if index < 0 or ago < 0 or (self._keep >= 0 and ago >= self._keep):
             return NAN
         return self._means[index]
+
+
+def _rolling_mean(int period, keep, state):
+    """A :class:`RollingMean` from :meth:`RollingMean.__reduce__`'s state."""
+    cdef RollingMean rolling = RollingMean(period, keep)
+    cdef double *grown
+    seen, total, added, removed, negative, same, window, means = state
+    rolling._seen, rolling._sum, rolling._added, rolling._removed = seen, total, added, removed
+    rolling._negative, rolling._same = negative, same
+    for i, value in enumerate(window):
+        rolling._window[i] = value
+    if len(means) > rolling._capacity:
+        grown = <double *>PyMem_Realloc(rolling._means, len(means) * sizeof(double))
+        if grown == NULL:
+            raise MemoryError()
+        rolling._means, rolling._capacity = grown, len(means)
+    for i, value in enumerate(means):
+        rolling._means[i] = value
+    rolling._n_means = len(means)
+    return rolling
 
 
 def push_all(rollings, double value):

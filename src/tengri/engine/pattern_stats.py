@@ -72,6 +72,10 @@ class PatternTable(_kernel.PatternTable):
 
     __slots__ = ()
 
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        """Pickle (and ``copy.deepcopy``) as :meth:`to_bytes`: the compiled base has no default."""
+        return _table_from_bytes, (self.to_bytes(),)
+
     def to_bytes(self) -> bytes:
         """The codes seen as little-endian float64 rows (code, count, mean, m2), in code order.
 
@@ -119,3 +123,8 @@ class PatternTable(_kernel.PatternTable):
             raise ValueError("packed pattern statistics hold a code outside 16 bits or a count under 1")
         table._restore(codes, rows[:, 1], rows[:, 2], rows[:, 3])
         return table
+
+
+def _table_from_bytes(data: bytes) -> PatternTable:
+    """:meth:`PatternTable.from_bytes`, by a module-level name that pickle can find."""
+    return PatternTable.from_bytes(data)
