@@ -1,16 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""The engine's compiled core: the pattern encoder and the next-move statistics of every code.
+"""The engine's compiled core: the pattern encoder, the next-move statistics, the rolling means.
 
 Every tick of every symbol pushes a price through :class:`PatternEncoder` and folds the previous
-code's move into two :class:`PatternTable`\\ s; written in Python those were about a tenth of a
-replay's time. Here they are C loops over fixed arrays, with the arithmetic of the Python version
-operation for operation (the build turns off floating-point contraction, so no fused
-multiply-add changes a rounding): hashes, cursors and statistics are bit for bit what they were,
-and a replay's results byte for byte. ``benchmarks/bench_kernel.py`` measures this module against
-the same code in plain Python and in Numba.
+code's move into two :class:`PatternTable`\\ s, and every strategy's averages advance by one
+:class:`RollingMean` step each; written in Python those were about a sixth of a replay's time.
+Here they are C loops over fixed arrays, with the arithmetic of the Python version operation for
+operation (the build turns off floating-point contraction, so no fused multiply-add changes a
+rounding): hashes, cursors, statistics and averages are bit for bit what they were, and a
+replay's results byte for byte. ``tengri.engine._kernel_reference`` keeps that Python, which the
+tests hold this module to; ``benchmarks/bench_kernel.py`` measures both, and Numba.
 
-:mod:`tengri.engine.pattern_hash` and :mod:`tengri.engine.pattern_stats` document and re-export
-the two classes; import them from there.
+:mod:`tengri.engine.pattern_hash`, :mod:`tengri.engine.pattern_stats` and
+:mod:`tengri.engine.rolling` document and re-export the classes; import them from there.
 """
 
 from array import array

@@ -119,7 +119,7 @@ def _column(values: Sequence[Any]) -> pa.Array:
     """One column of a streamed table's rows as an Arrow array, a non-finite float as a null."""
     try:
         array = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: each value as the csv module writes it
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: each value as text (a float by its repr)
         return pa.array([None if v is None else repr(v) if isinstance(v, float) else str(v) for v in values])
     if pa.types.is_floating(array.type):
         floats = array.to_numpy(zero_copy_only=False)  # a null reads as NaN
