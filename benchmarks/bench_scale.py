@@ -26,7 +26,8 @@ unchanged bought nothing (Cython 3.3 on the 41 modules of the engine, its store 
 did pay is a hand-written compiled core for the arithmetic every tick repeats
 (``tengri.engine._kernel``: the pattern encoder, the pattern statistics, the strategies' rolling
 means; ``bench_kernel.py`` justifies Cython over Numba) and the per-bar journal rows written by
-Arrow instead of the csv module: 95 -> 74 µs of CPU a bar in process, the files the same.
+Arrow instead of the csv module: this benchmark went from 0.27x to 0.34x at 100,000 bars and
+from 0.18x to 0.23x at 1,000,000 on 2026-12-05 (morning, afternoon), the files the same.
 What is left is Python glue, the strategy's own Python callback (about a seventh), and the store's
 statements on the bars that trade (about a tenth). Reaching backtesting.py needs the quiet bar
 (no fill, no signal, no exit: about nine bars in ten here) taken in one compiled call over arrays
