@@ -322,15 +322,14 @@ class HashTriggerEngine:
 
     def _learn(self, code: int, move: float) -> None:
         config = self.config
-        t_stat = (
-            _kernel.learn(  # both tables' Welford update, and the masked code's t once it has enough moves
-                self._code_stats,
-                self._masked_stats,
-                code,
-                config.auto_register_mask,
-                move,
-                config.auto_register_min_count,
-            )
+        # Both tables' Welford update, and the masked code's t statistic once it has enough moves.
+        t_stat = _kernel.learn(
+            self._code_stats,
+            self._masked_stats,
+            code,
+            config.auto_register_mask,
+            move,
+            config.auto_register_min_count,
         )
         if self.auto_register and abs(t_stat) > config.auto_register_t_stat:
             masked = code & config.auto_register_mask
