@@ -6,10 +6,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tengri.engine.clock import ManualClock
-from tengri.engine.store import MemoryMap
+from tengri.engine.store import MemoryMap, connection
 from tengri.engine.store.schema import LATEST_VERSION, MIGRATIONS, metadata
 
 
@@ -83,3 +84,46 @@ def test_a_read_inside_a_write_sees_what_is_committed(tmp_path: Path) -> None:
     assert seen == [1]
     assert store.get("ns", "k") == 2
     store.close()
+
+
+def _synchronous_levels(store: MemoryMap) -> tuple[int, int]:
+    """``PRAGMA synchronous`` of the store's writer and of a new connection (1 NORMAL, 2 FULL)."""
+    assert store._raw is not None
+    writer = store._raw.driver.execute("PRAGMA synchronous").fetchone()[0]
+    with store.engine.connect() as conn:
+        reader = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+    return writer, reader
+
+
+def test_a_new_normal_store_is_set_up_unsynced_and_then_runs_at_its_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    levels: list[str] = []
+    real = connection._on_connect
+    monkeypatch.setattr(connection, "_on_connect", lambda level, *a: (levels.append(level), real(level, *a)))
+    store = MemoryMap(data_dir=tmp_path, synchronous="normal")
+    try:
+        assert levels == ["off"]  # the writer's connection: the WAL switch and the schema
+        assert _synchronous_levels(store) == (1, 1)  # then NORMAL, on it and on every other
+        store.set("ns", "k", 1)
+    finally:
+        store.close()
+    levels.clear()
+    reopened = MemoryMap(data_dir=tmp_path, synchronous="normal")  # an existing file: its level throughout
+    try:
+        assert levels == ["normal"]
+        assert reopened.get("ns", "k") == 1
+    finally:
+        reopened.close()
+
+
+def test_a_full_store_is_synced_from_its_first_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    levels: list[str] = []
+    real = connection._on_connect
+    monkeypatch.setattr(connection, "_on_connect", lambda level, *a: (levels.append(level), real(level, *a)))
+    store = MemoryMap(data_dir=tmp_path, synchronous="full")
+    try:
+        assert levels == ["full"]
+        assert _synchronous_levels(store) == (2, 2)
+    finally:
+        store.close()

@@ -463,3 +463,42 @@ def test_warm_with_profit_headroom_uses_the_warm_row_and_cooling_raises_settings
 def test_the_readme_prints_the_zone_table() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert markdown_table() in readme
+
+
+def test_a_missing_nvml_library_is_looked_for_once_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pynvml
+
+    from tengri.engine.thermal import sensors
+
+    calls: list[str] = []
+
+    def missing() -> None:
+        calls.append("init")
+        raise pynvml.NVMLError_LibraryNotFound(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+
+    monkeypatch.setattr(sensors.NvmlSensor, "library_missing", False)
+    monkeypatch.setattr(pynvml, "nvmlInit", missing)
+    assert sensors.NvmlSensor().read() == []
+    assert sensors.NvmlSensor().read() == []
+    assert sensors.NvmlSensor().utilisation() is None
+    assert calls == ["init"]
+
+
+def test_an_nvml_error_other_than_a_missing_library_is_tried_again_by_the_next_sensor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pynvml
+
+    from tengri.engine.thermal import sensors
+
+    calls: list[str] = []
+
+    def no_driver() -> None:
+        calls.append("init")
+        raise pynvml.NVMLError_DriverNotLoaded(pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+
+    monkeypatch.setattr(sensors.NvmlSensor, "library_missing", False)
+    monkeypatch.setattr(pynvml, "nvmlInit", no_driver)
+    assert sensors.NvmlSensor().read() == []
+    assert sensors.NvmlSensor().read() == []
+    assert calls == ["init", "init"]

@@ -82,6 +82,8 @@ class PatternTable(_kernel.PatternTable):
         A checkpoint holds thousands of codes; as JSON numbers they cost tens of milliseconds to
         write, as packed doubles well under one (every count and code is exact in a double).
         """
+        if not len(self):
+            return b""  # without reading the columns, whose untouched pages a new table never maps
         counts, means, m2s = self.columns()
         codes = np.flatnonzero(counts)
         rows = np.empty((codes.size, 4), dtype="<f8")

@@ -84,7 +84,6 @@ class CheckpointRecovery:
         with self._lock, self.store.unit_of_work():
             self.patterns.flush()
             self.patterns.primary.save_stats()
-            window = self.profit_coprocessor.window()
             state = {
                 "index": self._index,
                 **self.patterns.snapshot(),  # encoders, and the triggers of every symbol but the first
@@ -107,7 +106,7 @@ class CheckpointRecovery:
                     "realised": self.desk.realised,
                     "realised_by_symbol": self.account.realised_by_symbol,
                     "closed": self.desk.closed_count,
-                    "profit_time": window[-1][0] if window else None,
+                    "profit_time": self.profit_coprocessor.newest_time,
                 },
             }
             self.store.set(_STATE_NAMESPACE, self._state_key(), state)

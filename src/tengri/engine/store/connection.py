@@ -12,7 +12,6 @@ atomic across processes.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 from pathlib import Path
@@ -82,7 +81,8 @@ def _on_connect(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        # Before the switch to WAL, which writes a new file's first page: synced as the store is.
+        # Before the switch to WAL, which writes a new file's first page: synced as the store is
+        # (or not at all: see create_store_engine's unsynced_setup).
         cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         # WAL is a property of the file, kept once set: a database in WAL mode has been set up (and
         # auto_vacuum takes effect only on a database without tables). Setting either again would
@@ -93,6 +93,18 @@ def _on_connect(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+class _ConnectHook:
+    """:func:`_on_connect` at ``synchronous``; the first connection at ``OFF`` when ``unsynced_first``."""
+
+    def __init__(self, synchronous: str, unsynced_first: bool) -> None:
+        self.synchronous = synchronous
+        self.unsynced_first = unsynced_first
+
+    def __call__(self, dbapi_connection: Any, record: Any) -> None:
+        level, self.unsynced_first = ("off" if self.unsynced_first else self.synchronous), False
+        _on_connect(level, dbapi_connection, record)
 
 
 def _on_begin(conn: sa.Connection) -> None:
@@ -128,13 +140,17 @@ def make_private_file(path: Path) -> None:
                 sibling.chmod(PRIVATE_FILE_MODE)
 
 
-def create_store_engine(url: URL, synchronous: str = "full") -> Engine:
+def create_store_engine(url: URL, synchronous: str = "full", *, unsynced_setup: bool = False) -> Engine:
     """Create the one engine of a memory map for ``url``.
 
     An in-memory SQLite database lives in a single connection shared by every thread
     (``StaticPool``); the store serialises access to it. A file-backed one gets its directory
     created (0700, the file 0600), and ``synchronous`` (one of :data:`SYNCHRONOUS_MODES`) on
     every connection. Other databases (PostgreSQL) get a pre-pinged connection pool.
+
+    ``unsynced_setup`` opens the engine's first connection with ``synchronous = OFF``, for a new
+    file's switch to WAL and its schema, which then skip their fsyncs; the caller sets the level
+    on that connection once they are done (see :class:`~tengri.engine.store.base.StoreBase`).
     """
     if synchronous not in SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
@@ -151,6 +167,6 @@ def create_store_engine(url: URL, synchronous: str = "full") -> Engine:
             make_private_dir(path.parent)
             make_private_file(path)
         engine = sa.create_engine(url, connect_args=connect_args, json_serializer=dump_json)
-    event.listen(engine, "connect", functools.partial(_on_connect, synchronous))
+    event.listen(engine, "connect", _ConnectHook(synchronous, unsynced_setup))
     event.listen(engine, "begin", _on_begin)
     return engine

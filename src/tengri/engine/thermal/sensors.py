@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import psutil
 
@@ -68,6 +68,8 @@ class NvmlSensor:
     """GPU temperatures through NVML (nvidia-ml-py); reads nothing where NVML is not installed."""
 
     name = "nvml"
+    #: Whether a sensor of this process found the NVML library missing (see :meth:`_init`).
+    library_missing: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._handles: list[Any] | None = None
@@ -77,11 +79,17 @@ class NvmlSensor:
         if self._handles is None:
             import pynvml
 
+            if NvmlSensor.library_missing:
+                self._unavailable = True
+                return []
             try:
                 pynvml.nvmlInit()
             except pynvml.NVMLError as exc:
                 # No driver or library: this machine has no NVIDIA GPU to read, which is no error.
+                # A library that is not installed stays so for the process: later sensors do
+                # not look for it again (each search is a failed dlopen, a fifth of a millisecond).
                 self._unavailable = True
+                NvmlSensor.library_missing = isinstance(exc, pynvml.NVMLError_LibraryNotFound)
                 log.debug("NVML unavailable: %s", exc)
                 return []
             count = pynvml.nvmlDeviceGetCount()
