@@ -57,3 +57,9 @@ def test_a_write_after_an_iterator_stopped_early(store: MemoryMap) -> None:
         "e001", exit_price=99.0, profit=-1.0, closed_at=3.0
     )  # the abandoned read holds no lock a writer needs
     assert store.get_execution("e001").status == "closed"
+
+
+def test_execution_ids_are_those_of_iter_executions_in_its_order(store: MemoryMap) -> None:
+    _insert(store, 25)
+    assert store.execution_ids() == [e.execution_id for e in store.iter_executions(batch=4)]
+    assert MemoryMap.in_memory().execution_ids() == []

@@ -68,3 +68,51 @@ def test_a_streamed_table_is_read_back_from_its_file_with_the_columns_asked(tmp_
     (tmp_path / "timeline.csv").write_text("".join(lines[:3]))
     assert journal.frame("timeline")["bar"].tolist() == [0, 1]
     assert list(journal.frame("timeline").columns) == list(FILES["timeline"])
+
+
+def _trade(journal: RunJournal, exit_bar: int, profit: float, return_pct: float | None) -> None:
+    journal.add(
+        "trades",
+        execution_id=f"e{exit_bar}",
+        strategy_id="s",
+        source="",
+        direction=1,
+        size=3.0,
+        entry_time=iso(1e9),
+        entry_price=0.1 + 0.2,
+        exit_time=iso(1e9 + exit_bar),
+        exit_price=1 / 3,
+        entry_bar=0,
+        exit_bar=exit_bar,
+        profit=profit,
+        return_pct=return_pct,
+        costs=0.0,
+        reason="signal",
+        confidence=0.7,
+        symbol="X",
+    )
+
+
+def test_trades_leave_memory_when_written_and_read_back_to_the_same_floats(tmp_path: Path) -> None:
+    journal = RunJournal(tmp_path)
+    profits = [0.1 + 0.2, -1e-300, 2.0 / 3.0, 123456.789e-17, 5e-324]
+    for bar, profit in enumerate(profits, start=1):
+        _trade(journal, bar, profit, None if bar == 2 else profit * 7.1)
+        if bar == 3:
+            journal.flush()
+            assert journal.count("trades") == 3
+    expected = pd.DataFrame.from_records(
+        [(bar, p, None if bar == 2 else p * 7.1) for bar, p in enumerate(profits, start=1)],
+        columns=["exit_bar", "profit", "return_pct"],
+    )
+    assert journal.count("trades") == 5
+    read = journal.frame("trades", columns=("exit_bar", "profit", "return_pct"))
+    assert journal._rows["trades"] == []  # flushed: nothing of them held
+    pd.testing.assert_frame_equal(read, expected, check_exact=True)
+    # A resume keeps the trades closed before its checkpoint and rewrites the file with them.
+    resumed = RunJournal(tmp_path)
+    resumed.load(upto_bar=3)
+    _trade(resumed, 4, 1.5, 1.5)
+    resumed.flush()
+    assert resumed.frame("trades")["exit_bar"].tolist() == [1, 2, 4]
+    assert resumed.frame("trades")["profit"].tolist() == [profits[0], profits[1], 1.5]

@@ -9,9 +9,10 @@ Rows are kept as tuples in the file's column order, and a flush appends only the
 the last one: a replay flushes at every checkpoint, and rewriting whole files each time would grow
 with the square of the run's length. The tables with a row per bar (or per sampled bar) stream:
 once flushed, their rows leave memory, so a replay's memory does not grow with its bars, and
-:meth:`RunJournal.frame` reads them back from their file. Trades and bursts, a row per event, stay
-in memory too. A kill during an append can leave a partial last line; :meth:`RunJournal.load`
-cuts it off before reading (its rows are past the store's checkpoint, so they are dropped anyway).
+:meth:`RunJournal.frame` reads them back from their file. So do the trades' (a long run closes
+tens of thousands of executions). Bursts, a few rows a run, stay in memory. A kill during an
+append can leave a partial last line; :meth:`RunJournal.load` cuts it off before reading (its
+rows are past the store's checkpoint, so they are dropped anyway).
 
 The streamed tables are written by Arrow's CSV writer (a row per bar is the journal's largest
 cost, and Python's float formatting most of it; Arrow's is about four times faster): a float is
@@ -50,8 +51,12 @@ FILES: dict[str, tuple[str, ...]] = {
 }
 # The column that says which bar a row belongs to, where rows are dropped past a checkpoint.
 _BAR_COLUMN = {"timeline": "bar", "confidences": "bar", "signals": "bar", "trades": "exit_bar"}
-# The tables whose rows leave memory once written; each has its bar as its first column, in order.
+# The tables written by Arrow, whose rows leave memory once written; each has its bar as its
+# first column, in order.
 STREAMED = ("timeline", "confidences", "signals")
+# Every table whose rows leave memory once written: the streamed ones and the trades (a row per
+# closed execution, which a long run has tens of thousands of), written by the csv module.
+_SPILLED = (*STREAMED, "trades")
 
 
 def iso(t: float) -> str:
@@ -147,11 +152,11 @@ def _write_columns(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]
 
 
 class RunJournal:
-    """Rows of one run, appended to CSV files on :meth:`flush`; the streamed tables' leave memory then."""
+    """Rows of one run, appended to CSV files on :meth:`flush`; all but the bursts' leave memory then."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        # A streamed table's rows not yet written; every row of the others.
+        # A spilled table's rows not yet written; every row of the others.
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in FILES}
         self._written: dict[str, int] = dict.fromkeys(FILES, 0)  # rows of each table on disk
 
@@ -160,7 +165,7 @@ class RunJournal:
 
     def count(self, table: str) -> int:
         """The number of rows in ``table``."""
-        if table in STREAMED:
+        if table in _SPILLED:
             return self._written[table] + len(self._rows[table])
         return len(self._rows[table])
 
@@ -195,7 +200,7 @@ class RunJournal:
         which pandas' default parser reads to the same float), so its frame equals its rows'.
         """
         names = [name for name in FILES[table] if columns is None or name in columns]
-        if table not in STREAMED:
+        if table not in _SPILLED:
             return pd.DataFrame.from_records(self._rows[table], columns=list(FILES[table]))[names]
         self.flush()
         return pd.read_csv(
@@ -213,13 +218,13 @@ class RunJournal:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for table, all_rows in self._rows.items():
             path = self.run_dir / f"{table}.csv"
-            streamed = table in STREAMED
+            spilled = table in _SPILLED
             start = self._written[table]
-            end = start + len(all_rows) if streamed else len(all_rows)
+            end = start + len(all_rows) if spilled else len(all_rows)
             if start and start == end and path.is_file():
                 continue
-            rows = all_rows if streamed else all_rows[start:end]
-            write = _write_columns if streamed else _write_rows
+            rows = all_rows if spilled else all_rows[start:end]
+            write = _write_columns if table in STREAMED else _write_rows
             if start and path.is_file():
                 with path.open("ab") as handle:
                     write(handle, table, rows)
@@ -230,7 +235,7 @@ class RunJournal:
                     write(handle, table, rows)
                 tmp.replace(path)
             self._written[table] = end
-            if streamed:
+            if spilled:
                 self._rows[table] = []
 
     def load(self, upto_bar: int) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -23,7 +23,7 @@ from tengri.engine import ExecutionRecord, MemoryMap
 from tengri.report.run_folder import read_timeline
 from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
-__all__ = ["RunOutcome", "bars_per_year", "executions_frame", "write_run_files"]
+__all__ = ["RunOutcome", "bars_per_year", "write_executions", "write_run_files"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,14 @@ def bars_per_year(index: pd.DatetimeIndex) -> float:
     return float(len(index) / years) if years > 0 else float(len(index))
 
 
-def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.DataFrame:
-    """Every execution, open ones included, with the trade columns (bars, reason) where closed.
+def write_executions(store: MemoryMap, trades: pd.DataFrame, offset: int, path: Path) -> None:
+    """Write ``executions.csv``: every execution, open ones too, with the trade columns where closed.
 
-    The store's executions are read a batch at a time (:meth:`MemoryMap.iter_executions`) and
-    each batch's times formatted in one call: a long run's records are never all in memory.
+    The store's executions are read and written a batch at a time (:meth:`MemoryMap.iter_executions`),
+    each batch's times formatted in one call: a long run's records are never all in memory, and
+    the file is byte for byte what one frame of every row would write. Only one column's type depends
+    on rows outside a batch: ``exit_bar``, empty for an execution that did not close as a trade, makes
+    pandas write every other one as a float (``12.0``); the executions' ids decide it first.
     """
     closed = {
         execution_id: (exit_bar, reason)
@@ -55,15 +58,33 @@ def executions_frame(store: MemoryMap, trades: pd.DataFrame, offset: int) -> pd.
             trades["execution_id"], trades["exit_bar"], trades["reason"], strict=True
         )
     }
-    rows: list[tuple[Any, ...]] = []
-    batch: list[ExecutionRecord] = []
-    for execution in store.iter_executions(batch=_BATCH):
-        batch.append(execution)
-        if len(batch) == _BATCH:
-            rows.extend(_execution_rows(batch, closed, offset))
-            batch = []
-    rows.extend(_execution_rows(batch, closed, offset))
-    return pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
+    columns = [*FILES["trades"], "status", "hash_triggers"]
+    gaps = any(execution_id not in closed for execution_id in store.execution_ids())
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        header = True
+        batch: list[ExecutionRecord] = []
+        for execution in store.iter_executions(batch=_BATCH):
+            batch.append(execution)
+            if len(batch) == _BATCH:
+                _write_executions(handle, batch, closed, offset, columns, gaps, header)
+                batch, header = [], False
+        if batch or header:
+            _write_executions(handle, batch, closed, offset, columns, gaps, header)
+
+
+def _write_executions(
+    handle: TextIO,
+    batch: Sequence[ExecutionRecord],
+    closed: dict[Any, tuple[Any, Any]],
+    offset: int,
+    columns: list[str],
+    gaps: bool,
+    header: bool,
+) -> None:
+    frame = pd.DataFrame.from_records(_execution_rows(batch, closed, offset), columns=columns)
+    if gaps:
+        frame["exit_bar"] = frame["exit_bar"].astype("float64")
+    frame.to_csv(handle, index=False, header=header, lineterminator="\n")
 
 
 _BATCH = 1_000
@@ -72,7 +93,7 @@ _BATCH = 1_000
 def _execution_rows(
     batch: Sequence[ExecutionRecord], closed: dict[Any, tuple[Any, Any]], offset: int
 ) -> list[tuple[Any, ...]]:
-    """The rows of :func:`executions_frame` for ``batch``."""
+    """The rows of :func:`write_executions` for ``batch``."""
     opened = iso_times([e.opened_at for e in batch])
     closed_at = [e.closed_at for e in batch]
     closed_iso = iter(iso_times([t for t in closed_at if t is not None]))
@@ -190,7 +211,11 @@ def write_run_files(
         )
     else:
         timeline = journal.frame("timeline")
-    trades = journal.frame("trades")
+    # What the statistics and executions.csv read of the trades (a long run's are read back).
+    trades = journal.frame(
+        "trades",
+        ("execution_id", "entry_bar", "exit_bar", "profit", "return_pct", "costs", "reason", "symbol"),
+    )
     convention = config.report.stats_convention
     per_symbol: dict[str, Any] = {}
     if len(symbols) > 1:
@@ -228,9 +253,7 @@ def write_run_files(
         )
     bars_replayed = len(timeline)
     del timeline  # not held while the executions are read
-    executions_frame(store, trades, offset).to_csv(
-        run_dir / "executions.csv", index=False, lineterminator="\n"
-    )
+    write_executions(store, trades, offset, run_dir / "executions.csv")
     summary = {
         **statistics,
         "run_id": run_id,

@@ -1,0 +1,84 @@
+"""executions.csv written a batch at a time is byte for byte the file one frame of every row writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tengri.engine.clock import ManualClock
+from tengri.engine.store import ExecutionRecord, MemoryMap
+from tengri.services import run_files
+from tengri.services.journal import FILES
+
+
+def _store(count: int, open_ones: set[int]) -> MemoryMap:
+    store = MemoryMap.in_memory(clock=ManualClock(1_700_000_000.0))
+    for i in range(count):
+        store.insert_execution(
+            ExecutionRecord(
+                f"e{i:03d}",
+                "a",
+                "S",
+                1 if i % 2 else -1,
+                100.0 + i / 3,
+                1_700_000_000.0 + 60 * i,
+                hash_triggers=(f"T{i}",) if i % 3 else (),
+                size=1.5,
+                confidence=0.5 if i % 4 else None,
+                context={"opened_index": i, "symbol": "X", "source": "strategy"},
+            )
+        )
+        if i not in open_ones:
+            store.close_execution(
+                f"e{i:03d}", exit_price=100.0 + i / 7, profit=(i - 10) / 3, closed_at=1_700_000_030.0 + 60 * i
+            )
+    return store
+
+
+def _trades(ids: list[int]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "execution_id": [f"e{i:03d}" for i in ids],
+            "exit_bar": [i + 1 for i in ids],
+            "reason": ["signal"] * len(ids),
+        }
+    )
+
+
+def _one_frame(store: MemoryMap, trades: pd.DataFrame, offset: int, path: Path) -> None:
+    """The whole-frame write this module did before it wrote in batches (the reference)."""
+    closed = dict(
+        zip(trades["execution_id"], zip(trades["exit_bar"], trades["reason"], strict=True), strict=True)
+    )
+    rows = run_files._execution_rows(list(store.iter_executions()), closed, offset)
+    frame = pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+@pytest.mark.parametrize(
+    ("open_ones", "traded"),
+    [
+        (set(), list(range(11))),  # every execution a trade: exit_bar stays whole numbers
+        ({9}, [i for i in range(11) if i != 9]),  # one still open, in the last batch: 12.0 in the first
+        (set(), [i for i in range(11) if i != 2]),  # closed but not among the trades
+        ({0, 1, 2, 3}, list(range(4, 11))),  # a first batch with no exit bar at all
+    ],
+)
+def test_batches_write_the_bytes_of_one_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_ones: set[int], traded: list[int]
+) -> None:
+    store = _store(11, open_ones)
+    monkeypatch.setattr(run_files, "_BATCH", 4)
+    run_files.write_executions(store, _trades(traded), 5, tmp_path / "batched.csv")
+    _one_frame(store, _trades(traded), 5, tmp_path / "whole.csv")
+    assert (tmp_path / "batched.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert len(pd.read_csv(tmp_path / "batched.csv")) == 11
+
+
+def test_no_executions_write_the_header(tmp_path: Path) -> None:
+    store = _store(0, set())
+    run_files.write_executions(store, _trades([]), 0, tmp_path / "batched.csv")
+    _one_frame(store, _trades([]), 0, tmp_path / "whole.csv")
+    assert (tmp_path / "batched.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
