@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,9 +42,12 @@ def drawdown(equity: FloatArray) -> FloatArray:
     Bars whose running peak is not positive have no defined drawdown and get 0.
     Source: backtesting.py ``compute_stats`` (``dd = 1 - equity / np.maximum.accumulate(equity)``).
     """
-    peak = np.maximum.accumulate(equity)
-    ratio = np.divide(equity, peak, out=np.ones_like(equity), where=peak > 0)
-    return np.asarray(1.0 - ratio, dtype=np.float64)
+    # In place where it can be: a long run's equity is copied once, not three times.
+    peak = np.maximum.accumulate(np.asarray(equity, dtype=np.float64))
+    positive = peak > 0
+    ratio = np.divide(equity, peak, out=peak, where=positive)
+    ratio[~positive] = 1.0
+    return np.subtract(1.0, ratio, out=ratio)
 
 
 def drawdown_episodes(dd: FloatArray) -> list[tuple[int, int, float]]:
@@ -62,7 +66,7 @@ def drawdown_episodes(dd: FloatArray) -> list[tuple[int, int, float]]:
     return episodes
 
 
-def _exposure_pct(position: FloatArray) -> float:
+def _exposure_pct(position: npt.NDArray[Any]) -> float:
     """Share of bars in the market: a position held into the bar or out of it."""
     held_after = position != 0
     held_before = np.r_[False, held_after[:-1]]
@@ -73,7 +77,12 @@ def _bar_returns(equity: FloatArray) -> FloatArray:
     """Return the simple per-bar returns ``E_t / E_{t−1} − 1`` where ``E_{t−1} > 0``."""
     previous, current = equity[:-1], equity[1:]
     valid = previous > 0
-    return np.asarray(current[valid] / previous[valid] - 1.0, dtype=np.float64)
+    if valid.all():  # the usual case, without two copies of the equity (a long run's memory)
+        returns = np.divide(current, previous, dtype=np.float64)
+    else:
+        returns = np.asarray(current[valid] / previous[valid], dtype=np.float64)
+    returns -= 1.0
+    return returns
 
 
 def _trade_statistics(trades: pd.DataFrame) -> dict[str, Statistic]:
@@ -201,10 +210,10 @@ def compute_statistics(
         raise InvalidInputError("the timeline has no bars; statistics need at least one")
     if not (math.isfinite(bars_per_year) and bars_per_year > 0):
         raise InvalidInputError(f"bars_per_year must be positive, got {bars_per_year}")
-    times = pd.DatetimeIndex(parse_timestamps(timeline["timestamp"]))
+    # The columns as they are where they can be (a long run's are tens of megabytes each).
+    times = pd.DatetimeIndex(parse_timestamps(timeline["timestamp"]), copy=False)
     equity = timeline["equity"].to_numpy(dtype=np.float64)
     close = timeline["close"].to_numpy(dtype=np.float64)
-    position = timeline["position"].to_numpy(dtype=np.float64)
     n_bars = len(equity)
     start, end = times[0], times[-1]
 
@@ -213,7 +222,7 @@ def compute_statistics(
         "end": end.isoformat(),
         "duration": (end - start).isoformat(),
         "bars": n_bars,
-        "exposure_pct": _exposure_pct(position),
+        "exposure_pct": _exposure_pct(timeline["position"].to_numpy()),
         "equity_final": _finite(equity[-1]),
         "equity_peak": _finite(np.max(equity)),
     }
@@ -243,9 +252,13 @@ def compute_statistics(
     root_n = math.sqrt(bars_per_year)
     stats["annualised_volatility_pct"] = spread * root_n * 100 if len(returns) > 1 else None
     sharpe = _finite(excess / spread * root_n) if spread > 0 else None
-    downside = (
-        math.sqrt(float(np.mean(np.minimum(returns - per_bar_risk_free, 0.0) ** 2))) if len(returns) else 0
-    )
+    downside = 0.0
+    if len(returns):
+        shortfall = np.subtract(returns, per_bar_risk_free)
+        del returns  # the last use: not held beside the drawdown's arrays below
+        np.minimum(shortfall, 0.0, out=shortfall)
+        downside = math.sqrt(float(np.mean(np.square(shortfall, out=shortfall))))
+        del shortfall
     sortino = _finite(excess / downside * root_n) if downside > 0 else None
     if ruined:  # a run that lost everything earned nothing for its risk, however it began
         sharpe = None if sharpe is None else min(sharpe, 0.0)
