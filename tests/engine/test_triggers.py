@@ -193,13 +193,14 @@ def test_a_store_keeps_the_pattern_statistics_out_of_the_snapshot() -> None:
     engine.save_stats()  # as a checkpoint does: save, then snapshot
     snapshot = engine.snapshot()
     assert (snapshot["codes"], snapshot["masked"]) == (None, None)  # not in the snapshot
-    assert len(store.pattern_stats("triggers:codes:1") or b"") == 2 * 32  # codes 1 and 2 learnt a move
+    assert len(store.pattern_stats("triggers:codes:log0") or b"") == 2 * 32  # codes 1 and 2 learnt a move
 
     # A save that no snapshot followed (a crash before the checkpoint's state was written) leaves
-    # the statistics of the snapshot before it.
+    # the statistics of the snapshot before it. The save wrote the changes alone: code 3's move.
     engine.process_hash(7, _cursor(100.5))
     engine.save_stats()
-    assert len(store.pattern_stats("triggers:codes:0") or b"") == 3 * 32
+    assert len(store.pattern_stats("triggers:codes:log1") or b"") == 1 * 32
+    assert len(store.pattern_stats("triggers:codes:log0") or b"") == 2 * 32
     stale = HashTriggerEngine(store=store, auto_register=False)
     stale.restore(snapshot)
     assert stale.statistics()["codes_seen"] == 2
@@ -219,6 +220,60 @@ def test_a_store_keeps_the_pattern_statistics_out_of_the_snapshot() -> None:
     # A snapshot whose statistics the store lost is refused, not read as no statistics.
     with pytest.raises(StoreError, match="missing"):
         HashTriggerEngine(store=MemoryMap.in_memory(), auto_register=False).restore(snapshot)
+
+
+def _stats_rows(store: MemoryMap) -> list[str]:
+    with store.engine.connect() as conn:
+        return sorted(conn.exec_driver_sql("SELECT owner FROM pattern_stats").scalars())
+
+
+def test_the_store_keeps_the_statistics_as_a_log_of_changes_compacted_into_whole_tables() -> None:
+    store = MemoryMap.in_memory()
+    engine = HashTriggerEngine(store=store, auto_register=False)
+    rng = np.random.default_rng(3)
+    price, snapshots, whole_rows, kept_from = 100.0, [], [], 0
+    for checkpoint in range(40):
+        for _ in range(25):  # a few new codes at each checkpoint, and many seen before
+            price *= 1.0 + rng.normal(0, 0.01)
+            engine.process_hash(int(rng.integers(0, 64 + 4 * checkpoint)), _cursor(price))
+        engine.save_stats()
+        snapshot = engine.snapshot()
+        base, last = snapshot["stats_log"]
+        snapshots.append((snapshot, engine._code_stats.to_bytes(), engine._masked_stats.to_bytes()))
+        whole_rows.append(base == last)
+        # The rows from the previous snapshot's whole table on, of both tables: older ones went.
+        rows = [int(owner.rsplit(":log", 1)[1]) for owner in _stats_rows(store)]
+        assert sorted(rows) == sorted(2 * list(range(kept_from, last + 1)))
+        kept_from = base
+    assert whole_rows[0]
+    assert 3 <= sum(whole_rows) <= 10, whole_rows  # compacted now and then, not at every save
+    # The last snapshots read back to the tables they were taken with (a whole table, then changes).
+    for snapshot, codes, masked in snapshots[-3:]:
+        clone = HashTriggerEngine(store=store, auto_register=False)
+        clone.restore(snapshot)
+        assert (clone._code_stats.to_bytes(), clone._masked_stats.to_bytes()) == (codes, masked)
+    # The rows of an older snapshot's log may be gone, which its restore says.
+    with pytest.raises(StoreError, match="missing"):
+        HashTriggerEngine(store=store, auto_register=False).restore(snapshots[0][0])
+
+
+def test_a_checkpoint_of_two_slots_is_read_and_its_slots_go_once_the_log_is_checkpointed() -> None:
+    store = MemoryMap.in_memory()
+    engine = HashTriggerEngine(auto_register=False)
+    for code, price in [(1, 100.0), (2, 101.0), (1, 99.0), (3, 100.0)]:
+        engine.process_hash(code, _cursor(price))
+    for name, table in (("codes", engine._code_stats), ("masked", engine._masked_stats)):
+        store.put_pattern_stats(f"triggers:{name}:1", table.to_bytes())
+        store.put_pattern_stats(f"triggers:{name}:0", b"")  # the other slot, older
+    snapshot = engine.snapshot() | {"codes": None, "masked": None, "stats_slot": 1}
+    resumed = HashTriggerEngine(store=store, auto_register=False)
+    resumed.restore(snapshot)
+    assert resumed._code_stats.to_bytes() == engine._code_stats.to_bytes()
+    resumed.save_stats()  # no checkpoint refers to the log yet: the slots stay
+    assert "triggers:codes:1" in _stats_rows(store)
+    resumed.snapshot()
+    resumed.save_stats()
+    assert not [o for o in _stats_rows(store) if ":log" not in o]
 
 
 def test_packed_statistics_as_bytes_round_trip_and_refuse_a_torn_row() -> None:

@@ -34,6 +34,7 @@ class PatternTable:
     def columns(
         self,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+    def changed(self) -> npt.NDArray[np.uint8]: ...
     def _restore(
         self,
         codes: npt.NDArray[np.int64],

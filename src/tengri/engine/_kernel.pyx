@@ -204,9 +204,11 @@ cdef class PatternTable:
     cdef object _count_array
     cdef object _mean_array
     cdef object _m2_array
+    cdef object _changed_array
     cdef double[::1] _count
     cdef double[::1] _mean
     cdef double[::1] _m2
+    cdef unsigned char[::1] _changed  # 1 for a code changed since :meth:`changed` was last cleared
     cdef Py_ssize_t _seen
 
     def __init__(self):
@@ -215,6 +217,8 @@ cdef class PatternTable:
         # calloc must clear), most of a millisecond of its startup.
         columns = np.frombuffer(mmap(-1, 3 * 8 * CODES), dtype=np.float64).reshape(3, CODES)
         self._count_array, self._mean_array, self._m2_array = columns
+        self._changed_array = np.frombuffer(mmap(-1, CODES), dtype=np.uint8)
+        self._changed = self._changed_array
         self._count = self._count_array
         self._mean = self._mean_array
         self._m2 = self._m2_array
@@ -235,6 +239,7 @@ cdef class PatternTable:
         mean += delta / n
         self._mean[c] = mean
         self._m2[c] += delta * (x - mean)
+        self._changed[c] = 1
         return n
 
     def add(self, long code, double x):
@@ -267,6 +272,7 @@ cdef class PatternTable:
         self._count[c] = <double>count
         self._mean[c] = stats.mean if count else 0.0
         self._m2[c] = stats.m2 if count else 0.0
+        self._changed[c] = 1
 
     def items(self):
         """The codes seen, in code order, with their statistics."""
@@ -280,6 +286,14 @@ cdef class PatternTable:
             np.frombuffer(self._mean_array, dtype=np.float64),
             np.frombuffer(self._m2_array, dtype=np.float64),
         )
+
+    def changed(self):
+        """A uint8 NumPy view indexed by code (not a copy): 1 where a code changed since it was cleared.
+
+        :meth:`add`, :meth:`set` and :func:`learn` set it; the owner clears it once it has saved
+        the changes (:meth:`tengri.engine.pattern_stats.PatternTable.take_changes`).
+        """
+        return np.frombuffer(self._changed_array, dtype=np.uint8)
 
     def _restore(self, codes, counts, means, m2s):
         """Set the given codes' columns (validated by the caller) and recount the codes seen."""

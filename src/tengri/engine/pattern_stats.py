@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tengri.engine import _kernel
 
@@ -84,14 +85,40 @@ class PatternTable(_kernel.PatternTable):
         """
         if not len(self):
             return b""  # without reading the columns, whose untouched pages a new table never maps
+        return self._rows(np.flatnonzero(self.columns()[0]))
+
+    def take_changes(self) -> bytes:
+        """The codes changed since the last call, as :meth:`to_bytes` rows (a count of 0: forgotten).
+
+        What a checkpoint writes between two whole tables: a thousand ticks change at most a
+        thousand codes, where the whole table of a long run holds all 65,536. Clears the changes.
+        """
+        changed = self.changed()
+        codes = np.flatnonzero(changed)
+        changed[codes] = 0
+        return self._rows(codes)
+
+    def _rows(self, codes: npt.NDArray[np.intp]) -> bytes:
         counts, means, m2s = self.columns()
-        codes = np.flatnonzero(counts)
         rows = np.empty((codes.size, 4), dtype="<f8")
         rows[:, 0] = codes
         rows[:, 1] = counts[codes]
         rows[:, 2] = means[codes]
         rows[:, 3] = m2s[codes]
         return rows.tobytes()
+
+    def apply(self, data: bytes) -> None:
+        """Apply :meth:`take_changes` rows (or :meth:`to_bytes` ones) in place; they count as saved.
+
+        Raises
+        ------
+        ValueError
+            If it is not whole rows, or holds a code outside 16 bits or a negative count; the table
+            is then unchanged.
+        """
+        codes, rows = _unpacked(data, min_count=0)
+        self._restore(codes, rows[:, 1], rows[:, 2], rows[:, 3])
+        self.changed()[codes] = 0
 
     def pack(self) -> str:
         """:meth:`to_bytes` in base64, for a JSON snapshot."""
@@ -116,15 +143,23 @@ class PatternTable(_kernel.PatternTable):
         ValueError
             If it is not whole rows, or holds a code outside 16 bits or a count under 1.
         """
-        if len(data) % 32:
-            raise ValueError(f"packed pattern statistics are rows of 32 bytes, got {len(data)} bytes")
+        codes, rows = _unpacked(data, min_count=1)
         table = cls()
-        rows = np.frombuffer(data, dtype="<f8").reshape(-1, 4)
-        codes = rows[:, 0].astype(np.int64)
-        if codes.size and (codes.min() < 0 or codes.max() >= CODES or np.any(rows[:, 1] <= 0)):
-            raise ValueError("packed pattern statistics hold a code outside 16 bits or a count under 1")
         table._restore(codes, rows[:, 1], rows[:, 2], rows[:, 3])
         return table
+
+
+def _unpacked(data: bytes, min_count: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The codes and rows of packed statistics, checked (codes in 16 bits, counts >= ``min_count``)."""
+    if len(data) % 32:
+        raise ValueError(f"packed pattern statistics are rows of 32 bytes, got {len(data)} bytes")
+    rows = np.frombuffer(data, dtype="<f8").reshape(-1, 4)
+    codes = rows[:, 0].astype(np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() >= CODES or np.any(rows[:, 1] < min_count)):
+        raise ValueError(
+            f"packed pattern statistics hold a code outside 16 bits or a count under {min_count}"
+        )
+    return codes, rows
 
 
 def _table_from_bytes(data: bytes) -> PatternTable:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -173,7 +173,15 @@ class HashTriggerEngine:
         self._by_mask: dict[int, dict[int, list[Trigger]]] = {}
         self._code_stats = PatternTable()
         self._masked_stats = PatternTable()
-        self._stats_slot = 0  # the store's slot of the statistics the last snapshot refers to
+        # The statistics in the store (see save_stats): the log's rows up to _stats_seq, the newest
+        # whole table at _stats_base (None: none yet), the bytes of changes written since it, and
+        # the rows (base, last) the last snapshot refers to.
+        self._stats_seq = -1
+        self._stats_base: int | None = None
+        self._stats_changes = 0
+        self._stats_snapshot: tuple[int, int] | None = None
+        self._stats_oldest = 0  # the oldest row of the log that may still be in the store
+        self._slots_left = False  # whether the two slots of a checkpoint before the log remain
         self._pending: tuple[int, float] | None = None  # (hash, price) awaiting its next move
         self._sleepers: dict[str, Trigger] = {}
         # Triggers whose evidence counts changed since they were last written (see flush).
@@ -419,26 +427,57 @@ class HashTriggerEngine:
                 "pending": list(self._pending) if self._pending is not None else None,
                 "codes": None if in_store else self._code_stats.pack(),
                 "masked": None if in_store else self._masked_stats.pack(),
-                "stats_slot": self._stats_slot if in_store else None,
+                "stats_log": self._take_stats_snapshot() if in_store else None,
             }
 
-    def _stats_owner(self, table: str, slot: int) -> str:
+    def _take_stats_snapshot(self) -> list[int] | None:
+        if self._stats_base is None:
+            return None
+        self._stats_snapshot = (self._stats_base, self._stats_seq)
+        return [self._stats_base, self._stats_seq]
+
+    def _stats_owner(self, table: str, row: int) -> str:
+        """The store's name of row ``row`` of ``table``'s log (see :meth:`save_stats`)."""
+        return f"triggers{self._suffix}:{table}:log{row}"
+
+    def _slot_owner(self, table: str, slot: int) -> str:
+        """The store's name of ``table`` in slot 0 or 1: where checkpoints kept it before the log."""
         return f"triggers{self._suffix}:{table}:{slot}"
 
     def save_stats(self) -> None:
         """Write the pattern statistics to the store; the next :meth:`snapshot` refers to them.
 
-        Two slots take turns: a save writes the one the last snapshot does not refer to, so that a
-        crash (or a failed write) between the save and the checkpoint's state leaves that state
-        with the statistics it was taken with. The checkpoint saves, then snapshots.
+        The store holds each table as a log: a whole table, then the codes changed at each later
+        save (a long run's whole tables are 2 MiB each; a thousand ticks change at most a thousand
+        codes). A save writes a new row, never one the last snapshot refers to, so that a crash (or
+        a failed write) between the save and the checkpoint's state leaves that state with the
+        statistics it was taken with. Once the changes since the whole table outweigh it, a save
+        writes the whole table again, and the rows before the one the last snapshot starts at go.
+        The checkpoint saves, then snapshots.
         """
         with self._lock:
             if self.store is None:
                 return
-            slot = 1 - self._stats_slot
-            self.store.put_pattern_stats(self._stats_owner("codes", slot), self._code_stats.to_bytes())
-            self.store.put_pattern_stats(self._stats_owner("masked", slot), self._masked_stats.to_bytes())
-            self._stats_slot = slot
+            tables = (("codes", self._code_stats), ("masked", self._masked_stats))
+            row = self._stats_seq + 1
+            size = 32 * (len(self._code_stats) + len(self._masked_stats))  # bytes of the whole tables
+            whole = self._stats_base is None or self._stats_changes >= size
+            for name, table in tables:
+                changes = table.take_changes()
+                packed = table.to_bytes() if whole else changes
+                self.store.put_pattern_stats(self._stats_owner(name, row), packed)
+                self._stats_changes = 0 if whole else self._stats_changes + len(packed)
+            self._stats_seq = row
+            if whole:
+                self._stats_base = row
+            # Rows before the last snapshot's whole table (or this one, before any snapshot).
+            keep = self._stats_snapshot[0] if self._stats_snapshot is not None else row
+            stale = [self._stats_owner(n, r) for r in range(self._stats_oldest, keep) for n, _ in tables]
+            if self._slots_left and self._stats_snapshot is not None:  # a checkpoint refers to the log now
+                stale += [self._slot_owner(n, slot) for slot in (0, 1) for n, _ in tables]
+                self._slots_left = False
+            self.store.delete_pattern_stats(stale)
+            self._stats_oldest = max(self._stats_oldest, keep)
 
     def restore(self, data: dict[str, Any]) -> None:
         """Restore state written by :meth:`snapshot`.
@@ -455,22 +494,36 @@ class HashTriggerEngine:
             self.ticks = int(data["ticks"])
             pending = data.get("pending")
             self._pending = (int(pending[0]), float(pending[1])) if pending else None
-            if data.get("codes") is None and self.store is not None:  # kept in the store's table
+            log = data.get("stats_log")
+            if log is not None and self.store is not None:  # the store's log (see save_stats)
+                base, last = int(log[0]), int(log[1])
+                self._code_stats = self._stored_stats("codes", base, last)
+                self._masked_stats = self._stored_stats("masked", base, last)
+                self._stats_seq, self._stats_base, self._stats_changes = last, base, 0
+                self._stats_snapshot, self._stats_oldest = (base, last), base
+            elif data.get("codes") is None and self.store is not None:  # two slots, before the log
                 slot = int(data.get("stats_slot") or 0)
-                self._code_stats = self._stored_stats("codes", slot)
-                self._masked_stats = self._stored_stats("masked", slot)
-                self._stats_slot = slot
+                self._code_stats = self._stored_stats("codes", slot, slot, self._slot_owner)
+                self._masked_stats = self._stored_stats("masked", slot, slot, self._slot_owner)
+                self._stats_seq, self._stats_base, self._stats_snapshot = -1, None, None
+                self._slots_left = True
             else:  # packed in the snapshot (no store, or a checkpoint from before the table)
                 self._code_stats = PatternTable.unpack(data["codes"])
                 self._masked_stats = PatternTable.unpack(data["masked"])
 
-    def _stored_stats(self, table: str, slot: int) -> PatternTable:
+    def _stored_stats(
+        self, table: str, base: int, last: int, owner_of: Callable[[str, int], str] | None = None
+    ) -> PatternTable:
+        """The whole table at row ``base`` of the store's log, with the changes up to ``last`` applied."""
         assert self.store is not None
-        owner = self._stats_owner(table, slot)
-        packed = self.store.pattern_stats(owner)
-        if packed is None:
-            raise StoreError(f"the checkpoint's pattern statistics ({owner}) are missing")
-        return PatternTable.from_bytes(packed)
+        stats = PatternTable()
+        for row in range(base, last + 1):
+            owner = (owner_of or self._stats_owner)(table, row)
+            packed = self.store.pattern_stats(owner)
+            if packed is None:
+                raise StoreError(f"the checkpoint's pattern statistics ({owner}) are missing")
+            stats.apply(packed)
+        return stats
 
     def statistics(self) -> dict[str, Any]:
         """Counts by state, codes seen, ticks processed."""

@@ -29,6 +29,7 @@ from tengri.engine.store.schema import executions, kv, pattern_stats, profit_poi
 __all__ = [
     "CLOSE_EXECUTION",
     "CLOSE_EXECUTION_RETURNING",
+    "DELETE_PATTERN_STATS",
     "INSERT_EXECUTION",
     "INSERT_PROFIT_POINT",
     "LOCK_KEY",
@@ -260,3 +261,6 @@ LOCK_KEY = Statement(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa
 UPSERT_TRIGGER = Upsert(triggers, ("trigger_id",))
 UPSERT_BUDGET = Upsert(thermal_budget, ("name",))
 UPSERT_PATTERN_STATS = Upsert(pattern_stats, ("owner",))
+DELETE_PATTERN_STATS = Statement(
+    sa.delete(pattern_stats).where(pattern_stats.c.owner == sa.bindparam("owner"))
+)

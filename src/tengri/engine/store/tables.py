@@ -20,6 +20,7 @@ from tengri.engine.store.schema import executions, pattern_stats, profit_points,
 from tengri.engine.store.statements import (
     CLOSE_EXECUTION,
     CLOSE_EXECUTION_RETURNING,
+    DELETE_PATTERN_STATS,
     INSERT_EXECUTION,
     INSERT_PROFIT_POINT,
     SELECT_EXECUTION,
@@ -295,6 +296,13 @@ class StoreTables(StoreBase):
             txn.upsert(
                 UPSERT_PATTERN_STATS, {"owner": owner, "packed": packed, "updated_at": self.clock.now()}
             )
+
+    def delete_pattern_stats(self, owners: Iterable[str]) -> None:
+        """Delete the packed pattern statistics of ``owners`` (those that exist), in one transaction."""
+        rows = [{"owner": owner} for owner in owners]
+        if rows:
+            with self._transaction("delete pattern statistics") as txn:
+                txn.execute_many(DELETE_PATTERN_STATS, rows)
 
     def pattern_stats(self, owner: str) -> bytes | None:
         """``owner``'s packed pattern statistics, None when it wrote none."""
