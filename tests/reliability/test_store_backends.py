@@ -152,6 +152,9 @@ def test_pattern_statistics_are_kept_as_bytes_by_owner(store: MemoryMap) -> None
     with pytest.raises(InvalidInputError, match="bytes"):
         store.put_pattern_stats("triggers:codes", "text")  # type: ignore[arg-type]
     assert store.pattern_stats("triggers:codes") == packed
+    store.delete_pattern_stats(["triggers:codes", "nobody"])  # an owner without rows is no error
+    assert store.pattern_stats("triggers:codes") is None
+    assert store.pattern_stats("triggers@other:codes") == b"other"
 
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))
