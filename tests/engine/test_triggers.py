@@ -238,7 +238,7 @@ def test_the_store_keeps_the_statistics_as_a_log_of_changes_compacted_into_whole
             engine.process_hash(int(rng.integers(0, 64 + 4 * checkpoint)), _cursor(price))
         engine.save_stats()
         snapshot = engine.snapshot()
-        base, last = snapshot["stats_log"]
+        base, last, _ = snapshot["stats_log"]
         snapshots.append((snapshot, engine._code_stats.to_bytes(), engine._masked_stats.to_bytes()))
         whole_rows.append(base == last)
         # The rows from the previous snapshot's whole table on, of both tables: older ones went.
@@ -252,6 +252,26 @@ def test_the_store_keeps_the_statistics_as_a_log_of_changes_compacted_into_whole
         clone = HashTriggerEngine(store=store, auto_register=False)
         clone.restore(snapshot)
         assert (clone._code_stats.to_bytes(), clone._masked_stats.to_bytes()) == (codes, masked)
+    # A restored engine goes on as the original does: the same rows at its next checkpoints. (A
+    # checkpoint after the last whole table, so that the changes since it count.)
+    for _ in range(25):
+        price *= 1.0 + rng.normal(0, 0.01)
+        engine.process_hash(int(rng.integers(0, 300)), _cursor(price))
+    engine.save_stats()
+    snapshot = engine.snapshot()
+    assert snapshot["stats_log"][2] > 0
+    resumed = HashTriggerEngine(store=store, auto_register=False)
+    resumed.restore(snapshot)
+    for _ in range(20):
+        for _ in range(25):
+            price *= 1.0 + rng.normal(0, 0.01)
+            code = int(rng.integers(0, 300))
+            engine.process_hash(code, _cursor(price))
+            resumed.process_hash(code, _cursor(price))
+        engine.save_stats()
+        ours = engine.snapshot()["stats_log"]
+        resumed.save_stats()
+        assert resumed.snapshot()["stats_log"] == ours
     # The rows of an older snapshot's log may be gone, which its restore says.
     with pytest.raises(StoreError, match="missing"):
         HashTriggerEngine(store=store, auto_register=False).restore(snapshots[0][0])

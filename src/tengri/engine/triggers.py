@@ -431,10 +431,15 @@ class HashTriggerEngine:
             }
 
     def _take_stats_snapshot(self) -> list[int] | None:
+        """The log's rows a snapshot refers to, and the bytes of changes since its whole table.
+
+        The bytes come back with a restore, so that a resumed engine writes its whole tables at
+        the checkpoints an uninterrupted one does: its checkpoints' state is the same.
+        """
         if self._stats_base is None:
             return None
         self._stats_snapshot = (self._stats_base, self._stats_seq)
-        return [self._stats_base, self._stats_seq]
+        return [self._stats_base, self._stats_seq, self._stats_changes]
 
     def _stats_owner(self, table: str, row: int) -> str:
         """The store's name of row ``row`` of ``table``'s log (see :meth:`save_stats`)."""
@@ -496,10 +501,10 @@ class HashTriggerEngine:
             self._pending = (int(pending[0]), float(pending[1])) if pending else None
             log = data.get("stats_log")
             if log is not None and self.store is not None:  # the store's log (see save_stats)
-                base, last = int(log[0]), int(log[1])
+                base, last, changes = int(log[0]), int(log[1]), int(log[2])
                 self._code_stats = self._stored_stats("codes", base, last)
                 self._masked_stats = self._stored_stats("masked", base, last)
-                self._stats_seq, self._stats_base, self._stats_changes = last, base, 0
+                self._stats_seq, self._stats_base, self._stats_changes = last, base, changes
                 self._stats_snapshot, self._stats_oldest = (base, last), base
             elif data.get("codes") is None and self.store is not None:  # two slots, before the log
                 slot = int(data.get("stats_slot") or 0)

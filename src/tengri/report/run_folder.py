@@ -175,8 +175,9 @@ def read_timeline(path: Path, columns: Sequence[str] | None = None, **options: A
             frame["timestamp"] = parse_timestamps(frame["timestamp"])
         return frame if usecols is None else frame[usecols]
     names = usecols if usecols is not None else list(parts)
-    # A frame of the columns as they are: pandas keeps each in its own block, without a copy.
-    return pd.DataFrame({name: parts.pop(name).values() for name in names})
+    # A frame of the columns as they are: each in its own block, not copied (for a dict, pandas
+    # copies unless told not to).
+    return pd.DataFrame({name: parts.pop(name).values() for name in names}, copy=False)
 
 
 def _header(path: Path) -> list[str]:
