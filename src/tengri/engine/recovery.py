@@ -79,8 +79,8 @@ class CheckpointRecovery:
     def checkpoint(self) -> None:
         """Write the engine's learnt state (encoders, pattern statistics, pending decisions)."""
         # One unit of work: on SQLite one commit for the pattern statistics and the state. Where
-        # each write commits alone (PostgreSQL), the statistics' two slots keep the last
-        # committed state with the statistics it names (HashTriggerEngine.save_stats).
+        # each write commits alone (PostgreSQL), the statistics' log keeps the last committed
+        # state with the statistics it names (HashTriggerEngine.save_stats).
         with self._lock, self.store.unit_of_work():
             self.patterns.flush()
             self.patterns.primary.save_stats()
