@@ -16,8 +16,9 @@ thousands of bars, after which neither trades and the run measures nothing.
 
 It prints each one's wall time (the whole subprocess: interpreter, imports, reading the data,
 the run, writing its results), bars per second, peak resident memory (``ru_maxrss`` of that
-child alone, from ``os.wait4``), trade counts, and the ratios; and checks that both make the same
-trades (the same entry and exit bars, in the same directions).
+child alone, from ``os.wait4`` in a small launcher that forks it: forked from this process, a
+child's figure would start at this process's own memory), trade counts, and the ratios; and
+checks that both make the same trades (the same entry and exit bars, in the same directions).
 
 Where the time goes. Under py-spy (100,000 bars, 2026-12-05, the replay in process) a bar's CPU
 is spread over some forty Python functions, none above a seventh of the loop. Compiling modules
@@ -117,17 +118,32 @@ def random_walk(bars: int, seed: int = SEED) -> pd.DataFrame:
     return frame.round({"Open": 4, "High": 4, "Low": 4, "Close": 4})
 
 
+# Runs argv[1:] and prints its peak RSS in kilobytes. A child's ru_maxrss starts at the RSS of the
+# process that forked it (Linux carries the forking process's high-water mark across exec): forked
+# from this benchmark, which holds a million bars, a child would report this process's memory.
+# Forked from this small launcher instead, it reports its own (the launcher's few megabytes are
+# far below either engine's peak).
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run ``command``; return its wall seconds and its own peak RSS in MB (it must succeed)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    process = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *command], env=env, capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    stderr = process.stderr.read().decode() if process.stderr else ""
     if process.returncode:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr}")
-    return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{process.stderr}")
+    return seconds, int(process.stdout.split()[-1]) / 1024  # kilobytes on Linux
 
 
 def run_tengri(csv: Path, work: Path, report: bool = False) -> Measured:

@@ -506,6 +506,7 @@ class HashTriggerEngine:
                 self._masked_stats = self._stored_stats("masked", base, last)
                 self._stats_seq, self._stats_base, self._stats_changes = last, base, changes
                 self._stats_snapshot, self._stats_oldest = (base, last), base
+                self._slots_left = False
             elif data.get("codes") is None and self.store is not None:  # two slots, before the log
                 slot = int(data.get("stats_slot") or 0)
                 self._code_stats = self._stored_stats("codes", slot, slot, self._slot_owner)
