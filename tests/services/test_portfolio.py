@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -155,3 +156,13 @@ def test_a_portfolio_report_has_a_panel_per_symbol_and_loads_nothing(tmp_path: P
     tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", page, flags=re.IGNORECASE)
     assert not [t for t in tags if re.search(r"""\b(src|href)\s*=\s*["'](?!data:|#)""", t)]
     assert not re.search(r"""(src|href)\s*=\s*["']https?://""", page)
+
+
+def test_merged_bars_name_their_symbol_in_a_categorical_column(tmp_path: Path) -> None:
+    goog, aapl = _files(tmp_path)
+    for paths in ([goog], [aapl, goog]):
+        merged = merge_bars(read_panel(paths))
+        symbols = merged["symbol"]
+        assert isinstance(symbols.dtype, pd.CategoricalDtype)  # a byte a bar, not a string
+        assert list(symbols.cat.categories) == [Path(p).stem for p in paths]
+        assert symbols.cat.codes.dtype == np.int8

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tengri.data._reading import OHLCVSource, read_ohlcv
@@ -145,17 +146,24 @@ def merge_bars(panel: Panel) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The UTC ``timestamp`` index, a ``symbol`` column and ``Open, High, Low, Close, Volume``.
+        The UTC ``timestamp`` index, a categorical ``symbol`` column (the panel's symbols, in its
+        order; a byte a bar where a column of strings costs some 24) and ``Open, High, Low,
+        Close, Volume``.
     """
+    symbols = list(panel.data)
+
+    def symbol_column(rank: int, bars: int) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.full(bars, rank, dtype=np.int32), categories=symbols)
+
     if len(panel.data) == 1:  # in time order already (validated): no sort, and no copy under copy-on-write
-        ((symbol, loaded),) = panel.data.items()
+        (loaded,) = panel.data.values()
         single = loaded.frame.loc[:, list(OHLCV_COLUMNS)]
-        single.insert(0, "symbol", symbol)
+        single.insert(0, "symbol", symbol_column(0, len(single)))
         return single
     parts = []
-    for rank, (symbol, loaded) in enumerate(panel.data.items()):
+    for rank, loaded in enumerate(panel.data.values()):
         part = loaded.frame.loc[:, list(OHLCV_COLUMNS)].copy()
-        part.insert(0, "symbol", symbol)
+        part.insert(0, "symbol", symbol_column(rank, len(part)))
         part["_rank"] = rank
         parts.append(part)
     merged = pd.concat(parts) if len(parts) > 1 else parts[0]
