@@ -22,13 +22,16 @@ checks that both make the same trades (the same entry and exit bars, in the same
 
 Where the time goes. Under py-spy (100,000 bars, 2026-12-05, the replay in process) a bar's CPU
 is spread over some forty Python functions, none above a seventh of the loop. Compiling modules
-unchanged bought nothing (Cython 3.3 on the 41 modules of the engine, its store and the replay:
-161 against 154 µs a bar; mypyc stops with an internal error on the orchestrator's mixins). What
-did pay is a hand-written compiled core for the arithmetic every tick repeats
-(``tengri.engine._kernel``: the pattern encoder, the pattern statistics, the strategies' rolling
-means; ``bench_kernel.py`` justifies Cython over Numba) and the per-bar journal rows written by
-Arrow instead of the csv module: this benchmark went from 0.27x to 0.34x at 100,000 bars and
-from 0.18x to 0.23x at 1,000,000 on 2026-12-05 (morning, afternoon), the files the same.
+unchanged bought little (Cython 3.3 on the 41 modules of the engine, its store and the replay:
+161 against 154 µs a bar; later, on 12 of them, 69-72 against 76-77 µs of CPU a bar, under a
+tenth, for a second build of every module and stale code whenever a source changes under an
+editable install; mypyc stops with an internal error on the orchestrator's mixins). What did pay
+is a hand-written compiled core for the arithmetic every tick repeats (``tengri.engine._kernel``:
+the pattern encoder, the pattern statistics, the strategies' rolling means; ``bench_kernel.py``
+justifies Cython over Numba), the per-bar journal rows written by Arrow instead of the csv
+module, and checkpoints that write the pattern statistics' changes rather than whole tables:
+this benchmark went from 0.27x to 0.37x at 100,000 bars and from 0.18x to 0.30x at 1,000,000
+over 2026-12-05, the files the same.
 What is left is Python glue, the strategy's own Python callback (about a seventh), and the store's
 statements on the bars that trade (about a tenth). Reaching backtesting.py needs the quiet bar
 (no fill, no signal, no exit: about nine bars in ten here) taken in one compiled call over arrays
