@@ -12,6 +12,7 @@ import pytest
 from tengri.config import TengriConfig
 from tengri.data import load_ohlcv, merge_bars, read_panel
 from tengri.errors import DataValidationError, InvalidInputError
+from tengri.report.run_folder import load_run
 from tengri.services.replay import ProgressEvent, run_replay
 from tengri.strategies import SmaCross
 
@@ -166,3 +167,18 @@ def test_merged_bars_name_their_symbol_in_a_categorical_column(tmp_path: Path) -
         assert isinstance(symbols.dtype, pd.CategoricalDtype)  # a byte a bar, not a string
         assert list(symbols.cat.categories) == [Path(p).stem for p in paths]
         assert symbols.cat.codes.dtype == np.int8
+
+
+def test_symbols_that_look_like_numbers_stay_symbols(tmp_path: Path) -> None:
+    # Files named by exchange codes: read back as numbers, the symbols matched no bar (a crash).
+    paths = []
+    for path, code in zip(_files(tmp_path), ("600519", "000001"), strict=True):
+        paths.append(path.rename(tmp_path / f"{code}.csv"))
+    config = _config(tmp_path / "p", 2)
+    outcome = run_replay(config, paths, model="none", strategy=SmaCross(), build_html=True)
+    per_symbol = outcome.summary["symbols"]
+    assert set(per_symbol) == {"600519", "000001"}
+    assert all(stats["num_trades"] > 0 for stats in per_symbol.values())
+    run = load_run(outcome.run_dir)
+    assert set(run.trades["symbol"]) == {"600519", "000001"}
+    assert set(run.timeline["symbol"]) == {"600519", "000001"}

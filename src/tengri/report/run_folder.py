@@ -21,7 +21,7 @@ import pandas as pd
 
 from tengri.errors import DataValidationError, NotFoundError
 
-__all__ = ["CHUNK_ROWS", "RunFolder", "load_run", "parse_timestamps", "read_timeline"]
+__all__ = ["CHUNK_ROWS", "TEXT_COLUMNS", "RunFolder", "load_run", "parse_timestamps", "read_timeline"]
 
 #: Rows of ``timeline.csv`` parsed at a time (see :func:`read_timeline`).
 CHUNK_ROWS = 100_000
@@ -71,6 +71,25 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "signals": (("timestamp", "stated_confidence", "hit"), ("timestamp",)),
     "bursts": (("start", "end", "seconds", "label"), ("start", "end")),
 }
+
+
+#: The columns of the folder's files that hold text, read as text even where every value looks
+#: like a number: a symbol named after its file (``600519.csv``), an id.
+TEXT_COLUMNS: dict[str, type[str]] = dict.fromkeys(
+    (
+        "symbol",
+        "execution_id",
+        "strategy_id",
+        "source",
+        "reason",
+        "status",
+        "hash_triggers",
+        "profit_zone",
+        "thermal_zone",
+        "label",
+    ),
+    str,
+)
 
 
 @dataclass(frozen=True)
@@ -161,6 +180,7 @@ def read_timeline(path: Path, columns: Sequence[str] | None = None, **options: A
     usecols = list(columns) if columns is not None else None
     capacity = _line_count(path)
     parts: dict[str, _Column] = {}
+    options = {"dtype": TEXT_COLUMNS, **options}
     with pd.read_csv(path, usecols=usecols, chunksize=CHUNK_ROWS, **options) as reader:
         for chunk in reader:
             for name in chunk.columns:
@@ -207,7 +227,7 @@ def _read_csv(
             raise DataValidationError(f"{path} lacks the column(s) {', '.join(missing)}", column=missing[0])
         return read_timeline(path, wanted)
     else:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype=TEXT_COLUMNS)
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataValidationError(f"{path} lacks the column(s) {', '.join(missing)}", column=missing[0])

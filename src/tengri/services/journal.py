@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as arrow_csv
 
-from tengri.report.run_folder import COLUMNS
+from tengri.report.run_folder import COLUMNS, TEXT_COLUMNS
 
 __all__ = ["FILES", "RunJournal", "iso", "iso_times"]
 
@@ -206,6 +206,7 @@ class RunJournal:
         return pd.read_csv(
             self.run_dir / f"{table}.csv",
             usecols=names,
+            dtype=TEXT_COLUMNS,
             keep_default_na=False,
             na_values=[""],
         )[names]
