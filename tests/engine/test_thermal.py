@@ -465,27 +465,15 @@ def test_the_readme_prints_the_zone_table() -> None:
     assert markdown_table() in readme
 
 
-def test_a_missing_nvml_library_is_looked_for_once_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pynvml
-
-    from tengri.engine.thermal import sensors
-
-    calls: list[str] = []
-
-    def missing() -> None:
-        calls.append("init")
-        raise pynvml.NVMLError_LibraryNotFound(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
-
-    monkeypatch.setattr(sensors.NvmlSensor, "library_missing", False)
-    monkeypatch.setattr(pynvml, "nvmlInit", missing)
-    assert sensors.NvmlSensor().read() == []
-    assert sensors.NvmlSensor().read() == []
-    assert sensors.NvmlSensor().utilisation() is None
-    assert calls == ["init"]
-
-
-def test_an_nvml_error_other_than_a_missing_library_is_tried_again_by_the_next_sensor(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("error", "code", "inits"),
+    [
+        ("NVMLError_LibraryNotFound", "NVML_ERROR_LIBRARY_NOT_FOUND", 1),  # stays missing: once
+        ("NVMLError_DriverNotLoaded", "NVML_ERROR_DRIVER_NOT_LOADED", 3),  # may load: each sensor tries
+    ],
+)
+def test_a_missing_nvml_library_is_looked_for_once_a_process(
+    monkeypatch: pytest.MonkeyPatch, error: str, code: str, inits: int
 ) -> None:
     import pynvml
 
@@ -493,12 +481,13 @@ def test_an_nvml_error_other_than_a_missing_library_is_tried_again_by_the_next_s
 
     calls: list[str] = []
 
-    def no_driver() -> None:
+    def failing() -> None:
         calls.append("init")
-        raise pynvml.NVMLError_DriverNotLoaded(pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+        raise getattr(pynvml, error)(getattr(pynvml, code))
 
     monkeypatch.setattr(sensors.NvmlSensor, "library_missing", False)
-    monkeypatch.setattr(pynvml, "nvmlInit", no_driver)
+    monkeypatch.setattr(pynvml, "nvmlInit", failing)
     assert sensors.NvmlSensor().read() == []
     assert sensors.NvmlSensor().read() == []
-    assert calls == ["init", "init"]
+    assert sensors.NvmlSensor().utilisation() is None
+    assert len(calls) == inits
