@@ -175,11 +175,11 @@ class HashTriggerEngine:
         self._masked_stats = PatternTable()
         # The statistics in the store (see save_stats): the log's rows up to _stats_seq, the newest
         # whole table at _stats_base (None: none yet), the bytes of changes written since it, and
-        # the rows (base, last) the last snapshot refers to.
+        # the whole table the last snapshot starts from (None: no snapshot yet).
         self._stats_seq = -1
         self._stats_base: int | None = None
         self._stats_changes = 0
-        self._stats_snapshot: tuple[int, int] | None = None
+        self._snapshot_base: int | None = None
         self._stats_oldest = 0  # the oldest row of the log that may still be in the store
         self._slots_left = False  # whether the two slots of a checkpoint before the log remain
         self._pending: tuple[int, float] | None = None  # (hash, price) awaiting its next move
@@ -438,7 +438,7 @@ class HashTriggerEngine:
         """
         if self._stats_base is None:
             return None
-        self._stats_snapshot = (self._stats_base, self._stats_seq)
+        self._snapshot_base = self._stats_base
         return [self._stats_base, self._stats_seq, self._stats_changes]
 
     def _stats_owner(self, table: str, row: int) -> str:
@@ -468,17 +468,20 @@ class HashTriggerEngine:
             size = 32 * (len(self._code_stats) + len(self._masked_stats))  # bytes of the whole tables
             whole = self._stats_base is None or self._stats_changes >= size
             for name, table in tables:
-                changes = table.take_changes()
-                packed = table.to_bytes() if whole else changes
+                if whole:
+                    packed = table.to_bytes()
+                    table.changed()[:] = 0  # the whole table holds them
+                else:
+                    packed = table.take_changes()
                 self.store.put_pattern_stats(self._stats_owner(name, row), packed)
                 self._stats_changes = 0 if whole else self._stats_changes + len(packed)
             self._stats_seq = row
             if whole:
                 self._stats_base = row
             # Rows before the last snapshot's whole table (or this one, before any snapshot).
-            keep = self._stats_snapshot[0] if self._stats_snapshot is not None else row
+            keep = self._snapshot_base if self._snapshot_base is not None else row
             stale = [self._stats_owner(n, r) for r in range(self._stats_oldest, keep) for n, _ in tables]
-            if self._slots_left and self._stats_snapshot is not None:  # a checkpoint refers to the log now
+            if self._slots_left and self._snapshot_base is not None:  # a checkpoint refers to the log now
                 stale += [self._slot_owner(n, slot) for slot in (0, 1) for n, _ in tables]
                 self._slots_left = False
             self.store.delete_pattern_stats(stale)
@@ -505,13 +508,13 @@ class HashTriggerEngine:
                 self._code_stats = self._stored_stats("codes", base, last)
                 self._masked_stats = self._stored_stats("masked", base, last)
                 self._stats_seq, self._stats_base, self._stats_changes = last, base, changes
-                self._stats_snapshot, self._stats_oldest = (base, last), base
+                self._snapshot_base, self._stats_oldest = base, base
                 self._slots_left = False
             elif data.get("codes") is None and self.store is not None:  # two slots, before the log
                 slot = int(data.get("stats_slot") or 0)
                 self._code_stats = self._stored_stats("codes", slot, slot, self._slot_owner)
                 self._masked_stats = self._stored_stats("masked", slot, slot, self._slot_owner)
-                self._stats_seq, self._stats_base, self._stats_snapshot = -1, None, None
+                self._stats_seq, self._stats_base, self._snapshot_base = -1, None, None
                 self._slots_left = True
             else:  # packed in the snapshot (no store, or a checkpoint from before the table)
                 self._code_stats = PatternTable.unpack(data["codes"])
