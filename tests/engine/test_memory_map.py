@@ -419,13 +419,97 @@ def test_a_unit_the_database_rolls_back_is_reported_lost(store: MemoryMap) -> No
     store.insert_execution(_execution("e1"))
     driver.execute(f"PRAGMA max_page_count = {pages}")  # a full disk from here on
     with pytest.raises(StoreError, match="full"):
-        store.append_profit_points("p", [(float(i), 0.0) for i in range(5000)])
+        store.set("big", "value", "x" * 200_000)  # a write that runs at the call
     with pytest.raises(UnitOfWorkLostError, match="rolled back"):
         unit.__exit__(None, None, None)
     driver.execute("PRAGMA max_page_count = 1073741823")
     assert _other_reader(store) == ["e0"]  # e1 went with the unit
     store.insert_execution(_execution("e2"))  # the store works on
     assert _other_reader(store) == ["e0", "e2"]
+
+
+def _stored_rows(store: MemoryMap) -> list[tuple[object, ...]]:
+    """Every execution row and profit point as another connection reads them (what is committed)."""
+    assert store.path is not None
+    reader = sqlite3.connect(store.path)
+    try:
+        executions = reader.execute("SELECT * FROM executions ORDER BY rowid").fetchall()
+        points = reader.execute("SELECT * FROM profit_points ORDER BY id").fetchall()
+        return [*executions, *points]
+    finally:
+        reader.close()
+
+
+def _unit_writes(store: MemoryMap) -> list[ExecutionRecord]:
+    """Open e1 and e2, close e1 (known) and e2 (by id only), append points; return the closed records."""
+    store.insert_execution(_execution("e1", 1.0))
+    store.append_profit_point("p", 1.0, 2.0)
+    store.insert_execution(_execution("e2", 2.0))
+    closed = [
+        store.close_execution(
+            "e1", exit_price=101.0, profit=0.9, closed_at=5.0, opened=_execution("e1", 1.0)
+        ),
+        store.close_execution("e2", exit_price=99.0, profit=-1.1, costs=0.1, closed_at=6.0),
+    ]
+    store.append_profit_points("p", [(2.0, 3.0), (3.0, 1.5)])
+    return closed
+
+
+def test_a_unit_defers_its_execution_rows_and_points_to_the_same_database_rows(tmp_path: Path) -> None:
+    # The same calls, each committed at once and inside one unit (where the opens, the closes of
+    # rows opened in the unit and the points wait for its end): the same rows, the same records.
+    clock = ManualClock(1_700_000_000.0)
+    at_once, in_unit = (
+        MemoryMap(data_dir=tmp_path / "a", clock=clock),
+        MemoryMap(data_dir=tmp_path / "b", clock=clock),
+    )
+    try:
+        expected = _unit_writes(at_once)
+        with in_unit.unit_of_work():
+            closed = _unit_writes(in_unit)
+            assert _stored_rows(in_unit) == []  # nothing reached the database yet
+            assert in_unit._unit.deferred  # they wait as rows
+        assert closed == expected
+        assert _stored_rows(in_unit) == _stored_rows(at_once)
+        assert len(_stored_rows(at_once)) == 5
+        assert closed[1] == in_unit.get_execution("e2")
+    finally:
+        at_once.close()
+        in_unit.close()
+
+
+def test_a_deferred_execution_is_checked_at_the_call(store: MemoryMap) -> None:
+    store.insert_execution(_execution("e0", 0.5))
+    with store.unit_of_work():
+        with pytest.raises(ConflictError):
+            store.insert_execution(_execution("e0"))  # taken in the database
+        store.insert_execution(_execution("e1"))
+        with pytest.raises(ConflictError):
+            store.insert_execution(_execution("e1"))  # taken by a row still waiting
+        store.close_execution("e1", exit_price=101.0, profit=0.9)
+        with pytest.raises(ExecutionAlreadyCompletedError):
+            store.close_execution("e1", exit_price=101.0, profit=0.9)
+    assert _other_reader(store) == ["e0", "e1"]
+    assert store.get_execution("e1").status == "closed"
+
+
+def test_deferred_rows_that_fail_at_the_units_end_lose_the_unit(store: MemoryMap) -> None:
+    driver = store._driver()
+    pages = driver.execute("PRAGMA page_count").fetchone()[0]
+    unit = store.unit_of_work()
+    unit.__enter__()
+    store.insert_execution(_execution("e1"))
+    store.append_profit_points("p", [(float(i), 0.0) for i in range(5000)])  # waits: no error yet
+    driver.execute(f"PRAGMA max_page_count = {pages}")  # a full disk when the rows go in
+    with pytest.raises(UnitOfWorkLostError, match="full"):
+        unit.__exit__(None, None, None)
+    driver.execute("PRAGMA max_page_count = 1073741823")
+    assert _other_reader(store) == []
+    assert store.profit_points("p") == []
+    with store.unit_of_work():  # the next unit starts clean: nothing of the lost one is written
+        store.insert_execution(_execution("e2"))
+    assert _other_reader(store) == ["e2"]
+    assert store.profit_points("p") == []
 
 
 def test_close_of_a_known_execution_returns_the_row_as_stored(store: MemoryMap) -> None:
@@ -445,7 +529,7 @@ def test_a_unit_lost_before_a_read_is_still_reported_at_its_end(store: MemoryMap
     store.insert_execution(_execution("e1"))
     driver.execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(StoreError, match="full"):
-        store.append_profit_points("p", [(float(i), 0.0) for i in range(5000)])
+        store.set("big", "value", "x" * 200_000)
     driver.execute("PRAGMA max_page_count = 1073741823")
     assert store.executions() == []  # the read commits what the unit holds: nothing, it was lost
     with pytest.raises(UnitOfWorkLostError):

@@ -30,6 +30,7 @@ __all__ = [
     "CLOSE_EXECUTION",
     "CLOSE_EXECUTION_RETURNING",
     "DELETE_PATTERN_STATS",
+    "EXECUTION_EXISTS",
     "INSERT_EXECUTION",
     "INSERT_PROFIT_POINT",
     "LOCK_KEY",
@@ -239,6 +240,11 @@ CLOSE_EXECUTION = Statement(_close())
 CLOSE_EXECUTION_RETURNING = Statement(_close().returning(*executions.c))
 SELECT_EXECUTION = Statement(
     sa.select(executions).where(executions.c.execution_id == sa.bindparam("execution_id"))
+)
+
+#: Whether an execution id is taken (an insert deferred to its unit's end checks it at the call).
+EXECUTION_EXISTS = Statement(
+    sa.select(sa.literal(1)).where(executions.c.execution_id == sa.bindparam("execution_id"))
 )
 
 INSERT_PROFIT_POINT = Statement(

@@ -8,6 +8,7 @@ of filters (run on SQLite's driver, see :meth:`StoreBase._fetch`). See :mod:`.sc
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from tengri.engine.store.statements import (
     CLOSE_EXECUTION,
     CLOSE_EXECUTION_RETURNING,
     DELETE_PATTERN_STATS,
+    EXECUTION_EXISTS,
     INSERT_EXECUTION,
     INSERT_PROFIT_POINT,
     SELECT_EXECUTION,
@@ -85,6 +87,21 @@ class StoreTables(StoreBase):
             "opened_at": execution.opened_at,
             "closed_at": execution.closed_at,
         }
+        with self._guard("insert an execution"):
+            driver = self._deferring()
+            if driver is not None:  # the row waits for the unit's end; the id is checked now
+                waiting = self._deferred(INSERT_EXECUTION)
+                taken = execution.execution_id in waiting or (
+                    driver.execute(
+                        EXECUTION_EXISTS.sql,
+                        {**EXECUTION_EXISTS.literals, "execution_id": execution.execution_id},
+                    ).fetchone()
+                    is not None
+                )
+                if taken:
+                    raise ConflictError(f"execution {execution.execution_id!r} already exists")
+                waiting[execution.execution_id] = values
+                return
         try:
             with self._transaction("insert an execution") as txn:
                 txn.execute(INSERT_EXECUTION, values)
@@ -133,27 +150,30 @@ class StoreTables(StoreBase):
             "closed_at": closed_at,
             "new_costs": costs,
         }
+        waiting = self._unit.deferred.get(INSERT_EXECUTION, {}).get(execution_id)
+        if waiting is not None:  # opened in this unit, its insert still waiting: the row closes in place
+            if waiting["status"] != "open":
+                raise ExecutionAlreadyCompletedError(
+                    f"execution {execution_id!r} is already {waiting['status']}"
+                )
+            if opened is None or opened.execution_id != execution_id:
+                opened = _execution(
+                    {
+                        **waiting,
+                        "hash_triggers": json.loads(waiting["hash_triggers"]),
+                        "context": json.loads(waiting["context"]),
+                    }
+                )
+            if costs is not None:
+                waiting["costs"] = costs
+            waiting.update(
+                exit_price=exit_price, profit=profit, success=success, status=status, closed_at=closed_at
+            )
+            return _closed(opened, status, exit_price, profit, success, closed_at, costs)
         with self._transaction("close an execution") as txn:
             if opened is not None and opened.execution_id == execution_id:
                 if txn.execute(CLOSE_EXECUTION, params) == 1:
-                    return ExecutionRecord(  # dataclasses.replace, without its introspection
-                        execution_id=opened.execution_id,
-                        agent_id=opened.agent_id,
-                        strategy_id=opened.strategy_id,
-                        direction=opened.direction,
-                        entry_price=opened.entry_price,
-                        opened_at=opened.opened_at,
-                        hash_triggers=opened.hash_triggers,
-                        size=opened.size,
-                        costs=opened.costs if costs is None else costs,
-                        confidence=opened.confidence,
-                        context=opened.context,
-                        status=status,
-                        exit_price=exit_price,
-                        profit=profit,
-                        success=success,
-                        closed_at=closed_at,
-                    )
+                    return _closed(opened, status, exit_price, profit, success, closed_at, costs)
                 updated, row = False, txn.first(SELECT_EXECUTION, {"execution_id": execution_id})
             # With RETURNING the update hands back the row; the row is read separately only where
             # the database cannot, or to tell a missing execution from a completed one.
@@ -325,6 +345,12 @@ class StoreTables(StoreBase):
         rows = [{"stream": stream, "t": t, "value": v} for t, v in pairs]
         if not rows:
             return
+        with self._guard("append profit points"):
+            if self._deferring() is not None:  # the points wait for the unit's end
+                waiting = self._deferred(INSERT_PROFIT_POINT)
+                for row in rows:
+                    waiting[len(waiting)] = row
+                return
         with self._transaction("append profit points") as txn:
             if len(rows) == 1:
                 txn.execute(INSERT_PROFIT_POINT, rows[0])
@@ -449,6 +475,36 @@ def _select_profit_points(given: tuple[str, ...]) -> Statement:
 
 
 SELECT_BUDGET = Statement(sa.select(thermal_budget).where(thermal_budget.c.name == sa.bindparam("name")))
+
+
+def _closed(
+    opened: ExecutionRecord,
+    status: ExecutionStatus,
+    exit_price: float,
+    profit: float,
+    success: bool,
+    closed_at: float,
+    costs: float | None,
+) -> ExecutionRecord:
+    """``opened`` as closed (dataclasses.replace, without its introspection)."""
+    return ExecutionRecord(
+        execution_id=opened.execution_id,
+        agent_id=opened.agent_id,
+        strategy_id=opened.strategy_id,
+        direction=opened.direction,
+        entry_price=opened.entry_price,
+        opened_at=opened.opened_at,
+        hash_triggers=opened.hash_triggers,
+        size=opened.size,
+        costs=opened.costs if costs is None else costs,
+        confidence=opened.confidence,
+        context=opened.context,
+        status=status,
+        exit_price=exit_price,
+        profit=profit,
+        success=success,
+        closed_at=closed_at,
+    )
 
 
 def _execution(row: Mapping[Any, Any]) -> ExecutionRecord:
