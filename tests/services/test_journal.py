@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
@@ -116,3 +118,43 @@ def test_trades_leave_memory_when_written_and_read_back_to_the_same_floats(tmp_p
     resumed.flush()
     assert resumed.frame("trades")["exit_bar"].tolist() == [1, 2, 4]
     assert resumed.frame("trades")["profit"].tolist() == [profits[0], profits[1], 1.5]
+
+
+def test_rows_given_as_columns_are_written_as_the_same_rows(tmp_path: Path) -> None:
+    # Numpy columns beside tuples, a NaN and an infinity among the floats, ints for a float column
+    # in one block: the bytes are those of the rows appended one at a time.
+    rows = [
+        tuple(
+            bar
+            if name == "bar"
+            else iso(1e9 + 60 * bar)
+            if name == "timestamp"
+            else name
+            if name == "symbol"
+            else v
+            for name, v in zip(FILES["timeline"], [0.1 * bar + 1 / 3] * len(FILES["timeline"]), strict=True)
+        )
+        for bar in range(9)
+    ]
+    rows[2] = (*rows[2][:6], math.nan, math.inf, 0, *rows[2][9:])
+    by_rows, by_columns = RunJournal(tmp_path / "rows"), RunJournal(tmp_path / "columns")
+    for row in rows:
+        by_rows.append("timeline", row)
+    for first, stop in ((0, 4), (4, 9)):
+        block = list(zip(*rows[first:stop], strict=True))
+        block[0] = np.arange(first, stop)
+        block[5] = np.array(block[5])
+        by_columns.append_columns("timeline", block)
+        if first == 0:
+            assert by_columns.count("timeline") == 4
+            by_columns.flush()  # a flush between blocks appends
+    assert by_columns.count("timeline") == 9
+    by_rows.flush()
+    by_columns.flush()
+    expected = (tmp_path / "rows" / "timeline.csv").read_bytes()
+    assert (tmp_path / "columns" / "timeline.csv").read_bytes() == expected
+    assert b",,," in expected  # the NaN and the infinity are empty fields
+    with pytest.raises(ValueError, match="columns"):
+        by_columns.append_columns("trades", block)
+    with pytest.raises(ValueError, match="one length"):
+        by_columns.append_columns("timeline", [*block[:-1], block[-1][:1]])

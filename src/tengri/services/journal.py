@@ -120,7 +120,7 @@ def _write_rows(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]) -
     handle.write(text.getvalue().encode())
 
 
-def _column(values: Sequence[Any]) -> pa.Array:
+def _column(values: Sequence[Any] | np.ndarray[Any, Any]) -> pa.Array:
     """One column of a streamed table's rows as an Arrow array, a non-finite float as a null."""
     try:
         array = pa.array(values)
@@ -141,9 +141,13 @@ def _write_columns(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]
     reads back to the same float; every string is quoted. Rows of one bar are the same bytes
     whatever the flushes' sizes, so a resumed run's files equal an uninterrupted run's.
     """
-    if not rows:
-        return
-    arrays = [_column(values) for values in zip(*rows, strict=True)]
+    if rows:
+        _write_block(handle, table, list(zip(*rows, strict=True)))
+
+
+def _write_block(handle: BinaryIO, table: str, columns: Sequence[Sequence[Any]]) -> None:
+    """Write rows given as columns (sequences or numpy arrays), as :func:`_write_columns` writes rows."""
+    arrays = [_column(values) for values in columns]
     arrow_csv.write_csv(
         pa.Table.from_arrays(arrays, names=list(FILES[table])),
         handle,
@@ -158,6 +162,8 @@ class RunJournal:
         self.run_dir = run_dir
         # A spilled table's rows not yet written; every row of the others.
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in FILES}
+        # A streamed table's rows given as columns (append_columns), after its rows, not yet written.
+        self._blocks: dict[str, list[Sequence[Sequence[Any]]]] = {name: [] for name in STREAMED}
         self._written: dict[str, int] = dict.fromkeys(FILES, 0)  # rows of each table on disk
 
     def __len__(self) -> int:
@@ -166,8 +172,11 @@ class RunJournal:
     def count(self, table: str) -> int:
         """The number of rows in ``table``."""
         if table in _SPILLED:
-            return self._written[table] + len(self._rows[table])
+            return self._written[table] + len(self._rows[table]) + self._block_rows(table)
         return len(self._rows[table])
+
+    def _block_rows(self, table: str) -> int:
+        return sum(len(block[0]) for block in self._blocks.get(table, ()))
 
     def add(self, table: str, **row: Any) -> None:
         """Append one row to ``table`` (keys are that table's columns; a missing one is empty).
@@ -183,9 +192,24 @@ class RunJournal:
         # A streamed table's non-finite floats become empty fields when its rows are written.
         self._rows[table].append(row if table in STREAMED else _finite(row))
 
+    def append_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
+        """Append rows of a streamed table given as its columns, in ``FILES[table]`` order.
+
+        A block of bars at once, numpy arrays welcome: no tuple per bar. The rows are written
+        exactly as :meth:`append` of each row would have them written.
+        """
+        if table not in STREAMED:
+            raise ValueError(f"{table} rows are not given as columns")
+        if len(columns) != len(FILES[table]) or len({len(c) for c in columns}) > 1:
+            raise ValueError(f"a {table} block has {len(FILES[table])} columns of one length")
+        if len(columns[0]):
+            self._blocks[table].append(columns)
+
     def replace(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
         """Replace every row of ``table``; the next flush rewrites its file."""
         self._rows[table] = []
+        if table in self._blocks:
+            self._blocks[table] = []
         self._written[table] = 0
         for row in rows:
             self.add(table, **row)
@@ -220,8 +244,9 @@ class RunJournal:
         for table, all_rows in self._rows.items():
             path = self.run_dir / f"{table}.csv"
             spilled = table in _SPILLED
+            blocks = self._blocks.get(table, [])
             start = self._written[table]
-            end = start + len(all_rows) if spilled else len(all_rows)
+            end = start + len(all_rows) + self._block_rows(table) if spilled else len(all_rows)
             if start and start == end and path.is_file():
                 continue
             rows = all_rows if spilled else all_rows[start:end]
@@ -229,15 +254,21 @@ class RunJournal:
             if start and path.is_file():
                 with path.open("ab") as handle:
                     write(handle, table, rows)
+                    for block in blocks:
+                        _write_block(handle, table, block)
             else:
                 tmp = path.with_suffix(".csv.tmp")
                 with tmp.open("wb") as handle:
                     handle.write((",".join(FILES[table]) + "\n").encode())
                     write(handle, table, rows)
+                    for block in blocks:
+                        _write_block(handle, table, block)
                 tmp.replace(path)
             self._written[table] = end
             if spilled:
                 self._rows[table] = []
+                if blocks:
+                    self._blocks[table] = []
 
     def load(self, upto_bar: int) -> None:
         """Load the tables from disk, keeping only rows of bars before ``upto_bar``.
@@ -247,6 +278,8 @@ class RunJournal:
         for table, columns in FILES.items():
             path = self.run_dir / f"{table}.csv"
             self._rows[table] = []
+            if table in self._blocks:
+                self._blocks[table] = []
             self._written[table] = 0  # the next flush rewrites the file: it may hold rows past upto_bar
             if not path.is_file():
                 continue

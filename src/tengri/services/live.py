@@ -234,7 +234,7 @@ class LiveSession:
         replay.maybe_retrain(bar)
         # The tick is committed; its journal rows and a checkpoint go before its orders, so a
         # kill after an order leaves a store that knows the order's execution.
-        replay.journal.flush()
+        replay.flush_journal()
         replay.orchestrator.checkpoint()
         router.route({"opened": result.opened, "closed": [c.to_dict() for c in result.closed]})
         self._refresh_status()
@@ -290,7 +290,7 @@ class LiveSession:
         replay = self.replay
         if replay is None:
             return None
-        replay.journal.flush()
+        replay.flush_journal()
         self.last_report = self.machine_clock.now()
         notes = [*self.feed.rejected[-5:]]
         if self.reconciliation is not None:

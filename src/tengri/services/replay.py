@@ -65,8 +65,6 @@ ModelKind = Literal["enhanced", "lstm", "qlstm", "none"]
 MODEL_KINDS: tuple[str, ...] = ("enhanced", "lstm", "qlstm", "none")
 DECAY_BARS = 168
 _NEVER = 2**62
-# Bars whose ISO times are formatted at once (in one vectorised call), as the replay reaches them.
-_ISO_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -208,8 +206,11 @@ class _Replay:
         codes, names = pd.factorize(bars["symbol"])
         self._symbol_names: list[str] = [str(name) for name in names]
         self._symbol_codes = array("I", codes.astype(np.uint32).tobytes())
-        self._iso_from = 0  # the first bar of the block of ISO times in _iso_block
-        self._iso_block: list[str] = []
+        # The timeline's rows since the last flush, from bar _timeline_from on: only the engine's
+        # columns, a tuple a bar; the bar's own (time, prices, symbol) join them as columns at the
+        # flush (:meth:`flush_journal`), sliced from the bars.
+        self._timeline_from = 0
+        self._timeline: list[tuple[Any, ...]] = []
         self._batch: AbstractContextManager[None] | None = None  # see begin_batch
         self.retrains = 0
         self.retrains_skipped = 0
@@ -232,9 +233,11 @@ class _Replay:
     def release(self, own_strategy: bool) -> None:
         """Free what only the bar loop needed, before the run files read the journal back.
 
-        The bars' columns go, and the strategies' histories: every symbol's copy, and the first
-        symbol's own when the replay made it (``own_strategy``; a caller's object stays whole).
+        The journal is flushed first (its timeline rows need the bars). The bars' columns go, and
+        the strategies' histories: every symbol's copy, and the first symbol's own when the replay
+        made it (``own_strategy``; a caller's object stays whole).
         """
+        self.flush_journal()
         self._columns = tuple(array("d") for _ in self._columns)
         self._symbol_codes = array("I")
         if self.strategy_source is not None:
@@ -254,13 +257,33 @@ class _Replay:
         )
 
     def iso(self, bar: int) -> str:
-        """The bar's time in ISO 8601, formatted a block at a time (all of them at once grow with bars)."""
-        at = bar - self._iso_from
-        if not 0 <= at < len(self._iso_block):
-            self._iso_from = bar
-            self._iso_block = iso_times(self._columns[0][bar : bar + _ISO_BLOCK])
-            at = 0
-        return self._iso_block[at]
+        """The bar's time in ISO 8601."""
+        return iso(self._columns[0][bar])
+
+    def flush_journal(self) -> None:
+        """Write the journal's rows so far to the run folder (the timeline's with their bars' columns)."""
+        rows = self._timeline
+        if rows:
+            first, stop = self._timeline_from, self._timeline_from + len(rows)
+            times, opens, highs, lows, closes, _ = self._columns
+            names = self._symbol_names
+            engine = list(zip(*rows, strict=True))
+            self.journal.append_columns(
+                "timeline",
+                (
+                    np.arange(first, stop),
+                    iso_times(times[first:stop]),
+                    np.asarray(opens[first:stop]),
+                    np.asarray(highs[first:stop]),
+                    np.asarray(lows[first:stop]),
+                    np.asarray(closes[first:stop]),
+                    *engine[:-1],
+                    [names[code] for code in self._symbol_codes[first:stop]],
+                    engine[-1],
+                ),
+            )
+            self._timeline = []
+        self.journal.flush()
 
     def step(self, bar: int) -> TickOutcome:
         times, opens, highs, lows, closes, volumes = self._columns
@@ -277,15 +300,12 @@ class _Replay:
         account = desk.account
         thermal = orchestrator.thermal_manager
         snapshot = thermal.snapshot
-        self.journal.append(
-            "timeline",
+        if not self._timeline or bar != self._timeline_from + len(self._timeline):
+            if self._timeline:  # not the next bar of the block: the block goes first
+                self.flush_journal()
+            self._timeline_from = bar
+        self._timeline.append(  # the bar's time, prices and symbol join these at the flush
             (
-                bar,
-                self.iso(bar),
-                open_,
-                high,
-                low,
-                close,
                 result.equity,
                 desk.config.cash + desk.realised,
                 account.position(symbol) if account.positions else 0,
@@ -294,9 +314,8 @@ class _Replay:
                 snapshot.zone,
                 snapshot.max_celsius,
                 int(thermal.ledger.active is not None),
-                symbol,
                 desk.config.cash + account.symbol_pnl(symbol),
-            ),
+            )
         )
         if bar % self.sample_every == 0:
             self._sample_confidences(bar, t)
@@ -357,7 +376,7 @@ class _Replay:
         # Journal first: after a kill before the store's commit, the store's older checkpoint
         # makes the resume drop the journal's newer rows and the engine re-process (and
         # re-journal) them.
-        self.journal.flush()
+        self.flush_journal()
         self.orchestrator.checkpoint()
         self.commit_batch()
         self.begin_batch()
@@ -573,14 +592,14 @@ def run_replay(
     except UnitOfWorkLostError:
         # The database rolled back what the engine holds in memory: a checkpoint of that memory
         # would not match the store. The store stays at its last checkpoint, for --resume.
-        replay.journal.flush()
+        replay.flush_journal()
         replay.store.close()
         raise
     except BaseException:
         try:
             if replay.model_source is not None:
                 replay.model_source.close()
-            replay.journal.flush()
+            replay.flush_journal()
             replay.orchestrator.shutdown(backup=False)
             replay.commit_batch()
         finally:
@@ -590,7 +609,7 @@ def run_replay(
     if model_source is not None:
         # The source's records cover every streamed bar.
         replay.journal.replace("signals", model_source.signal_rows(fit_frame))
-    replay.journal.flush()
+    replay.flush_journal()
     if model_source is not None:
         notes.extend(model_source.silence_notes())
     outcome = write_run_files(
