@@ -37,7 +37,10 @@ import pyarrow.csv as arrow_csv
 
 from tengri.report.run_folder import COLUMNS, TEXT_COLUMNS
 
-__all__ = ["FILES", "RunJournal", "iso", "iso_times"]
+__all__ = ["FILES", "Column", "RunJournal", "iso", "iso_times"]
+
+#: A column of rows given as columns (:meth:`RunJournal.append_columns`).
+Column = Sequence[Any] | np.ndarray[Any, Any]
 
 # The columns are the report's folder contract; the journal adds a bar number where rows are per bar.
 # A portfolio's rows say their symbol; a timeline row also has that symbol's equity (the initial
@@ -120,7 +123,7 @@ def _write_rows(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]) -
     handle.write(text.getvalue().encode())
 
 
-def _column(values: Sequence[Any] | np.ndarray[Any, Any]) -> pa.Array:
+def _column(values: Column) -> pa.Array:
     """One column of a streamed table's rows as an Arrow array, a non-finite float as a null."""
     try:
         array = pa.array(values)
@@ -145,7 +148,7 @@ def _write_columns(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]
         _write_block(handle, table, list(zip(*rows, strict=True)))
 
 
-def _write_block(handle: BinaryIO, table: str, columns: Sequence[Sequence[Any]]) -> None:
+def _write_block(handle: BinaryIO, table: str, columns: Sequence[Column]) -> None:
     """Write rows given as columns (sequences or numpy arrays), as :func:`_write_columns` writes rows."""
     arrays = [_column(values) for values in columns]
     arrow_csv.write_csv(
@@ -163,7 +166,7 @@ class RunJournal:
         # A spilled table's rows not yet written; every row of the others.
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in FILES}
         # A streamed table's rows given as columns (append_columns), after its rows, not yet written.
-        self._blocks: dict[str, list[Sequence[Sequence[Any]]]] = {name: [] for name in STREAMED}
+        self._blocks: dict[str, list[Sequence[Column]]] = {name: [] for name in STREAMED}
         self._written: dict[str, int] = dict.fromkeys(FILES, 0)  # rows of each table on disk
 
     def __len__(self) -> int:
@@ -192,7 +195,7 @@ class RunJournal:
         # A streamed table's non-finite floats become empty fields when its rows are written.
         self._rows[table].append(row if table in STREAMED else _finite(row))
 
-    def append_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
+    def append_columns(self, table: str, columns: Sequence[Column]) -> None:
         """Append rows of a streamed table given as its columns, in ``FILES[table]`` order.
 
         A block of bars at once, numpy arrays welcome: no tuple per bar. The rows are written

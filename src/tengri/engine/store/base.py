@@ -217,12 +217,13 @@ class StoreBase:
         """Group this thread's writes inside the block into one transaction, committed at its end.
 
         Each write runs in a savepoint: one that fails is rolled back alone and raises as it would
-        outside, and the others stay. The deferred writes (executions' openings and closings, profit
-        points; see the module docstring) are checked at the call and written before the next
-        other statement: a database failure of theirs loses the unit. The transaction begins at the first write and holds the
-        store's write lock until the block ends; a read inside the block, and a maintenance write,
-        first commit what the block has written so far. Units nest (the outermost commits). On
-        databases other than SQLite each write commits on its own, as outside a unit. A unit held
+        outside, and the others stay. The deferred writes (executions' openings and closings,
+        profit points; see the module docstring) are checked at the call and written before the
+        next other statement: a database failure of theirs loses the unit. The transaction begins
+        at the first write and holds the store's write lock until the block ends; a read inside
+        the block, and a maintenance write, first commit what the block has written so far. Units
+        nest (the outermost commits). On databases other than SQLite each write commits on its
+        own, as outside a unit. A unit held
         across several of an orchestrator's ticks keeps the write lock between them: no other
         thread may then write through that engine (start it with ``background=False``, as a replay
         does, so that no duty thread does).
