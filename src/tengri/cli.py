@@ -213,6 +213,10 @@ def _print_symbols(per_symbol: dict[str, dict[str, Any]]) -> None:
     Console(width=160).print(table)
 
 
+# Bars between two updates of a replay's progress display (an update a bar cost a few percent).
+_PROGRESS_EVERY = 100
+
+
 def _progress_printer(label: str) -> tuple[Any, Any]:
     """Return (callback, context manager): a live bar on a terminal, log lines otherwise."""
     import contextlib
@@ -358,6 +362,7 @@ def _replay_command(
                 resume=resume,
                 on_progress=callback,
                 build_html=report,
+                progress_every=_PROGRESS_EVERY,
             )
     except KeyboardInterrupt:
         _fail("interrupted: the run is saved; continue it with --resume", 130)

@@ -256,3 +256,19 @@ def test_a_panel_handed_over_in_an_iterator_is_freed_while_the_replay_runs(tmp_p
     kept = read_panel(["sample:goog_d1"])
     run_replay(config, [kept], strategy=SmaCross(), build_html=False)  # a list the caller keeps
     assert len(next(iter(kept.data.values())).frame) == 2148  # is the caller's still, whole
+
+
+def test_progress_comes_every_so_many_bars_and_after_the_last(tmp_path: Path) -> None:
+    bars: list[int] = []
+    outcome = run_replay(
+        _config(tmp_path),
+        "sample:goog_d1",
+        model="none",
+        on_progress=lambda event: bars.append(event.bar),
+        build_html=False,
+        progress_every=500,
+    )
+    total = outcome.summary["bars"]
+    assert bars == [*range(500, total + 1, 500), total]
+    with pytest.raises(InvalidInputError, match="progress_every"):
+        run_replay(_config(tmp_path), "sample:goog_d1", on_progress=print, progress_every=0)

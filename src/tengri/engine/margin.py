@@ -67,13 +67,15 @@ def margin_breach(desk: ExecutionDesk, tick: Tick, equity: float | None = None) 
         return None
     if equity is None:
         equity = account_equity(desk)
-    exposure = gross_exposure(desk)
-    if equity <= 0:
-        reason = "equity"
-    elif equity < desk.config.maintenance_margin * exposure:
+    if equity > 0:
+        margin = desk.config.maintenance_margin
+        # At a margin of 0 (the default) only equity <= 0 calls: no exposure to sum on every tick.
+        if margin == 0 or equity >= margin * gross_exposure(desk):
+            return None
         reason = "maintenance"
     else:
-        return None
+        reason = "equity"
+    exposure = gross_exposure(desk)
     log.warning(
         "margin call at tick %d (%s): equity %.2f, exposure %.2f; trading stops",
         tick.index,

@@ -498,8 +498,12 @@ def run_replay(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     build_html: bool = True,
     machine_clock: Clock | None = None,
+    progress_every: int = 1,
 ) -> RunOutcome:
     """Replay ``data`` through the system and write the run folder; return where it is and its summary.
+
+    ``on_progress`` sees a :class:`ProgressEvent` every ``progress_every`` bars and after the last
+    (a display needs far fewer than one a bar, and an event costs a few microseconds to gather).
 
     ``data`` is one source, several (a portfolio: one instrument each), a long-format file with a
     ``symbol`` column, or a :class:`~tengri.data.Panel` already read. Given as an iterator, the
@@ -518,6 +522,8 @@ def run_replay(
     """
     if model not in MODEL_KINDS:
         raise InvalidInputError(f"model must be one of {', '.join(MODEL_KINDS)}, got {model!r}")
+    if not (isinstance(progress_every, int) and progress_every >= 1):
+        raise InvalidInputError(f"progress_every must be a whole number of bars >= 1, got {progress_every!r}")
     sources: list[OHLCVSource | Panel] = list(data) if isinstance(data, list | tuple | Iterator) else [data]
     panel = read_panel(sources)
     if len(panel.symbols) > 1 and model != "none":
@@ -572,7 +578,7 @@ def run_replay(
             replay.maybe_retrain(bar)
             if (bar + 1 - offset) % checkpoint_every == 0:
                 replay.checkpoint()
-            if on_progress is not None:
+            if on_progress is not None and ((bar + 1) % progress_every == 0 or bar + 1 == total):
                 orchestrator = replay.orchestrator
                 on_progress(
                     ProgressEvent(
