@@ -133,7 +133,10 @@ class TradingDecisions:
         self._queue(decision, tick, opened, closed)
 
     def _decide_exits(self, tick: Tick, closed: list[ExecutionOutcome]) -> None:
-        cfg = self.config.trading
+        positions = self.desk.positions
+        if not positions:
+            return
+        holding_bars = self.config.trading.holding_bars
         opened: list[dict[str, Any]] = []
         price = tick.price
         bar = (
@@ -141,10 +144,13 @@ class TradingDecisions:
             tick.high if tick.high is not None else price,
             tick.low if tick.low is not None else price,
         )
-        for position in list(self.desk.positions.values()):
+        for position in list(positions.values()):
             if position.symbol != tick.symbol:
                 continue
-            hit = level_fill(position.direction, position.sl, position.tp, *bar)  # inside the bar
+            if position.sl is None and position.tp is None:  # no level to hit inside the bar
+                hit = None
+            else:
+                hit = level_fill(position.direction, position.sl, position.tp, *bar)  # inside the bar
             if hit is not None:
                 self._execute(
                     Decision(
@@ -160,7 +166,7 @@ class TradingDecisions:
                     opened,
                     closed,
                 )
-            elif cfg.holding_bars is not None and self.desk.bars_held(position, tick) >= cfg.holding_bars:
+            elif holding_bars is not None and self.desk.bars_held(position, tick) >= holding_bars:
                 self._exit(position.execution_id, tick, "holding", opened, closed)
 
     def _signals(self, tick: Tick, fired: list[str]) -> list[Signal]:

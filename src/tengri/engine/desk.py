@@ -41,7 +41,6 @@ from tengri.errors import ExecutionAlreadyCompletedError, ExecutionNotFoundError
 __all__ = ["Decision", "ExecutionDesk", "OpenPosition"]
 
 _ENTRY_STOP = MAX_ABS_PROFIT / 2
-_NO_LIMITS = RiskConfig()
 
 ExitReason = Literal[
     "holding",
@@ -296,7 +295,7 @@ class ExecutionDesk:
         fill = self._slipped(price, decision.direction)
         equity = self.equity(price, tick.symbol)
         size = self.sizer.size(fill, equity, tick.symbol, decision.size, decision.confidence)
-        if self.risk.config != _NO_LIMITS:
+        if self.risk.limits:
             gross = self.account.gross_exposure(price, tick.symbol)
             symbol_value = self.account.symbol_exposure(tick.symbol, price)
             size = self.risk.cap(size, fill, equity, gross, symbol_value)

@@ -29,6 +29,7 @@ __all__ = ["RiskGuard"]
 log = logging.getLogger(__name__)
 
 _DAY = 86_400.0
+_NO_LIMITS = RiskConfig()
 
 
 class RiskGuard:
@@ -39,6 +40,7 @@ class RiskGuard:
 
     def __init__(self, config: RiskConfig) -> None:
         self.config = config
+        self._limits: tuple[RiskConfig, bool] | None = None  # see limits
         self.peak: float | None = None
         self.killed_at: int | None = None
         self._day: int | None = None
@@ -55,6 +57,14 @@ class RiskGuard:
             "max_gross_exposure": 0,
             "max_position_fraction": 0,
         }
+
+    @property
+    def limits(self) -> bool:
+        """Whether any limit is set (the config differs from the default one); cached per (frozen) config."""
+        cached = self._limits
+        if cached is None or cached[0] is not self.config:
+            cached = self._limits = (self.config, self.config != _NO_LIMITS)
+        return cached[1]
 
     # -- the account, each tick ---------------------------------------------------------------
     def mark(self, equity: float, timestamp: float, index: int) -> bool:

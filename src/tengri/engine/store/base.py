@@ -327,6 +327,11 @@ class StoreBase:
         text = json_text(value, what)
         return text if self._raw is not None else value
 
+    @property
+    def _empty_list(self) -> Any:
+        """``_json_param([])`` without encoding it (a new list each time: the caller may keep it)."""
+        return "[]" if self._raw is not None else []
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot); the one in-memory connection is shared, so locked."""

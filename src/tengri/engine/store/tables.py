@@ -73,7 +73,9 @@ class StoreTables(StoreBase):
             "execution_id": execution.execution_id,
             "agent_id": execution.agent_id,
             "strategy_id": execution.strategy_id,
-            "hash_triggers": self._json_param(list(execution.hash_triggers), "execution hash triggers"),
+            "hash_triggers": self._json_param(list(execution.hash_triggers), "execution hash triggers")
+            if execution.hash_triggers
+            else self._empty_list,
             "direction": execution.direction,
             "entry_price": execution.entry_price,
             "exit_price": execution.exit_price,
