@@ -52,6 +52,10 @@ class TriggerState(StrEnum):
     COLLAPSED = "collapsed"
 
 
+# The states in which a trigger fires on its pattern.
+_FIRING = (TriggerState.ACTIVE, TriggerState.PROBATION)
+
+
 @dataclass(slots=True)
 class Trigger:
     """A registered hash trigger and its evidence."""
@@ -310,19 +314,23 @@ class HashTriggerEngine:
         price = cursor_state.triplet[2]
         with self._lock:
             self.ticks += 1
-            if self._pending is not None:
-                previous, previous_price = self._pending
+            pending = self._pending
+            if pending is not None:
+                previous, previous_price = pending
                 if previous_price > 0 and price > 0:
                     self._learn(previous, math.log(price / previous_price))
             self._pending = (hash_value, price)
-            self._wake_sleepers()
-            fired: list[Trigger] = []
+            if self._sleepers:
+                self._wake_sleepers()
+            fired: list[str] = []
             for mask, bucket in self._by_mask.items():
-                for trigger in bucket.get(hash_value & mask, ()):
-                    if trigger.state in (TriggerState.ACTIVE, TriggerState.PROBATION):
-                        trigger.fired += 1
-                        fired.append(trigger)
-        return [t.trigger_id for t in fired]
+                matches = bucket.get(hash_value & mask)
+                if matches:
+                    for trigger in matches:
+                        if trigger.state in _FIRING:
+                            trigger.fired += 1
+                            fired.append(trigger.trigger_id)
+        return fired
 
     def fired_triggers(self, ids: Iterable[str]) -> list[Trigger]:
         """Return the trigger objects for ids returned by :meth:`process_hash`."""
