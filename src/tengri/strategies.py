@@ -26,7 +26,7 @@ class SmaCross(Strategy):
 
     def next(self) -> Target | None:
         """Return the new target on a crossover (closing and reopening), else keep the current one."""
-        if len(self.closes) < self.slow + 1:
+        if len(self) < self.slow + 1:  # ticks seen (the kept history is never shorter here)
             return None
         fast_before, slow_before = self.sma(self.fast, 1), self.sma(self.slow, 1)
         fast_now, slow_now = self.sma(self.fast), self.sma(self.slow)
