@@ -67,14 +67,14 @@ def margin_breach(desk: ExecutionDesk, tick: Tick, equity: float | None = None) 
         return None
     if equity is None:
         equity = account_equity(desk)
-    if equity > 0:
+    if equity <= 0:
+        reason = "equity"
+    else:
         margin = desk.config.maintenance_margin
         # At a margin of 0 (the default) only equity <= 0 calls: no exposure to sum on every tick.
-        if margin == 0 or equity >= margin * gross_exposure(desk):
+        if margin == 0 or not equity < margin * gross_exposure(desk):
             return None
         reason = "maintenance"
-    else:
-        reason = "equity"
     exposure = gross_exposure(desk)
     log.warning(
         "margin call at tick %d (%s): equity %.2f, exposure %.2f; trading stops",

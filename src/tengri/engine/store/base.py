@@ -223,10 +223,9 @@ class StoreBase:
         at the first write and holds the store's write lock until the block ends; a read inside
         the block, and a maintenance write, first commit what the block has written so far. Units
         nest (the outermost commits). On databases other than SQLite each write commits on its
-        own, as outside a unit. A unit held
-        across several of an orchestrator's ticks keeps the write lock between them: no other
-        thread may then write through that engine (start it with ``background=False``, as a replay
-        does, so that no duty thread does).
+        own, as outside a unit. A unit held across several of an orchestrator's ticks keeps the
+        write lock between them: no other thread may then write through that engine (start it
+        with ``background=False``, as a replay does, so that no duty thread does).
 
         Raises
         ------
@@ -276,7 +275,7 @@ class StoreBase:
     def _deferring(self) -> sqlite3.Connection | None:
         """The driver connection, its unit's transaction begun, when this thread's write may wait.
 
-        On SQLite inside a unit of work, a write given here to :meth:`_defer` waits for the unit's
+        On SQLite inside a unit of work, a write kept in :meth:`_deferred` waits for the unit's
         end (see the module docstring); elsewhere this returns None and the caller writes now.
         A database failure to begin the transaction propagates (the caller's guard names it).
         """
