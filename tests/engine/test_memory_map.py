@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -410,19 +412,28 @@ def test_a_read_in_a_unit_sees_its_writes(store: MemoryMap) -> None:
     assert _other_reader(store) == ["e1", "e2"]
 
 
-def test_a_unit_the_database_rolls_back_is_reported_lost(store: MemoryMap) -> None:
-    store.insert_execution(_execution("e0", 0.5))
+@contextmanager
+def _full_disk(store: MemoryMap) -> Iterator[None]:
+    """The database may not grow by a page inside the block (SQLITE_FULL, as on a full disk)."""
     driver = store._driver()
     pages = driver.execute("PRAGMA page_count").fetchone()[0]
+    driver.execute(f"PRAGMA max_page_count = {pages}")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_a_unit_the_database_rolls_back_is_reported_lost(store: MemoryMap) -> None:
+    store.insert_execution(_execution("e0", 0.5))
     unit = store.unit_of_work()
     unit.__enter__()
     store.insert_execution(_execution("e1"))
-    driver.execute(f"PRAGMA max_page_count = {pages}")  # a full disk from here on
-    with pytest.raises(StoreError, match="full"):
-        store.set("big", "value", "x" * 200_000)  # a write that runs at the call
-    with pytest.raises(UnitOfWorkLostError, match="rolled back"):
-        unit.__exit__(None, None, None)
-    driver.execute("PRAGMA max_page_count = 1073741823")
+    with _full_disk(store):
+        with pytest.raises(StoreError, match="full"):
+            store.set("big", "value", "x" * 200_000)  # a write that runs at the call
+        with pytest.raises(UnitOfWorkLostError, match="rolled back"):
+            unit.__exit__(None, None, None)
     assert _other_reader(store) == ["e0"]  # e1 went with the unit
     store.insert_execution(_execution("e2"))  # the store works on
     assert _other_reader(store) == ["e0", "e2"]
@@ -494,16 +505,12 @@ def test_a_deferred_execution_is_checked_at_the_call(store: MemoryMap) -> None:
 
 
 def test_deferred_rows_that_fail_at_the_units_end_lose_the_unit(store: MemoryMap) -> None:
-    driver = store._driver()
-    pages = driver.execute("PRAGMA page_count").fetchone()[0]
     unit = store.unit_of_work()
     unit.__enter__()
     store.insert_execution(_execution("e1"))
     store.append_profit_points("p", [(float(i), 0.0) for i in range(5000)])  # waits: no error yet
-    driver.execute(f"PRAGMA max_page_count = {pages}")  # a full disk when the rows go in
-    with pytest.raises(UnitOfWorkLostError, match="full"):
-        unit.__exit__(None, None, None)
-    driver.execute("PRAGMA max_page_count = 1073741823")
+    with _full_disk(store), pytest.raises(UnitOfWorkLostError, match="full"):
+        unit.__exit__(None, None, None)  # a full disk when the rows go in
     assert _other_reader(store) == []
     assert store.profit_points("p") == []
     with store.unit_of_work():  # the next unit starts clean: nothing of the lost one is written
@@ -522,15 +529,11 @@ def test_close_of_a_known_execution_returns_the_row_as_stored(store: MemoryMap) 
 
 
 def test_a_unit_lost_before_a_read_is_still_reported_at_its_end(store: MemoryMap) -> None:
-    driver = store._driver()
-    pages = driver.execute("PRAGMA page_count").fetchone()[0]
     unit = store.unit_of_work()
     unit.__enter__()
     store.insert_execution(_execution("e1"))
-    driver.execute(f"PRAGMA max_page_count = {pages}")
-    with pytest.raises(StoreError, match="full"):
+    with _full_disk(store), pytest.raises(StoreError, match="full"):
         store.set("big", "value", "x" * 200_000)
-    driver.execute("PRAGMA max_page_count = 1073741823")
     assert store.executions() == []  # the read commits what the unit holds: nothing, it was lost
     with pytest.raises(UnitOfWorkLostError):
         unit.__exit__(None, None, None)
