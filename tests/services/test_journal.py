@@ -158,3 +158,27 @@ def test_rows_given_as_columns_are_written_as_the_same_rows(tmp_path: Path) -> N
         by_columns.append_columns("trades", block)
     with pytest.raises(ValueError, match="one length"):
         by_columns.append_columns("timeline", [*block[:-1], block[-1][:1]])
+
+
+def test_a_flush_leaves_the_files_of_tables_without_new_rows_alone(tmp_path: Path) -> None:
+    journal = RunJournal(tmp_path)
+    _bar(journal, 0)
+    journal.flush()
+    bursts, timeline = tmp_path / "bursts.csv", tmp_path / "timeline.csv"
+    before = {path: path.stat().st_ino for path in (bursts, timeline)}  # a rewrite renames a new file in
+    _bar(journal, 1)
+    journal.flush()
+    journal.flush()
+    assert bursts.stat().st_ino == before[bursts]  # header only, as written: not written again
+    assert bursts.read_text() == ",".join(FILES["bursts"]) + "\n"
+    assert pd.read_csv(timeline)["bar"].tolist() == [0, 1]
+    journal.add("bursts", start="a", end="b", seconds=1.0, label="fit")
+    journal.flush()
+    assert len(pd.read_csv(bursts)) == 1
+    journal.replace("bursts", [])  # replaced by no rows: the file must say so
+    journal.flush()
+    assert pd.read_csv(bursts).empty
+    resumed = RunJournal(tmp_path)  # a resume rewrites what it loaded: the file may hold later rows
+    resumed.load(upto_bar=1)
+    resumed.flush()
+    assert pd.read_csv(timeline)["bar"].tolist() == [0]

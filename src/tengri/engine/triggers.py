@@ -89,7 +89,7 @@ class Trigger:
         # Field by field, not ``asdict``: a checkpoint writes every trigger, and asdict deep-copies.
         data = {name: getattr(self, name) for name in _TRIGGER_FIELDS}
         data["state"] = self.state.value
-        data["extra"] = copy.deepcopy(self.extra)
+        data["extra"] = copy.deepcopy(self.extra) if self.extra else {}  # most have none
         return data
 
     @classmethod

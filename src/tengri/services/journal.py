@@ -168,6 +168,9 @@ class RunJournal:
         # A streamed table's rows given as columns (append_columns), after its rows, not yet written.
         self._blocks: dict[str, list[Sequence[Column]]] = {name: [] for name in STREAMED}
         self._written: dict[str, int] = dict.fromkeys(FILES, 0)  # rows of each table on disk
+        # Tables whose file this journal wrote and that were neither replaced nor loaded since:
+        # with no new rows, their file is already what a flush would write.
+        self._current: set[str] = set()
 
     def __len__(self) -> int:
         return sum(self.count(table) for table in FILES)
@@ -214,6 +217,7 @@ class RunJournal:
         if table in self._blocks:
             self._blocks[table] = []
         self._written[table] = 0
+        self._current.discard(table)
         for row in rows:
             self.add(table, **row)
 
@@ -250,8 +254,8 @@ class RunJournal:
             blocks = self._blocks.get(table, [])
             start = self._written[table]
             end = start + len(all_rows) + self._block_rows(table) if spilled else len(all_rows)
-            if start and start == end and path.is_file():
-                continue
+            if start == end and (start or table in self._current) and path.is_file():
+                continue  # nothing new (a table without rows is not rewritten at every flush)
             rows = all_rows if spilled else all_rows[start:end]
             write = _write_columns if table in STREAMED else _write_rows
             if start and path.is_file():
@@ -268,6 +272,7 @@ class RunJournal:
                         _write_block(handle, table, block)
                 tmp.replace(path)
             self._written[table] = end
+            self._current.add(table)
             if spilled:
                 self._rows[table] = []
                 if blocks:
@@ -278,6 +283,7 @@ class RunJournal:
 
         A streamed table's file is cut before ``upto_bar``'s rows and its later flushes append.
         """
+        self._current.clear()
         for table, columns in FILES.items():
             path = self.run_dir / f"{table}.csv"
             self._rows[table] = []
