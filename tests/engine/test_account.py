@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.engine.strategy_engine import strategy_engine
 
 from tengri.engine import ManualClock, Strategy, StrategySource, SystemOrchestrator
+from tengri.engine.account import Account
 from tengri.engine.signals import Target
 
 T0 = 1_700_000_000.0
@@ -113,3 +117,44 @@ def test_share_evidence_decides_whose_outcomes_the_agent_pools(
     assert {row.strategy_id for row in engine.store.executions()} == ids
     # X's closed trade is evidence for the strategy on every symbol, or on X only.
     assert set(engine.agent.statistics()["strategies"]) == learnt
+
+
+@dataclass(frozen=True)
+class _Held:
+    execution_id: str
+    symbol: str
+    direction: int
+    size: float
+    entry_price: float
+    entry_costs: float
+
+
+_held = st.builds(
+    _Held,
+    execution_id=st.uuids().map(str),
+    symbol=st.sampled_from(["X", "Y"]),
+    direction=st.sampled_from([1, -1]),
+    size=st.floats(0.001, 1e6),
+    entry_price=st.floats(0.01, 1e5),
+    entry_costs=st.floats(0.0, 100.0),
+)
+
+
+@given(
+    positions=st.lists(_held, max_size=6),
+    marks=st.dictionaries(st.sampled_from(["X", "Y"]), st.floats(0.01, 1e5)),
+    realised=st.dictionaries(st.sampled_from(["X", "Y"]), st.floats(-1e6, 1e6)),
+)
+def test_holding_is_position_and_symbol_pnl_to_the_bit(
+    positions: list[_Held], marks: dict[str, float], realised: dict[str, float]
+) -> None:
+    account: Account[_Held] = Account(1000.0)
+    for position in positions:
+        account.book_open(position)
+    account.marks = dict(marks)
+    account.realised_by_symbol = dict(realised)
+    for symbol in ("X", "Y", "Z"):
+        position, pnl = account.holding(symbol)
+        # The same sums in the same order: equal floats (and an int 0 where position() gives one).
+        assert (type(position), position) == (type(account.position(symbol)), account.position(symbol))
+        assert pnl == account.symbol_pnl(symbol)

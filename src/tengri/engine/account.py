@@ -146,6 +146,18 @@ class Account(Generic[P]):
             marked += p.direction * (self.price_of(p, at) - p.entry_price) * p.size - p.entry_costs
         return self.initial_cash + self.realised + marked
 
+    def holding(self, symbol: str) -> tuple[float, float]:
+        """:meth:`position` and :meth:`symbol_pnl` of ``symbol`` in one pass (a bar's timeline needs both)."""
+        total: float = 0
+        marked: float = 0
+        mark = self.marks.get(symbol)
+        for p in self.positions.values():
+            if p.symbol == symbol:
+                total += p.direction * p.size
+                entry = p.entry_price
+                marked += p.direction * ((entry if mark is None else mark) - entry) * p.size - p.entry_costs
+        return total, self.realised_by_symbol.get(symbol, 0.0) + marked
+
     def symbol_pnl(self, symbol: str) -> float:
         """The symbol's realised profit plus its open positions marked net of their entry costs."""
         marked: float = 0

@@ -192,6 +192,8 @@ class _Replay:
         )
         self.journal = RunJournal(run_dir)
         self.config = config
+        self._cash = self.orchestrator.desk.config.cash  # the timeline's cash and equity start from it
+        self._zone_of: tuple[object, str] = (None, "")  # the last profit vector and its zone's name
         self.sample_every = max(1, len(bars) // 250)
         self.strategies_seen: set[str] = set()
         # Unboxed doubles per column, read as Python floats: a pandas row lookup per bar would cost
@@ -296,25 +298,29 @@ class _Replay:
             self._trade(outcome.to_dict(), bar)
         for opened in result.opened:
             self.strategies_seen.add(opened["strategy_id"])
-        desk = orchestrator.desk
-        account = desk.account
+        account = orchestrator.desk.account
         thermal = orchestrator.thermal_manager
         snapshot = thermal.snapshot
+        vector = orchestrator.profit_coprocessor.last_vector
+        if vector is not self._zone_of[0]:  # the vector changes with closes only: its zone's name, once
+            self._zone_of = (vector, vector.zone_state.value)
         if not self._timeline or bar != self._timeline_from + len(self._timeline):
             if self._timeline:  # not the next bar of the block: the block goes first
                 self.flush_journal()
             self._timeline_from = bar
+        cash = self._cash
+        position, pnl = account.holding(symbol) if account.positions else (0, account.symbol_pnl(symbol))
         self._timeline.append(  # the bar's time, prices and symbol join these at the flush
             (
                 result.equity,
-                desk.config.cash + desk.realised,
-                account.position(symbol) if account.positions else 0,
+                cash + account.realised,
+                position,
                 len(account.positions),
-                orchestrator.profit_coprocessor.last_vector.zone_state.value,
+                self._zone_of[1],
                 snapshot.zone,
                 snapshot.max_celsius,
                 int(thermal.ledger.active is not None),
-                desk.config.cash + account.symbol_pnl(symbol),
+                cash + pnl,
             )
         )
         if bar % self.sample_every == 0:
