@@ -11,6 +11,7 @@ from tengri.engine import _kernel, _kernel_reference
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.pattern_stats import PatternStats, PatternTable
 from tengri.engine.rolling import RollingMean
+from tengri.engine.triggers import _FIRING, Trigger, TriggerState
 
 
 def _prices(n: int, seed: int) -> list[float]:
@@ -136,3 +137,32 @@ def test_the_compiled_objects_copy_and_pickle_mid_stream(keep: int | None, how: 
         assert twin_encoder.update(price, float(i)) == encoder.update(price, float(i))
         assert twin_rolling.at() == rolling.at()
         assert twin_rolling.at(2) == rolling.at(2)
+
+
+def test_match_fires_what_the_python_loop_fires_in_its_order_and_counts_it() -> None:
+    rng = random.Random(11)
+    states = list(TriggerState)
+
+    def index() -> dict[int, dict[int, list[Trigger]]]:
+        rng.seed(11)
+        by_mask: dict[int, dict[int, list[Trigger]]] = {}
+        for n in range(300):
+            mask = rng.choice([0xFFFF, 0x00FF, 0x0F0F, 0x0003])
+            pattern = rng.randrange(0x10000) & mask
+            trigger = Trigger(f"T{n}", pattern, mask, "S", 1, state=rng.choice(states))
+            by_mask.setdefault(mask, {}).setdefault(pattern, []).append(trigger)
+        return by_mask
+
+    compiled, reference = index(), index()
+    fired_any = 0
+    for _ in range(3000):
+        hash_value = rng.randrange(0x10000)
+        got = _kernel.match(compiled, hash_value, _FIRING)
+        assert got == _kernel_reference.match(reference, hash_value, _FIRING)
+        fired_any += bool(got)
+    assert fired_any > 100  # the hashes did fire triggers, and states outside _FIRING held some back
+    counts = [(t.trigger_id, t.fired) for bucket in compiled.values() for ts in bucket.values() for t in ts]
+    assert counts == [(t.trigger_id, t.fired) for b in reference.values() for ts in b.values() for t in ts]
+    assert any(
+        t.state not in _FIRING and t.fired == 0 for b in compiled.values() for ts in b.values() for t in ts
+    )

@@ -46,6 +46,9 @@ class PatternTable:
 def learn(
     codes: PatternTable, masked: PatternTable, code: int, mask: int, move: float, min_count: float
 ) -> float: ...
+def match(
+    by_mask: dict[int, dict[int, list[Any]]], hash_value: int, firing: tuple[Any, ...]
+) -> list[str]: ...
 
 class RollingMean:
     period: int

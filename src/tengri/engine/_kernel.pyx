@@ -318,6 +318,26 @@ def learn(PatternTable codes, PatternTable masked, long code, long mask, double 
     return _t_stat(masked._count[m], masked._mean[m], masked._m2[m])
 
 
+def match(dict by_mask, long hash_value, tuple firing):
+    """The ids of the triggers ``hash_value`` fires, each trigger's ``fired`` count raised by one.
+
+    ``by_mask`` maps a mask to its masked patterns, and each of those to its triggers
+    (:class:`HashTriggerEngine`'s index); a trigger fires when ``hash_value & mask`` is its masked
+    pattern and its state is one of ``firing``. The ids come in the order the index holds them:
+    masks in insertion order, then each pattern's triggers in registration order.
+    """
+    cdef list fired = []
+    cdef object matches, trigger
+    for mask, bucket in by_mask.items():
+        matches = (<dict>bucket).get(hash_value & <long>mask)
+        if matches:
+            for trigger in <list>matches:
+                if trigger.state in firing:
+                    trigger.fired += 1
+                    fired.append(trigger.trigger_id)
+    return fired
+
+
 cdef class RollingMean:
     """The means of a fixed window over a growing series, one per value, as pandas computes them.
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from typing import Any
 
 from tengri.engine.pattern_hash import CursorState
 
-__all__ = ["PatternEncoder", "PatternTable", "learn"]
+__all__ = ["PatternEncoder", "PatternTable", "learn", "match"]
 
 
 class PatternEncoder:
@@ -89,3 +90,16 @@ def learn(
     if masked.add(code & mask, move) < min_count:
         return 0.0
     return masked.t_stat(code & mask)
+
+
+def match(by_mask: dict[int, dict[int, list[Any]]], hash_value: int, firing: tuple[Any, ...]) -> list[str]:
+    """:func:`tengri.engine._kernel.match` in Python (the loop ``HashTriggerEngine.process_hash`` had)."""
+    fired: list[str] = []
+    for mask, bucket in by_mask.items():
+        matches = bucket.get(hash_value & mask)
+        if matches:
+            for trigger in matches:
+                if trigger.state in firing:
+                    trigger.fired += 1
+                    fired.append(trigger.trigger_id)
+    return fired

@@ -85,7 +85,8 @@ class SymbolPatterns:
 
     def fire(self, symbol: str, hash_value: int, cursor: CursorState) -> list[str]:
         """Feed the hash to the symbol's trigger engine; return the fired trigger ids."""
-        return self.engine_for(symbol).process_hash(hash_value, cursor)
+        engine = self.primary if symbol == self.primary_symbol else self.engine_for(symbol)
+        return engine.process_hash(hash_value, cursor)
 
     def fired_triggers(self, symbol: str, ids: list[str]) -> list[Trigger]:
         """The trigger objects of ids the symbol's engine fired."""

@@ -169,6 +169,13 @@ class HashTriggerEngine:
         namespace: str | None = None,
     ) -> None:
         self.config = config or TriggerConfig()
+        # What each tick's learning reads of the config (frozen): the mask, the moves a masked
+        # code needs before its t statistic counts, and the t statistic that makes it a trigger.
+        self._learning = (
+            self.config.auto_register_mask,
+            self.config.auto_register_min_count,
+            self.config.auto_register_t_stat,
+        )
         self.store = store
         self.auto_register = auto_register
         self._suffix = "" if namespace is None else f"@{namespace}"
@@ -318,47 +325,42 @@ class HashTriggerEngine:
             if pending is not None:
                 previous, previous_price = pending
                 if previous_price > 0 and price > 0:
-                    self._learn(previous, math.log(price / previous_price))
+                    # Both tables' Welford update, and the masked code's t statistic once it has
+                    # enough moves (inline: a call per tick costs more than the update itself).
+                    mask, min_count, threshold = self._learning
+                    t_stat = _kernel.learn(
+                        self._code_stats,
+                        self._masked_stats,
+                        previous,
+                        mask,
+                        math.log(price / previous_price),
+                        min_count,
+                    )
+                    if self.auto_register and abs(t_stat) > threshold:
+                        self._auto_register(previous)
             self._pending = (hash_value, price)
             if self._sleepers:
                 self._wake_sleepers()
-            fired: list[str] = []
-            for mask, bucket in self._by_mask.items():
-                matches = bucket.get(hash_value & mask)
-                if matches:
-                    for trigger in matches:
-                        if trigger.state in _FIRING:
-                            trigger.fired += 1
-                            fired.append(trigger.trigger_id)
-        return fired
+            return _kernel.match(self._by_mask, hash_value, _FIRING)
 
     def fired_triggers(self, ids: Iterable[str]) -> list[Trigger]:
         """Return the trigger objects for ids returned by :meth:`process_hash`."""
         return [self._triggers[i] for i in ids]
 
-    def _learn(self, code: int, move: float) -> None:
+    def _auto_register(self, code: int) -> None:
+        """Make ``code``'s masked code a trigger, unless it is one (its t statistic passed the threshold)."""
         config = self.config
-        # Both tables' Welford update, and the masked code's t statistic once it has enough moves.
-        t_stat = _kernel.learn(
-            self._code_stats,
-            self._masked_stats,
-            code,
-            config.auto_register_mask,
-            move,
-            config.auto_register_min_count,
-        )
-        if self.auto_register and abs(t_stat) > config.auto_register_t_stat:
-            masked = code & config.auto_register_mask
-            trigger_id = f"AUTO_{masked:04X}_{config.auto_register_mask:04X}{self._suffix}"
-            if trigger_id not in self._triggers:
-                self.register(
-                    pattern=masked,
-                    mask=config.auto_register_mask,
-                    strategy_id=f"PATTERN_{masked:04X}",
-                    direction=1 if self._masked_stats.get(masked).mean > 0 else -1,
-                    trigger_id=trigger_id,
-                    source="auto",
-                )
+        masked = code & config.auto_register_mask
+        trigger_id = f"AUTO_{masked:04X}_{config.auto_register_mask:04X}{self._suffix}"
+        if trigger_id not in self._triggers:
+            self.register(
+                pattern=masked,
+                mask=config.auto_register_mask,
+                strategy_id=f"PATTERN_{masked:04X}",
+                direction=1 if self._masked_stats.get(masked).mean > 0 else -1,
+                trigger_id=trigger_id,
+                source="auto",
+            )
 
     def _wake_sleepers(self) -> None:
         if not self._sleepers:
