@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from tengri.engine import _kernel, _kernel_reference
@@ -166,3 +167,47 @@ def test_match_fires_what_the_python_loop_fires_in_its_order_and_counts_it() -> 
     assert any(
         t.state not in _FIRING and t.fired == 0 for b in compiled.values() for ts in b.values() for t in ts
     )
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("history_bars", [None, 25])
+def test_a_strategy_copies_mid_stream_with_its_history_and_attributes(
+    how: str, history_bars: int | None
+) -> None:
+    """The compiled history (StrategyCore) travels with the strategy's own attributes and goes on alike."""
+    import copy
+    import pickle
+
+    from tengri.engine.signals import Tick
+    from tengri.strategies import SmaCross
+
+    prices = _prices(3000, seed=4)  # past the first 1024 columns: the array has grown or compacted
+    ticks = [Tick("X", float(i), p, i, 1.0, p * 0.999, p * 1.002, p * 0.997) for i, p in enumerate(prices)]
+    strategy = SmaCross(fast=5, slow=12)
+    strategy.history_bars = history_bars  # SmaCross keeps 13 bars; None keeps all, 25 a few more
+    for tick in ticks[:1500]:
+        strategy._append(tick)
+        strategy.next()
+    twin = copy.deepcopy(strategy) if how == "deepcopy" else pickle.loads(pickle.dumps(strategy))
+    assert type(twin) is SmaCross
+    assert (twin.fast, twin.slow, twin.name, twin.history_bars) == (5, 12, "SmaCross", history_bars)
+    assert twin.tick == strategy.tick
+    assert len(twin) == len(strategy) == 1500
+    for tick in ticks[1500:]:
+        strategy._append(tick)
+        twin._append(tick)
+        assert twin.next() == strategy.next()
+        assert twin.sma(5, 1) == strategy.sma(5, 1)
+    for column in ("opens", "highs", "lows", "closes", "volumes"):
+        np.testing.assert_array_equal(getattr(twin, column), getattr(strategy, column))
+    assert len(strategy.closes) == (3000 if history_bars is None else 25)
+    np.testing.assert_array_equal(strategy.lows, [t.low for t in ticks[-len(strategy.lows) :]])
+
+
+def test_a_strategy_takes_ticks_only() -> None:
+    from tengri.strategies import SmaCross
+
+    strategy = SmaCross()
+    with pytest.raises(TypeError, match="Tick"):
+        strategy._append({"price": 1.0})  # type: ignore[arg-type]
+    assert len(strategy) == 0

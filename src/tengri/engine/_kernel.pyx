@@ -1,17 +1,24 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""The engine's compiled core: the pattern encoder, the next-move statistics, the rolling means.
+"""The engine's compiled core: what every tick repeats, in C.
 
-Every tick of every symbol pushes a price through :class:`PatternEncoder` and folds the previous
-code's move into two :class:`PatternTable`\\ s, and every strategy's averages advance by one
-:class:`RollingMean` step each; written in Python those were about a sixth of a replay's time.
-Here they are C loops over fixed arrays, with the arithmetic of the Python version operation for
-operation (the build turns off floating-point contraction, so no fused multiply-add changes a
-rounding): hashes, cursors, statistics and averages are bit for bit what they were, and a
-replay's results byte for byte. ``tengri.engine._kernel_reference`` keeps that Python, which the
-tests hold this module to; ``benchmarks/bench_kernel.py`` measures both, and Numba.
+- The pattern encoder and the next-move statistics: every tick of every symbol pushes a price
+  through :class:`PatternEncoder` and folds the previous code's move into two
+  :class:`PatternTable`\\ s. Written in Python those were about a sixth of a replay's time. Here
+  they are C loops over fixed arrays, with the arithmetic of the Python version operation for
+  operation (the build turns off floating-point contraction, so no fused multiply-add changes a
+  rounding): hashes, cursors and statistics are bit for bit what they were.
+- Trigger matching (:func:`match`): the triggers a hash fires, from the engine's index.
+- A strategy's history (:class:`StrategyCore`, the base of ``Strategy``): the append of each bar,
+  ``len`` and ``sma``, with the :class:`RollingMean`\\ s that sum as pandas does. The user's
+  ``next`` stays Python.
 
-:mod:`tengri.engine.pattern_hash`, :mod:`tengri.engine.pattern_stats` and
-:mod:`tengri.engine.rolling` document and re-export the classes; import them from there.
+A replay's results are byte for byte what the Python gave. ``tengri.engine._kernel_reference``
+keeps that Python for the arithmetic and the matching, which the tests hold this module to;
+``benchmarks/bench_kernel.py`` measures both, and Numba.
+
+:mod:`tengri.engine.pattern_hash`, :mod:`tengri.engine.pattern_stats`,
+:mod:`tengri.engine.rolling` and :mod:`tengri.engine.signals` document and re-export the classes;
+import them from there.
 """
 
 from mmap import mmap
@@ -486,3 +493,131 @@ def push_all(rollings, double value):
     cdef RollingMean rolling
     for rolling in rollings:
         rolling._push(value)
+
+
+cdef class StrategyCore:
+    """The bars a :class:`tengri.engine.signals.Strategy` has seen, and the means it asked for.
+
+    The base of ``Strategy``, which documents the behaviour; here is what runs with every tick:
+    the append of a bar, ``len``, and ``sma``. The bars are five rows (open, high, low, close,
+    volume) of one float64 array, columns ``[_start, _end)`` the kept ones: the newest
+    ``history_bars`` (read from the strategy at each bar) or all. The array doubles when full,
+    or, when the kept bars fill less than half of it, they move to its front.
+    """
+
+    cdef readonly object _data  # read-only to Python: tests look at its size
+    cdef double[:, ::1] _view
+    cdef Py_ssize_t _capacity
+    cdef Py_ssize_t _start
+    cdef Py_ssize_t _end
+    cdef Py_ssize_t _n  # ticks seen
+    cdef dict _rolling  # period -> RollingMean, the means sma was asked for
+    cdef public object tick  # the newest tick
+
+    def __cinit__(self, *args, **kwargs):
+        self._allocate(1024)
+        self.tick = None
+
+    cdef void _allocate(self, Py_ssize_t capacity):
+        self._capacity = capacity
+        self._data = np.empty((5, capacity), dtype=np.float64)
+        self._view = self._data
+        self._n = 0
+        self._start = 0
+        self._end = 0
+        self._rolling = {}
+
+    def _forget(self):
+        """Start the history afresh (and drop the old one's memory)."""
+        self._allocate(1024)
+
+    cdef Py_ssize_t _make_room(self) except -1:
+        cdef Py_ssize_t start = self._start, kept = self._end - self._start, row
+        cdef double[:, ::1] grown
+        if start >= self._capacity // 2:  # history_bars set: move the newest bars down, in place
+            for row in range(5):
+                memmove(&self._view[row, 0], &self._view[row, start], kept * sizeof(double))
+        else:
+            data = np.empty((5, 2 * self._capacity), dtype=np.float64)
+            grown = data
+            grown[:, :kept] = self._view[:, start:self._end]
+            self._data, self._view, self._capacity = data, grown, 2 * self._capacity
+        self._start, self._end = 0, kept
+        return kept
+
+    def _append(self, tick):
+        """Take the next tick (a :class:`~tengri.engine.signals.Tick`) into the history."""
+        cdef tuple bar
+        cdef Py_ssize_t end = self._end
+        cdef double price
+        if not isinstance(tick, tuple):
+            raise TypeError(f"a strategy takes Tick objects, got {type(tick).__name__}")
+        bar = <tuple>tick  # a Tick is a named tuple: symbol, timestamp, price, index, volume, open, high, low
+        if end == self._capacity:
+            end = self._make_room()
+        value = bar[2]
+        price = value
+        value = bar[5]
+        self._view[0, end] = price if value is None else <double>value
+        value = bar[6]
+        self._view[1, end] = price if value is None else <double>value
+        value = bar[7]
+        self._view[2, end] = price if value is None else <double>value
+        self._view[3, end] = price
+        value = bar[4]
+        self._view[4, end] = 0.0 if value is None else <double>value
+        end += 1
+        self._end = end
+        self._n += 1
+        keep = self.history_bars
+        if keep is not None and end - self._start > keep:
+            self._start = end - <Py_ssize_t>keep
+        self.tick = tick
+        if self._rolling:  # the means asked for so far advance with each close
+            for rolling in self._rolling.values():
+                (<RollingMean>rolling)._push(price)
+
+    def _column(self, Py_ssize_t row):
+        """Row ``row`` of the kept bars (0 open, 1 high, 2 low, 3 close, 4 volume): a view."""
+        return self._data[row, self._start:self._end]
+
+    def __len__(self):
+        """Ticks seen so far (the arrays hold the newest ``history_bars`` of them when it is set)."""
+        return self._n
+
+    def __bool__(self):
+        """A strategy is truthy before its first tick too (``__len__`` counts ticks, not validity)."""
+        return True
+
+    def sma(self, period, ago=0):
+        """Simple moving average of closes over ``period`` ticks ending ``ago`` ticks back.
+
+        NaN before ``period + ago`` ticks, and with ``history_bars`` for a window reaching past them.
+        """
+        if period < 1 or ago < 0 or self._n - ago < period:
+            return NAN
+        keep = self.history_bars
+        if keep is not None and period + ago > keep:
+            return NAN
+        # Summed as pandas' rolling mean sums (engine.rolling), so that ties fall where pandas' do.
+        rolling = self._rolling.get(period)
+        if rolling is None:  # the first ask for this period: its means over the closes kept
+            rolling = self._rolling[period] = RollingMean(period, keep=keep)
+            rolling.extend(self._data[3, self._start:self._end].tolist())
+        return rolling.at(ago)
+
+    def __reduce__(self):
+        """Pickle (and ``copy.deepcopy``) the history with the strategy's own attributes."""
+        core = (self._capacity, self._start, self._end, self._n, self._data, self._rolling, self.tick)
+        return _strategy, (type(self), core), getattr(self, "__dict__", None)
+
+
+def _strategy(cls, core):
+    """A strategy of class ``cls`` with the history :meth:`StrategyCore.__reduce__` took."""
+    cdef StrategyCore strategy = cls.__new__(cls)
+    capacity, start, end, n, data, rolling, tick = core
+    strategy._capacity, strategy._start, strategy._end, strategy._n = capacity, start, end, n
+    strategy._data = np.ascontiguousarray(data, dtype=np.float64)
+    strategy._view = strategy._data
+    strategy._rolling, strategy.tick = rolling, tick
+    return strategy

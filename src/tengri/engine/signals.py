@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from tengri.engine.rolling import RollingMean, push_all
+from tengri.engine import _kernel
 
 __all__ = ["Bar", "Signal", "SignalSource", "Strategy", "StrategySource", "Target", "Tick"]
 
@@ -108,7 +108,7 @@ class SignalSource(Protocol):
         ...
 
 
-class Strategy:
+class Strategy(_kernel.StrategyCore):
     """Base class of a user's strategy: override :meth:`init` and :meth:`next`.
 
     The engine calls :meth:`next` once per tick with the history so far (``self.closes``,
@@ -145,23 +145,13 @@ class Strategy:
             setattr(self, key, value)
         if not self.name:
             self.name = type(self).__name__
-        self._forget()
-        self.tick: Tick | None = None
-        self.init()
+        self.init()  # the history starts empty (StrategyCore)
         if self.history_bars is not None and not (
             isinstance(self.history_bars, int) and self.history_bars >= 1
         ):
             raise ValueError(
                 f"{type(self).__name__}.history_bars must be a whole number of ticks >= 1 or None"
             )
-
-    def _forget(self) -> None:
-        """Start the history afresh (and drop the old one's memory)."""
-        self._capacity = 1024
-        self._n = 0  # ticks seen
-        self._start = self._end = 0  # the bars kept: columns [_start, _end) of _data
-        self._data = np.empty((5, self._capacity), dtype=np.float64)
-        self._rolling: dict[int, RollingMean] = {}
 
     def init(self) -> None:
         """Prepare state before the first tick (override)."""
@@ -170,85 +160,30 @@ class Strategy:
         """Return the target direction (or :class:`Target`) after the newest tick (override)."""
         raise NotImplementedError
 
-    def _append(self, tick: Tick) -> None:
-        end = self._end
-        if end == self._capacity:
-            end = self._make_room()
-        price, data = tick.price, self._data
-        data[0, end] = tick.open if tick.open is not None else price  # one element at a time: a
-        data[1, end] = tick.high if tick.high is not None else price  # column slice costs more
-        data[2, end] = tick.low if tick.low is not None else price
-        data[3, end] = price
-        data[4, end] = tick.volume if tick.volume is not None else 0.0
-        self._end = end = end + 1
-        self._n += 1
-        if self.history_bars is not None and end - self._start > self.history_bars:
-            self._start = end - self.history_bars
-        self.tick = tick
-        if self._rolling:  # the means asked for so far advance with each close
-            push_all(self._rolling.values(), price)
-
-    def _make_room(self) -> int:
-        """Room for one more bar: the kept bars moved to the front, or a buffer twice as large."""
-        start, end = self._start, self._end
-        if start >= self._capacity // 2:  # history_bars set: move the newest bars down, in place
-            self._data[:, : end - start] = self._data[:, start:end]
-        else:
-            self._capacity *= 2
-            grown = np.empty((5, self._capacity), dtype=np.float64)
-            grown[:, : end - start] = self._data[:, start:end]
-            self._data = grown
-        self._start, self._end = 0, end - start
-        return self._end
-
-    def __len__(self) -> int:
-        """Ticks seen so far (the arrays hold the newest ``history_bars`` of them when it is set)."""
-        return self._n
-
-    def __bool__(self) -> bool:
-        """A strategy is truthy before its first tick too (``__len__`` counts ticks, not validity)."""
-        return True
-
     @property
     def opens(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Opens so far, oldest first."""
-        return self._data[0, self._start : self._end]
+        return self._column(0)
 
     @property
     def highs(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Highs so far, oldest first."""
-        return self._data[1, self._start : self._end]
+        return self._column(1)
 
     @property
     def lows(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Lows so far, oldest first."""
-        return self._data[2, self._start : self._end]
+        return self._column(2)
 
     @property
     def closes(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Closes (tick prices) so far, oldest first."""
-        return self._data[3, self._start : self._end]
+        return self._column(3)
 
     @property
     def volumes(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Volumes so far, oldest first."""
-        return self._data[4, self._start : self._end]
-
-    def sma(self, period: int, ago: int = 0) -> float:
-        """Simple moving average of closes over ``period`` ticks ending ``ago`` ticks back.
-
-        NaN before ``period + ago`` ticks, and with ``history_bars`` for a window reaching past them.
-        """
-        if period < 1 or ago < 0 or self._n - ago < period:
-            return float("nan")
-        if self.history_bars is not None and period + ago > self.history_bars:
-            return float("nan")
-        # Summed as pandas' rolling mean sums (engine.rolling), so that ties fall where pandas' do.
-        rolling = self._rolling.get(period)
-        if rolling is None:  # the first ask for this period: its means over the closes kept
-            rolling = self._rolling[period] = RollingMean(period, keep=self.history_bars)
-            rolling.extend(self.closes.tolist())
-        return rolling.at(ago)
+        return self._column(4)
 
 
 class StrategySource:
