@@ -345,6 +345,63 @@ def match(dict by_mask, long hash_value, tuple firing):
     return fired
 
 
+cdef class TriggerCore:
+    """What a :class:`~tengri.engine.triggers.HashTriggerEngine` does with every tick, compiled.
+
+    The base of ``HashTriggerEngine``, which documents the behaviour and owns everything else
+    (registration, outcomes, the store); here is :meth:`process_hash` and the state it touches.
+    """
+
+    cdef public long long ticks  # hashes processed
+    cdef public PatternTable _code_stats  # next-move statistics of full codes
+    cdef public PatternTable _masked_stats  # and of masked ones
+    cdef public dict _by_mask  # mask -> masked pattern -> triggers (see match)
+    cdef public dict _sleepers  # id -> dormant trigger
+    cdef public object _pending  # (hash, price) awaiting its next move, or None
+    cdef public bint auto_register  # whether codes with a significant next move become triggers
+    cdef public object _lock
+    cdef long _mask
+    cdef double _min_count
+    cdef double _threshold
+    cdef tuple _firing
+
+    def _configure(self, long mask, double min_count, double threshold, tuple firing):
+        """The learning's mask, minimum count and t statistic; the trigger states that fire."""
+        self._mask, self._min_count, self._threshold, self._firing = mask, min_count, threshold, firing
+
+    def process_hash(self, hash_value, cursor_state):
+        """Feed one tick's hash: learn the previous code's next move, wake sleepers, fire matches.
+
+        Returns the ids of the triggers that fired, in registration order (see :func:`match`).
+        """
+        cdef double t_stat
+        if not (0 <= hash_value <= 0xFFFF):
+            raise InvalidInputError(f"hash_value must be a 16-bit integer, got {hash_value!r}")
+        price = cursor_state.triplet[2]
+        with self._lock:
+            self.ticks += 1
+            pending = self._pending
+            if pending is not None:
+                previous, previous_price = pending
+                if previous_price > 0 and price > 0:
+                    # Both tables' Welford update, and the masked code's t statistic once it has
+                    # enough moves; math.log is libm's log, as here.
+                    t_stat = learn(
+                        self._code_stats,
+                        self._masked_stats,
+                        previous,
+                        self._mask,
+                        log(<double>price / <double>previous_price),
+                        self._min_count,
+                    )
+                    if self.auto_register and fabs(t_stat) > self._threshold:
+                        self._auto_register(previous)
+            self._pending = (hash_value, price)
+            if self._sleepers:
+                self._wake_sleepers()
+            return match(self._by_mask, hash_value, self._firing)
+
+
 cdef class RollingMean:
     """The means of a fixed window over a growing series, one per value, as pandas computes them.
 

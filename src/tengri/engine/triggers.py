@@ -23,7 +23,6 @@ a trigger with the sign of that mean as its direction.
 from __future__ import annotations
 
 import copy
-import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -142,7 +141,7 @@ def _upper_bound(successes: int, failures: int, level: float = 0.95) -> float:
     return float(betaincinv(1.0 + successes, 1.0 + failures, level))
 
 
-class HashTriggerEngine:
+class HashTriggerEngine(_kernel.TriggerCore):
     """Registers triggers, matches hashes against them and learns which codes precede moves.
 
     Parameters
@@ -160,6 +159,9 @@ class HashTriggerEngine:
         loads only its own auto-registered triggers from the store, besides every manual one.
     """
 
+    _code_stats: PatternTable  # the compiled core's attributes, with this module's table class
+    _masked_stats: PatternTable
+
     def __init__(
         self,
         config: TriggerConfig | None = None,
@@ -170,11 +172,12 @@ class HashTriggerEngine:
     ) -> None:
         self.config = config or TriggerConfig()
         # What each tick's learning reads of the config (frozen): the mask, the moves a masked
-        # code needs before its t statistic counts, and the t statistic that makes it a trigger.
-        self._learning = (
+        # code needs before its t statistic counts, the t statistic that makes it a trigger.
+        self._configure(
             self.config.auto_register_mask,
             self.config.auto_register_min_count,
             self.config.auto_register_t_stat,
+            _FIRING,
         )
         self.store = store
         self.auto_register = auto_register
@@ -308,40 +311,8 @@ class HashTriggerEngine:
         """Return the pattern hash and cursor state of ``prices`` (see :mod:`pattern_hash`)."""
         return encode(prices, timestamp, self.config.ewma_span)
 
-    def process_hash(self, hash_value: int, cursor_state: CursorState) -> list[str]:
-        """Feed one tick's hash: learn the previous code's next move, wake sleepers, fire matches.
-
-        Returns
-        -------
-        list of str
-            The ids of the triggers that fired, in registration order.
-        """
-        if not (0 <= hash_value <= 0xFFFF):
-            raise InvalidInputError(f"hash_value must be a 16-bit integer, got {hash_value!r}")
-        price = cursor_state.triplet[2]
-        with self._lock:
-            self.ticks += 1
-            pending = self._pending
-            if pending is not None:
-                previous, previous_price = pending
-                if previous_price > 0 and price > 0:
-                    # Both tables' Welford update, and the masked code's t statistic once it has
-                    # enough moves (inline: a call per tick costs more than the update itself).
-                    mask, min_count, threshold = self._learning
-                    t_stat = _kernel.learn(
-                        self._code_stats,
-                        self._masked_stats,
-                        previous,
-                        mask,
-                        math.log(price / previous_price),
-                        min_count,
-                    )
-                    if self.auto_register and abs(t_stat) > threshold:
-                        self._auto_register(previous)
-            self._pending = (hash_value, price)
-            if self._sleepers:
-                self._wake_sleepers()
-            return _kernel.match(self._by_mask, hash_value, _FIRING)
+    # process_hash(hash_value, cursor_state) -> list[str], each tick's call, is the compiled
+    # core's (TriggerCore): learn the previous code's next move, wake sleepers, fire matches.
 
     def fired_triggers(self, ids: Iterable[str]) -> list[Trigger]:
         """Return the trigger objects for ids returned by :meth:`process_hash`."""
