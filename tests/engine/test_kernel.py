@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tengri.engine import _kernel, _kernel_reference
 from tengri.engine.pattern_hash import PatternEncoder
 from tengri.engine.pattern_stats import PatternStats, PatternTable
 from tengri.engine.rolling import RollingMean
+from tengri.engine.signals import Tick
 from tengri.engine.triggers import _FIRING, Trigger, TriggerState
 
 
@@ -211,3 +215,40 @@ def test_a_strategy_takes_ticks_only() -> None:
     with pytest.raises(TypeError, match="Tick"):
         strategy._append({"price": 1.0})  # type: ignore[arg-type]
     assert len(strategy) == 0
+
+
+_numbers = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.0, 1e308, 5e-324, -1.0]),
+    st.integers(-3, 3),
+    st.just("1.0"),
+)
+
+
+@given(
+    price=_numbers,
+    timestamp=_numbers,
+    volume=_numbers,
+    bar=st.tuples(_numbers, _numbers, _numbers),
+    symbol=st.one_of(st.none(), st.text(max_size=70), st.sampled_from(["X", "Y", "x" * 64, "x" * 65])),
+    allowed=st.sampled_from([frozenset(), frozenset({"X"}), ("X", "Y")]),
+    last=st.one_of(st.none(), st.floats(allow_nan=False), st.just(math.inf)),
+)
+def test_quick_tick_accepts_what_the_python_test_accepted(
+    price: Any, timestamp: Any, volume: Any, bar: tuple[Any, Any, Any], symbol: Any, allowed: Any, last: Any
+) -> None:
+    last_time = {} if last is None else {"X": last, "Y": last}
+    args = (price, timestamp, volume, symbol, *bar, 7, allowed, last_time)
+    got, want = _kernel.quick_tick(*args), _kernel_reference.quick_tick(*args)
+    assert got == want
+    if want is not None:
+        assert type(got) is Tick
+        assert [type(v) for v in got] == [type(v) for v in want]
+
+
+def test_quick_tick_takes_the_common_bar() -> None:
+    tick = _kernel.quick_tick(2.0, 60.0, 5.0, "X", 1.5, 2.5, 1.0, 3, frozenset(), {"X": 0.0})
+    assert tick == Tick("X", 60.0, 2.0, 3, 5.0, 1.5, 2.5, 1.0)
+    assert _kernel.quick_tick(2.0, 59.0, 5.0, "X", 1.5, 2.5, 1.0, 3, frozenset(), {"X": 60.0}) is None  # back
+    assert _kernel.quick_tick(2.0, 60.0, 5.0, "X", 1.5, 2.5, 1.0, 3, ("Y",), {}) is None  # unknown symbol

@@ -1,6 +1,6 @@
 """Types of the engine's compiled core (``_kernel.pyx``); see that module's docstring."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 from tengri.engine.pattern_hash import CursorState
 from tengri.engine.pattern_stats import PatternStats
+from tengri.engine.signals import Tick
 
 class PatternEncoder:
     ewma_span: int
@@ -46,6 +47,18 @@ class PatternTable:
 def learn(
     codes: PatternTable, masked: PatternTable, code: int, mask: int, move: float, min_count: float
 ) -> float: ...
+def quick_tick(
+    price: object,
+    timestamp: object,
+    volume: object,
+    symbol: object,
+    open: object,
+    high: object,
+    low: object,
+    index: int,
+    allowed_symbols: Collection[str],
+    last_time: Mapping[str, float],
+) -> Tick | None: ...
 def match(
     by_mask: dict[int, dict[int, list[Any]]], hash_value: int, firing: tuple[Any, ...]
 ) -> list[str]: ...

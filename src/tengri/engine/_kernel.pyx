@@ -26,7 +26,7 @@ from mmap import mmap
 import numpy as np
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from libc.math cimport NAN, atan2, fabs, log, sqrt
+from libc.math cimport INFINITY, NAN, atan2, fabs, log, sqrt
 from libc.string cimport memmove
 
 from tengri.errors import InvalidInputError
@@ -323,6 +323,43 @@ def learn(PatternTable codes, PatternTable masked, long code, long mask, double 
     if masked._fold(m, move) < min_count:
         return 0.0
     return _t_stat(masked._count[m], masked._mean[m], masked._m2[m])
+
+
+cdef object _tick_class = None
+
+
+cdef inline bint _price(object value):
+    """``value`` is a float in (0, inf): a bar's price."""
+    return type(value) is float and 0.0 < <double>value < INFINITY
+
+
+def quick_tick(price, timestamp, volume, symbol, open, high, low, index, allowed_symbols, last_time):
+    """The common tick, accepted with comparisons only, as a ``Tick``; None for any other.
+
+    :func:`tengri.engine.tick_input.validate_tick`'s first test (see there): every number a float
+    in range (NaN fails every comparison), a known symbol, time not going back.
+    """
+    global _tick_class
+    if not (
+        _price(price)
+        and type(timestamp) is float
+        and -INFINITY < <double>timestamp < INFINITY
+        and type(symbol) is str
+        and 0 < len(<str>symbol) <= 64
+        and (volume is None or (type(volume) is float and 0.0 <= <double>volume < INFINITY))
+        and (open is None or _price(open))
+        and (high is None or _price(high))
+        and (low is None or _price(low))
+        and (not allowed_symbols or symbol in allowed_symbols)
+    ):
+        return None
+    last = last_time.get(symbol)
+    if last is not None and not timestamp >= last:
+        return None
+    if _tick_class is None:
+        from tengri.engine.signals import Tick
+        _tick_class = Tick
+    return tuple.__new__(_tick_class, (symbol, timestamp, price, index, volume, open, high, low))
 
 
 def match(dict by_mask, long hash_value, tuple firing):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from tengri.engine.pattern_hash import CursorState
+from tengri.engine.signals import Tick
 
-__all__ = ["PatternEncoder", "PatternTable", "learn", "match"]
+__all__ = ["PatternEncoder", "PatternTable", "learn", "match", "quick_tick"]
 
 
 class PatternEncoder:
@@ -103,3 +105,36 @@ def match(by_mask: dict[int, dict[int, list[Any]]], hash_value: int, firing: tup
                     trigger.fired += 1
                     fired.append(trigger.trigger_id)
     return fired
+
+
+def quick_tick(
+    price: Any,
+    timestamp: Any,
+    volume: Any,
+    symbol: Any,
+    open: Any,
+    high: Any,
+    low: Any,
+    index: int,
+    allowed_symbols: Collection[str],
+    last_time: Mapping[str, float],
+) -> Tick | None:
+    """:func:`tengri.engine._kernel.quick_tick` in Python (``validate_tick``'s first test as it was)."""
+    inf = math.inf
+    if (
+        price.__class__ is float
+        and 0.0 < price < inf
+        and timestamp.__class__ is float
+        and -inf < timestamp < inf
+        and symbol.__class__ is str
+        and 0 < len(symbol) <= 64
+        and (volume is None or (volume.__class__ is float and 0.0 <= volume < inf))
+        and (open is None or (open.__class__ is float and 0.0 < open < inf))
+        and (high is None or (high.__class__ is float and 0.0 < high < inf))
+        and (low is None or (low.__class__ is float and 0.0 < low < inf))
+        and (not allowed_symbols or symbol in allowed_symbols)
+    ):
+        last = last_time.get(symbol)
+        if last is None or timestamp >= last:
+            return Tick(symbol, timestamp, price, index, volume, open, high, low)
+    return None

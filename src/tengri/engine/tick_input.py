@@ -13,6 +13,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Collection, Mapping
 
+from tengri.engine import _kernel
 from tengri.engine.signals import Tick
 from tengri.errors import InvalidInputError, OutOfOrderError, TimestampAheadError
 
@@ -102,25 +103,14 @@ def validate_tick(
 
     ``now`` is the default timestamp, or the clock to read it from (only when none is given).
     """
-    # The common tick, accepted with comparisons only: every number a float in range (NaN fails
-    # every comparison), a known symbol, time not going back. Anything else takes the checks
-    # below, which name what is wrong.
-    if (
-        price.__class__ is float
-        and 0.0 < price < _INF
-        and timestamp.__class__ is float
-        and -_INF < timestamp < _INF
-        and symbol.__class__ is str
-        and 0 < len(symbol) <= 64
-        and (volume is None or (volume.__class__ is float and 0.0 <= volume < _INF))
-        and (open is None or (open.__class__ is float and 0.0 < open < _INF))
-        and (high is None or (high.__class__ is float and 0.0 < high < _INF))
-        and (low is None or (low.__class__ is float and 0.0 < low < _INF))
-        and (not allowed_symbols or symbol in allowed_symbols)
-    ):
-        last = last_time.get(symbol)
-        if last is None or timestamp >= last:
-            return Tick(symbol, timestamp, price, index, volume, open, high, low)
+    # The common tick, accepted with comparisons only (compiled): every number a float in range
+    # (NaN fails every comparison), a known symbol, time not going back. Anything else takes the
+    # checks below, which name what is wrong.
+    tick = _kernel.quick_tick(
+        price, timestamp, volume, symbol, open, high, low, index, allowed_symbols, last_time
+    )
+    if tick is not None:
+        return tick
     px = _positive("price", price)
     sym = symbol if symbol is not None else "default"
     if not isinstance(sym, str) or not sym or len(sym) > 64:
