@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tests.engine.strategy_engine import strategy_engine
 
 from tengri.engine import ManualClock, Strategy, StrategySource, SystemOrchestrator
+from tengri.engine._kernel_reference import AccountSums
 from tengri.engine.account import Account
 from tengri.engine.signals import Target
 
@@ -144,17 +145,26 @@ _held = st.builds(
     positions=st.lists(_held, max_size=6),
     marks=st.dictionaries(st.sampled_from(["X", "Y"]), st.floats(0.01, 1e5)),
     realised=st.dictionaries(st.sampled_from(["X", "Y"]), st.floats(-1e6, 1e6)),
+    total=st.floats(-1e6, 1e6),
 )
-def test_holding_is_position_and_symbol_pnl_to_the_bit(
-    positions: list[_Held], marks: dict[str, float], realised: dict[str, float]
+def test_the_compiled_sums_equal_the_python_ones_to_the_bit(
+    positions: list[_Held], marks: dict[str, float], realised: dict[str, float], total: float
 ) -> None:
     account: Account[_Held] = Account(1000.0)
     for position in positions:
         account.book_open(position)
     account.marks = dict(marks)
-    account.realised_by_symbol = dict(realised)
+    account.realised, account.realised_by_symbol = total, dict(realised)
+    reference = AccountSums(1000.0, dict(account.positions), dict(marks))
+    reference.realised, reference.realised_by_symbol = total, dict(realised)
+    assert account.equity() == reference.equity()
     for symbol in ("X", "Y", "Z"):
         position, pnl = account.holding(symbol)
-        # The same sums in the same order: equal floats (and an int 0 where position() gives one).
-        assert (type(position), position) == (type(account.position(symbol)), account.position(symbol))
-        assert pnl == account.symbol_pnl(symbol)
+        # The same sums in the same order: equal floats, and the int 0 where the Python gave it.
+        want = reference.position(symbol)
+        assert (type(position), position) == (type(want), want)
+        assert (type(account.position(symbol)), account.position(symbol)) == (type(want), want)
+        assert pnl == account.symbol_pnl(symbol) == reference.symbol_pnl(symbol)
+    account.mark("Z", 5.0)
+    account.mark("Z", 6.0)
+    assert (account.marks["Z"], account.bars["Z"]) == (6.0, 2)

@@ -382,6 +382,73 @@ def match(dict by_mask, long hash_value, tuple firing):
     return fired
 
 
+cdef class AccountCore:
+    """The account's ledger and what every tick reads of it, compiled: the base of ``Account``.
+
+    ``tengri.engine.account.Account`` documents the ledger and owns the rest (booking, restoring,
+    exposure). Here: marking a tick, equity, and a symbol's position and profit, each the same
+    additions in the same order as the Python they replaced (``_kernel_reference``), so equal to
+    the bit; a sum over no position is the int 0 there was.
+    """
+
+    cdef public double initial_cash
+    cdef public dict positions  # execution id -> open position
+    cdef public dict marks  # symbol -> last price
+    cdef public dict bars  # symbol -> ticks seen
+    cdef public double realised
+    cdef public dict realised_by_symbol
+    cdef public long long closed_count
+
+    def mark(self, symbol, price):
+        """Take a tick of ``symbol`` at ``price``: its mark for the whole account; count its bar."""
+        self.marks[symbol] = price
+        self.bars[symbol] = self.bars.get(symbol, 0) + 1
+
+    def equity(self, price=None, symbol=None):
+        """Initial cash + realised profit + every open position marked to market, net of entry costs.
+
+        With ``price``, ``symbol``'s positions are marked at it instead of their mark (a fill at
+        the open); without ``symbol`` every position is.
+        """
+        cdef double marked = 0.0, entry
+        if price is not None:
+            return self._equity_at(price, symbol)
+        marks = self.marks
+        for p in self.positions.values():
+            entry = p.entry_price
+            marked += <double>p.direction * (<double>marks.get(p.symbol, entry) - entry) * <double>p.size - <double>p.entry_costs
+        return self.initial_cash + self.realised + marked
+
+    cdef tuple _symbol_sums(self, symbol):
+        """``(Σ d·q, Σ marked)`` over ``symbol``'s positions, each the int 0 when it has none."""
+        cdef double total = 0.0, marked = 0.0, entry, at
+        cdef bint any_position = False
+        mark = self.marks.get(symbol)
+        for p in self.positions.values():
+            if p.symbol == symbol:
+                any_position = True
+                total += <double>p.direction * <double>p.size
+                entry = p.entry_price
+                at = entry if mark is None else <double>mark
+                marked += <double>p.direction * (at - entry) * <double>p.size - <double>p.entry_costs
+        if not any_position:
+            return 0, 0
+        return total, marked
+
+    def position(self, symbol):
+        """The symbol's net position in units, ``Σ d·q`` (0 when flat)."""
+        return self._symbol_sums(symbol)[0]
+
+    def symbol_pnl(self, symbol):
+        """The symbol's realised profit plus its open positions marked net of their entry costs."""
+        return self.realised_by_symbol.get(symbol, 0.0) + self._symbol_sums(symbol)[1]
+
+    def holding(self, symbol):
+        """:meth:`position` and :meth:`symbol_pnl` of ``symbol`` in one pass (a bar's timeline needs both)."""
+        total, marked = self._symbol_sums(symbol)
+        return total, self.realised_by_symbol.get(symbol, 0.0) + marked
+
+
 cdef class TriggerCore:
     """What a :class:`~tengri.engine.triggers.HashTriggerEngine` does with every tick, compiled.
 

@@ -16,7 +16,7 @@ from typing import Any
 from tengri.engine.pattern_hash import CursorState
 from tengri.engine.signals import Tick
 
-__all__ = ["PatternEncoder", "PatternTable", "learn", "match", "quick_tick"]
+__all__ = ["AccountSums", "PatternEncoder", "PatternTable", "learn", "match", "quick_tick"]
 
 
 class PatternEncoder:
@@ -138,3 +138,38 @@ def quick_tick(
         if last is None or timestamp >= last:
             return Tick(symbol, timestamp, price, index, volume, open, high, low)
     return None
+
+
+class AccountSums:
+    """:class:`tengri.engine._kernel.AccountCore`'s per-tick sums in Python (``Account``'s as they were)."""
+
+    def __init__(self, initial_cash: float, positions: dict[str, Any], marks: dict[str, float]) -> None:
+        self.initial_cash = initial_cash
+        self.positions = positions
+        self.marks = marks
+        self.realised = 0.0
+        self.realised_by_symbol: dict[str, float] = {}
+
+    def position(self, symbol: str) -> float:
+        total: float = 0
+        for p in self.positions.values():
+            if p.symbol == symbol:
+                total += p.direction * p.size
+        return total
+
+    def equity(self) -> float:
+        marked = 0.0
+        marks = self.marks
+        for p in self.positions.values():
+            entry = p.entry_price
+            marked += p.direction * (marks.get(p.symbol, entry) - entry) * p.size - p.entry_costs
+        return self.initial_cash + self.realised + marked
+
+    def symbol_pnl(self, symbol: str) -> float:
+        marked: float = 0
+        mark = self.marks.get(symbol)
+        for p in self.positions.values():
+            if p.symbol == symbol:
+                entry = p.entry_price
+                marked += p.direction * ((entry if mark is None else mark) - entry) * p.size - p.entry_costs
+        return self.realised_by_symbol.get(symbol, 0.0) + marked

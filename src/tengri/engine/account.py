@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from tengri.engine import _kernel
+
 __all__ = ["Account", "Holding"]
 
 
@@ -56,7 +58,7 @@ class _Overrides:
     symbol: str | None
 
 
-class Account(Generic[P]):
+class Account(_kernel.AccountCore, Generic[P]):
     """Cash, positions and marks of every symbol; equity and exposure (see the module docstring).
 
     ``positions`` maps execution ids to open positions; ``marks`` symbols to their last prices.
@@ -72,10 +74,8 @@ class Account(Generic[P]):
         self.closed_count = 0
 
     # -- marking ------------------------------------------------------------------------------
-    def mark(self, symbol: str, price: float) -> None:
-        """Take a tick of ``symbol`` at ``price``: its mark for the whole account; count its bar."""
-        self.marks[symbol] = price
-        self.bars[symbol] = self.bars.get(symbol, 0) + 1
+    # mark(symbol, price), each tick's call, is the compiled core's (AccountCore): the symbol's
+    # mark for the whole account, and its bar counted.
 
     def price_of(self, position: Holding, at: _Overrides | None = None) -> float:
         """The price ``position`` is marked at: an override, its symbol's mark, else its entry."""
@@ -118,55 +118,16 @@ class Account(Generic[P]):
             - sum(p.direction * p.size * p.entry_price + p.entry_costs for p in self.positions.values())
         )
 
-    # The sums below that run with every tick are loops, not sum() over generators: the same
-    # additions in the same order, without a generator's frame per call.
-    def position(self, symbol: str) -> float:
-        """The symbol's net position in units, ``Σ d·q`` (0 when flat)."""
-        total: float = 0
-        for p in self.positions.values():
-            if p.symbol == symbol:
-                total += p.direction * p.size
-        return total
+    # position(symbol), holding(symbol), symbol_pnl(symbol) and equity() are the compiled
+    # core's (AccountCore): what every tick reads.
 
-    def equity(self, price: float | None = None, symbol: str | None = None) -> float:
-        """Initial cash + realised profit + every open position marked to market, net of entry costs.
-
-        With ``price``, ``symbol``'s positions are marked at it instead of their mark (a fill at
-        the open); without ``symbol`` every position is.
-        """
+    def _equity_at(self, price: float, symbol: str | None) -> float:
+        """:meth:`equity` with ``symbol``'s positions (every one without ``symbol``) marked at ``price``."""
         marked = 0.0
-        if price is None:  # every tick's call: each position at its mark (inlined price_of)
-            marks = self.marks
-            for p in self.positions.values():
-                entry = p.entry_price
-                marked += p.direction * (marks.get(p.symbol, entry) - entry) * p.size - p.entry_costs
-            return self.initial_cash + self.realised + marked
         at = _Overrides(price, symbol)
         for p in self.positions.values():
             marked += p.direction * (self.price_of(p, at) - p.entry_price) * p.size - p.entry_costs
         return self.initial_cash + self.realised + marked
-
-    def holding(self, symbol: str) -> tuple[float, float]:
-        """:meth:`position` and :meth:`symbol_pnl` of ``symbol`` in one pass (a bar's timeline needs both)."""
-        total: float = 0
-        marked: float = 0
-        mark = self.marks.get(symbol)
-        for p in self.positions.values():
-            if p.symbol == symbol:
-                total += p.direction * p.size
-                entry = p.entry_price
-                marked += p.direction * ((entry if mark is None else mark) - entry) * p.size - p.entry_costs
-        return total, self.realised_by_symbol.get(symbol, 0.0) + marked
-
-    def symbol_pnl(self, symbol: str) -> float:
-        """The symbol's realised profit plus its open positions marked net of their entry costs."""
-        marked: float = 0
-        mark = self.marks.get(symbol)
-        for p in self.positions.values():
-            if p.symbol == symbol:
-                entry = p.entry_price
-                marked += p.direction * ((entry if mark is None else mark) - entry) * p.size - p.entry_costs
-        return self.realised_by_symbol.get(symbol, 0.0) + marked
 
     def gross_exposure(self, price: float | None = None, symbol: str | None = None) -> float:
         """The open positions' value ``Σ |q|·m`` (``price`` overrides marks as in :meth:`equity`)."""
