@@ -135,7 +135,8 @@ cdef class PatternEncoder:
         # For prices near the float minimum σ·p underflows to 0: a flat angle, not a division error.
         angle = atan2((p2 - p1) / sigma_price, 1.0) * RAD_TO_DEG if sigma_price > 0 else 0.0
         delta_idx = 0 if fabs(p1 - p0) > fabs(p2 - p1) else 1
-        return value, _cursor_type()((p0, p1, p2), delta_idx, angle, timestamp)
+        # tuple.__new__: the named tuple without its Python __new__ (a call per tick).
+        return value, tuple.__new__(_cursor_type(), ((p0, p1, p2), delta_idx, angle, timestamp))
 
     def push(self, double price):
         """Add the next price (validated by the caller: finite and positive)."""

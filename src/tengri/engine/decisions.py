@@ -137,20 +137,22 @@ class TradingDecisions:
         if not positions:
             return
         holding_bars = self.config.trading.holding_bars
+        symbol = tick.symbol
         opened: list[dict[str, Any]] = []
-        price = tick.price
-        bar = (
-            tick.open if tick.open is not None else price,
-            tick.high if tick.high is not None else price,
-            tick.low if tick.low is not None else price,
-        )
+        bar: tuple[float, float, float] | None = None  # the tick's open, high and low, once needed
         for position in list(positions.values()):
-            if position.symbol != tick.symbol:
+            if position.symbol != symbol:
                 continue
-            if position.sl is None and position.tp is None:  # no level to hit inside the bar
-                hit = None
-            else:
-                hit = level_fill(position.direction, position.sl, position.tp, *bar)  # inside the bar
+            hit = None
+            if position.sl is not None or position.tp is not None:  # a level to hit inside the bar
+                if bar is None:
+                    price = tick.price
+                    bar = (
+                        tick.open if tick.open is not None else price,
+                        tick.high if tick.high is not None else price,
+                        tick.low if tick.low is not None else price,
+                    )
+                hit = level_fill(position.direction, position.sl, position.tp, *bar)
             if hit is not None:
                 self._execute(
                     Decision(
