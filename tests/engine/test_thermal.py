@@ -207,6 +207,29 @@ def test_burst_capped_and_ended_automatically_then_cooldown() -> None:
     assert not isinstance(manager.try_start_burst(), BurstRefusal)
 
 
+def test_a_quiet_refresh_still_sees_the_deadline_the_new_day_and_a_clock_set_back() -> None:
+    manager, _, clock = _manager()
+    ledger = manager.ledger
+    burst = manager.start_burst()
+    for _ in range(3):  # nothing due: the later reads take the quiet path
+        clock.advance(burst.max_seconds / 4)
+        assert ledger.active == burst
+    clock.set(burst.deadline)  # at the deadline, not a moment later
+    assert ledger.active is None
+    assert ledger.last_ended is not None
+    assert ledger.last_ended.automatic
+    used = manager.budget_status()["used_s"]
+    midnight = dt.datetime(2024, 3, 2, tzinfo=dt.UTC).timestamp()
+    assert clock.now() < midnight
+    clock.set(midnight - 1.0)
+    assert ledger.refresh() is None
+    assert manager.budget_status()["used_s"] == used
+    clock.set(midnight)  # a new UTC day resets the budget
+    assert manager.budget_status()["used_s"] == 0.0
+    clock.set(midnight - 10.0)  # the clock set back into yesterday: its day again
+    assert manager.budget_status()["day"] == "2024-03-01"
+
+
 def test_end_burst_with_duration_sets_cooldown() -> None:
     manager, _, clock = _manager()
     manager.start_burst()

@@ -149,6 +149,10 @@ class BurstLedger:
         self.last_ended: EndedBurst | None = None
         self._settled: str | None = None  # the last burst its owner ended (charged in full)
         self._checked_day_start = math.nan  # the UTC day refresh last found up to date
+        # While the clock reads within [_quiet_from, _quiet_until), refresh has nothing to do:
+        # the same UTC day as its last check, and no burst's deadline passed. Any change of the
+        # state closes the window (see _commit), and the next refresh takes the lock.
+        self._quiet_from = self._quiet_until = math.nan
         now = clock.now()
         record = store.get_budget(name) if store is not None else None
         if record is None:
@@ -165,6 +169,7 @@ class BurstLedger:
 
     def _commit(self, state: _State) -> None:
         """Persist ``state``, then adopt it (a failed write changes nothing)."""
+        self._quiet_until = math.nan  # the next refresh checks (NaN: no time is inside the window)
         if self.store is not None:
             self.store.set_budget(
                 BudgetRecord(
@@ -194,12 +199,18 @@ class BurstLedger:
 
     def refresh(self) -> EndedBurst | None:
         """End an overdue burst and reset the budget at a new UTC day; return an automatic end."""
+        if self._quiet_from <= self.clock.now() < self._quiet_until:
+            return None  # the common case, once per tick: nothing is due, no date to format
         with self._lock:
             now = self.clock.now()
             active = self._state.active
             day_start = _DAY_SECONDS * (now // _DAY_SECONDS)  # UTC days: whole multiples of 86,400 s
             if (active is None or now < active.deadline) and day_start == self._checked_day_start:
-                return None  # the common case, once per tick: nothing is due, no date to format
+                self._quiet_from = day_start
+                self._quiet_until = min(
+                    day_start + _DAY_SECONDS, math.inf if active is None else active.deadline
+                )
+                return None
             ended = None
             if active is not None and now >= active.deadline:
                 # Charge the burst to the day its deadline falls on, which may already be a new day.

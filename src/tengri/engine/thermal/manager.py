@@ -217,6 +217,9 @@ class ThermalZoneManager:
     @property
     def snapshot(self) -> ThermalSnapshot:
         """The latest state (read now if never read)."""
+        snapshot = self._snapshot  # replaced whole by each reading: once there, one read needs no lock
+        if snapshot is not None:
+            return snapshot
         with self._lock:
             return self._snapshot or self.update_thermal_state()
 
