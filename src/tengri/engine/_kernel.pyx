@@ -383,6 +383,33 @@ def match(dict by_mask, long hash_value, tuple firing):
     return fired
 
 
+cdef class UnitOfWork:
+    """The context manager ``StoreBase.unit_of_work`` returns (see there): every tick enters one.
+
+    Entering adds one to the thread's nesting depth (the store's ``_unit``, a thread-local);
+    leaving puts back the depth it found and, at the outermost, ends the unit (``_end_unit``:
+    the commit, or :class:`~tengri.errors.UnitOfWorkLostError`).
+    """
+
+    cdef object _store
+    cdef object _depth
+
+    def __cinit__(self, store):
+        self._store = store
+        self._depth = 0
+
+    def __enter__(self):
+        unit = self._store._unit
+        depth = unit.depth
+        self._depth = depth
+        unit.depth = depth + 1
+
+    def __exit__(self, *exc):
+        self._store._unit.depth = self._depth
+        if self._depth == 0:
+            self._store._end_unit()
+
+
 cdef class AccountCore:
     """The account's ledger and what every tick reads of it, compiled: the base of ``Account``.
 

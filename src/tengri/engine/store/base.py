@@ -41,6 +41,7 @@ from typing import Any, Self, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tengri.engine import _kernel
 from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.store.connection import (
     BEGIN_OPTION,
@@ -213,7 +214,7 @@ class StoreBase:
 
     # -- units of work ------------------------------------------------------------------------
 
-    def unit_of_work(self) -> _UnitOfWork:
+    def unit_of_work(self) -> _kernel.UnitOfWork:
         """Group this thread's writes inside the block into one transaction, committed at its end.
 
         Each write runs in a savepoint: one that fails is rolled back alone and raises as it would
@@ -234,7 +235,7 @@ class StoreBase:
             a full disk or an I/O error) or the commit failed: none of the block's writes since
             its last commit happened.
         """
-        return _UnitOfWork(self)
+        return _kernel.UnitOfWork(self)  # compiled: a tick enters one
 
     def _driver(self) -> sqlite3.Connection:
         assert self._raw is not None
@@ -554,23 +555,3 @@ class _UnitState(threading.local):
     def __init__(self) -> None:
         #: Rows whose writes wait for the unit's end (:meth:`StoreBase._deferring`), by statement.
         self.deferred: dict[Statement, dict[Any, dict[str, Any]]] = {}
-
-
-class _UnitOfWork:
-    """The context manager :meth:`StoreBase.unit_of_work` returns (a class: entered once per tick)."""
-
-    __slots__ = ("_depth", "_store")
-
-    def __init__(self, store: StoreBase) -> None:
-        self._store = store
-        self._depth = 0
-
-    def __enter__(self) -> None:
-        unit = self._store._unit
-        self._depth = unit.depth
-        unit.depth = self._depth + 1
-
-    def __exit__(self, *exc: object) -> None:
-        self._store._unit.depth = self._depth
-        if self._depth == 0:
-            self._store._end_unit()
