@@ -183,9 +183,10 @@ class TradingDecisions:
                 Signal(strategy_id=sid, direction=direction, hash_triggers=tuple(ids), source="pattern")
                 for (sid, direction), ids in by_strategy.items()
             )
-        if self.predictor is None and not self.signal_sources:
+        predictor = self.predictor
+        sources = self.signal_sources if predictor is None else [predictor, *self.signal_sources]
+        if not sources:
             return signals
-        sources = ([self.predictor] if self.predictor is not None else []) + self.signal_sources
         health = self.health
         for source in sources:
             try:

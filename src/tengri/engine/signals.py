@@ -213,7 +213,7 @@ class StrategySource:
 
     def on_tick(self, tick: Tick) -> Sequence[Signal]:
         """Feed the tick to its symbol's strategy; signal when its target changes, or it asks to reopen."""
-        strategy = self._for(tick.symbol)
+        strategy = self._by_symbol.get(tick.symbol) or self._for(tick.symbol)  # a strategy is truthy
         strategy._append(tick)
         returned = strategy.next()
         if returned is None:
