@@ -20,23 +20,20 @@ child alone, from ``os.wait4`` in a small launcher that forks it: forked from th
 child's figure would start at this process's own memory), trade counts, and the ratios; and
 checks that both make the same trades (the same entry and exit bars, in the same directions).
 
-Where the time goes. Under py-spy (100,000 bars, 2026-12-05, the replay in process) a bar's CPU
-is spread over some forty Python functions, none above a seventh of the loop. Compiling modules
-unchanged bought little (Cython 3.3 on the 41 modules of the engine, its store and the replay:
-161 against 154 µs a bar; later, on 12 of them, 69-72 against 76-77 µs of CPU a bar, under a
-tenth, for a second build of every module and stale code whenever a source changes under an
-editable install; mypyc stops with an internal error on the orchestrator's mixins). What did pay
-is a hand-written compiled core for the arithmetic every tick repeats (``tengri.engine._kernel``:
-the pattern encoder, the pattern statistics, the strategies' rolling means; ``bench_kernel.py``
-justifies Cython over Numba), the per-bar journal rows written by Arrow instead of the csv
-module, and checkpoints that write the pattern statistics' changes rather than whole tables:
-this benchmark went from 0.27x to 0.37x at 100,000 bars and from 0.18x to 0.30x at 1,000,000
-over 2026-12-05, the files the same.
-What is left is Python glue, the strategy's own Python callback (about a seventh), and the store's
-statements on the bars that trade (about a tenth). Reaching backtesting.py needs the quiet bar
-(no fill, no signal, no exit: about nine bars in ten here) taken in one compiled call over arrays
-that hold the pattern state, the triggers and the account, Python entered only for a bar where
-something happens: the next step of issue 17.
+Where the time goes. A bar's CPU is spread over some thirty Python calls, none above a seventh
+of the loop. Compiling modules unchanged buys nothing: Cython 3.3 on the orchestrator and the
+replay loop as they are gave 49.0 against 48.6 us of CPU a bar (2026-12-05, 100,000 bars; Python
+3.11's specialised attribute reads are as fast as compiled code's generic ones), on 41 modules
+earlier 161 against 154, and mypyc stops with an internal error on the orchestrator's mixins. What
+pays is state and loops in C classes that the Python classes extend (``tengri.engine._kernel``):
+the pattern encoder and statistics, the strategies' history and rolling means (``StrategyCore``,
+the base of ``Strategy``; the user's ``next`` stays Python), each tick's trigger work
+(``TriggerCore``), the account's per-tick sums (``AccountCore``), the common tick's validation
+and the unit of work each tick enters; ``bench_kernel.py`` justifies Cython over Numba. Over
+2026-12-05 this benchmark went from 0.27x to 0.53x at 100,000 bars, the files the same. What is
+left: a round trip (signal, close, open, its journal row, the profit window's update) costs some
+400 us of Python, about 22 us a bar here; the checkpoints' journal and store writes about 7 us a
+bar; a bar that trades nothing about 24 us (37.6 at the start of the day's last session).
 
 Run: .venv/bin/python benchmarks/bench_scale.py                  (100,000 and 1,000,000 bars)
      .venv/bin/python benchmarks/bench_scale.py --bars 20000     (a quick run)

@@ -7,18 +7,27 @@
   they are C loops over fixed arrays, with the arithmetic of the Python version operation for
   operation (the build turns off floating-point contraction, so no fused multiply-add changes a
   rounding): hashes, cursors and statistics are bit for bit what they were.
-- Trigger matching (:func:`match`): the triggers a hash fires, from the engine's index.
+- Each tick's trigger work (:class:`TriggerCore`, the base of ``HashTriggerEngine``): learning
+  the previous code's move, waking sleepers, matching (:func:`match`).
 - A strategy's history (:class:`StrategyCore`, the base of ``Strategy``): the append of each bar,
   ``len`` and ``sma``, with the :class:`RollingMean`\\ s that sum as pandas does. The user's
   ``next`` stays Python.
+- The account's per-tick sums (:class:`AccountCore`, the base of ``Account``), the common tick's
+  validation (:func:`quick_tick`) and the unit of work a tick enters (:class:`UnitOfWork`).
+
+The Python classes extend these C classes: what each tick touches lives in C fields, everything
+else (registration, booking, the store, the user's code) stays Python. Compiling the Python
+modules as they are bought nothing measurable (``benchmarks/bench_scale.py`` says why).
 
 A replay's results are byte for byte what the Python gave. ``tengri.engine._kernel_reference``
-keeps that Python for the arithmetic and the matching, which the tests hold this module to;
-``benchmarks/bench_kernel.py`` measures both, and Numba.
+keeps that Python for the arithmetic, the matching, the tick's test and the account's sums, which
+the tests hold this module to; ``benchmarks/bench_kernel.py`` measures the arithmetic against it
+and against Numba.
 
-:mod:`tengri.engine.pattern_hash`, :mod:`tengri.engine.pattern_stats`,
-:mod:`tengri.engine.rolling` and :mod:`tengri.engine.signals` document and re-export the classes;
-import them from there.
+:mod:`tengri.engine.pattern_hash`, :mod:`tengri.engine.pattern_stats` and :mod:`tengri.engine.rolling`
+document and re-export the encoder, the table and the means (import them from there); ``Strategy``,
+``HashTriggerEngine``, ``Account``, ``validate_tick`` and the store's ``unit_of_work`` build on the
+rest.
 """
 
 from mmap import mmap
@@ -444,7 +453,10 @@ cdef class AccountCore:
         marks = self.marks
         for p in self.positions.values():
             entry = p.entry_price
-            marked += <double>p.direction * (<double>marks.get(p.symbol, entry) - entry) * <double>p.size - <double>p.entry_costs
+            marked += (
+                <double>p.direction * (<double>marks.get(p.symbol, entry) - entry) * <double>p.size
+                - <double>p.entry_costs
+            )
         return self.initial_cash + self.realised + marked
 
     cdef tuple _symbol_sums(self, symbol):
