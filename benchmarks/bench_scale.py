@@ -22,18 +22,19 @@ checks that both make the same trades (the same entry and exit bars, in the same
 
 Where the time goes. A bar's CPU is spread over some thirty Python calls, none above a seventh
 of the loop. Compiling modules unchanged buys nothing: Cython 3.3 on the orchestrator and the
-replay loop as they are gave 49.0 against 48.6 us of CPU a bar (2026-12-05, 100,000 bars; Python
-3.11's specialised attribute reads are as fast as compiled code's generic ones), on 41 modules
-earlier 161 against 154, and mypyc stops with an internal error on the orchestrator's mixins. What
+replay loop as they are made no measurable difference on 2026-12-05 (Python 3.11's specialised
+attribute reads are as fast as compiled code's generic ones), on 41 modules earlier 161 against
+154 us a bar, and mypyc stops with an internal error on the orchestrator's mixins. What
 pays is state and loops in C classes that the Python classes extend (``tengri.engine._kernel``):
 the pattern encoder and statistics, the strategies' history and rolling means (``StrategyCore``,
 the base of ``Strategy``; the user's ``next`` stays Python), each tick's trigger work
 (``TriggerCore``), the account's per-tick sums (``AccountCore``), the common tick's validation
 and the unit of work each tick enters; ``bench_kernel.py`` justifies Cython over Numba. Over
-2026-12-05 this benchmark went from 0.27x to 0.53x at 100,000 bars, the files the same. What is
-left: a round trip (signal, close, open, its journal row, the profit window's update) costs some
-400 us of Python, about 22 us a bar here; the checkpoints' journal and store writes about 7 us a
-bar; a bar that trades nothing about 24 us (37.6 at the start of the day's last session).
+2026-12-05 this benchmark went from 0.27x to 0.57x at 100,000 bars and from 0.18x to 0.47x at
+1,000,000, the files the same. What is
+left (``bench_bar_cost.py``, in process): a bar that trades nothing costs 22.7 us, backtesting.py's
+loop 16.5 us a bar, and each round trip (signal, close, open, their records, the profit window's
+update, the trade's journal row) some 400 us of Python, about 22 us a bar here.
 
 Run: .venv/bin/python benchmarks/bench_scale.py                  (100,000 and 1,000,000 bars)
      .venv/bin/python benchmarks/bench_scale.py --bars 20000     (a quick run)
