@@ -32,7 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import random_walk  # the benchmarks folder is not a package
+from bench_replay import sma_cross_reference  # the benchmarks folder is not a package
+from bench_scale import random_walk
 from tengri.cli import _strategy_trading  # what `tengri backtest` trades with
 from tengri.config import TengriConfig
 from tengri.engine.signals import Strategy
@@ -53,27 +54,11 @@ class Never(Strategy):
 def backtesting_py(frame: pd.DataFrame) -> tuple[float, int]:
     """CPU seconds of backtesting.py's quick start on ``frame``, and its trades."""
     from backtesting import Backtest
-    from backtesting import Strategy as Reference
-    from backtesting.lib import crossover
-    from backtesting.test import SMA
-
-    class SmaCrossReference(Reference):
-        def init(self) -> None:
-            self.sma1 = self.I(SMA, self.data.Close, 10)
-            self.sma2 = self.I(SMA, self.data.Close, 20)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.process_time()
-        stats = Backtest(frame, SmaCrossReference, cash=10_000, commission=0.0).run()
+        stats = Backtest(frame, sma_cross_reference(), cash=10_000, commission=0.0).run()
         return time.process_time() - start, len(stats._trades)
 
 
