@@ -1,6 +1,6 @@
 """Types of the engine's compiled core (``_kernel.pyx``); see that module's docstring."""
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,8 +69,6 @@ class RollingMean:
     def push(self, value: float) -> None: ...
     def extend(self, values: Sequence[float]) -> None: ...
     def at(self, ago: int = 0) -> float: ...
-
-def push_all(rollings: Iterable[RollingMean], value: float) -> None: ...
 
 class StrategyCore:
     _data: npt.NDArray[np.float64]

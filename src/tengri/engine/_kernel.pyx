@@ -689,13 +689,6 @@ def _rolling_mean(int period, keep, state):
     return rolling
 
 
-def push_all(rollings, double value):
-    """:meth:`RollingMean.push` ``value`` into each of ``rollings`` (an iterable of them), in one call."""
-    cdef RollingMean rolling
-    for rolling in rollings:
-        rolling._push(value)
-
-
 cdef class StrategyCore:
     """The bars a :class:`tengri.engine.signals.Strategy` has seen, and the means it asked for.
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from tengri.engine import _kernel
 
-__all__ = ["RollingMean", "push_all"]
+__all__ = ["RollingMean"]
 
 RollingMean = _kernel.RollingMean
-push_all = _kernel.push_all

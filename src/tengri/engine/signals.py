@@ -133,6 +133,7 @@ class Strategy(_kernel.StrategyCore):
     """
 
     name: str = ""
+    tick: Tick | None  # the newest tick (None before the first); kept by the compiled base
     history_bars: int | None = None
     """The newest ticks the strategy reads (None: all of them). With a number ``k`` the history
     arrays hold the newest ``k`` ticks, and ``sma(period, ago)`` answers for ``period + ago <= k``,
