@@ -79,6 +79,12 @@ class _StrategyEvidence:
     newest: float | None = None
 
 
+# What explain reads for a strategy or a context without evidence (never written: explain only
+# reads, and learn makes its own).
+_NO_EVIDENCE = _StrategyEvidence()
+_NO_COUNTS = _Counts()
+
+
 def context_key(context: Mapping[str, Any] | None, fields: tuple[str, ...]) -> tuple[str, str]:
     context = context or {}
     thermal = (
@@ -118,8 +124,8 @@ class EvidenceBook:
         """Return C_final of a strategy for a trigger set in a context, at time ``now``, with its terms."""
         cfg = self.config
         query = frozenset(str(t) for t in hash_triggers)
-        ev = self._strategies.get(strategy_id, _StrategyEvidence())
-        in_context = ev.by_context.get(context_key(context, cfg.context_fields), _Counts())
+        ev = self._strategies.get(strategy_id, _NO_EVIDENCE)
+        in_context = ev.by_context.get(context_key(context, cfg.context_fields), _NO_COUNTS)
         base_counts, used = (
             (in_context, "context") if in_context.n >= cfg.min_context_samples else (ev.total, "all")
         )
