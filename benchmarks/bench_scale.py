@@ -30,10 +30,10 @@ the pattern encoder and statistics, the strategies' history and rolling means (`
 the base of ``Strategy``; the user's ``next`` stays Python), each tick's trigger work
 (``TriggerCore``), the account's per-tick sums (``AccountCore``), the common tick's validation
 and the unit of work each tick enters; ``bench_kernel.py`` justifies Cython over Numba. Over
-2026-12-05 this benchmark went from 0.27x to 0.57x at 100,000 bars and from 0.18x to 0.47x at
+2026-12-05 this benchmark went from 0.27x to 0.55x at 100,000 bars and from 0.18x to 0.46x at
 1,000,000, the files the same. What is
-left (``bench_bar_cost.py``, in process): a bar that trades nothing costs 22.7 us, backtesting.py's
-loop 16.5 us a bar, and each round trip (signal, close, open, their records, the profit window's
+left (``bench_bar_cost.py``, in process): a bar that trades nothing costs 23.1 us, backtesting.py's
+loop 16.4 us a bar, and each round trip (signal, close, open, their records, the profit window's
 update, the trade's journal row) some 400 us of Python, about 22 us a bar here.
 
 Run: .venv/bin/python benchmarks/bench_scale.py                  (100,000 and 1,000,000 bars)
