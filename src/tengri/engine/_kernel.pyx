@@ -797,7 +797,7 @@ cdef class StrategyCore:
         rolling = self._rolling.get(period)
         if rolling is None:  # the first ask for this period: its means over the closes kept
             rolling = self._rolling[period] = RollingMean(period, keep=keep)
-            rolling.extend(self._data[3, self._start:self._end].tolist())
+            rolling.extend(self._column(3).tolist())  # the closes kept
         return rolling.at(ago)
 
     def __reduce__(self):

@@ -309,7 +309,7 @@ class _Replay:
                 self.flush_journal()
             self._timeline_from = bar
         cash = self._cash
-        position, pnl = account.holding(symbol) if account.positions else (0, account.symbol_pnl(symbol))
+        position, pnl = account.holding(symbol)  # (0, the realised profit) when flat
         self._timeline.append(  # the bar's time, prices and symbol join these at the flush
             (
                 result.equity,
