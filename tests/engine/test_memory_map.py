@@ -540,3 +540,34 @@ def test_a_unit_lost_before_a_read_is_still_reported_at_its_end(store: MemoryMap
     with store.unit_of_work():  # the next unit starts clean
         store.insert_execution(_execution("e2"))
     assert _other_reader(store) == ["e2"]
+
+
+def test_a_record_of_its_fields_is_the_dataclass_of_them() -> None:
+    """``ExecutionRecord.of`` (the store's and agent's fast path) builds what the constructor builds."""
+    import dataclasses
+
+    fields = {
+        "execution_id": "e1",
+        "agent_id": "a",
+        "strategy_id": "S",
+        "direction": -1,
+        "entry_price": 101.5,
+        "opened_at": 1e9,
+        "hash_triggers": ("T1",),
+        "size": 2.0,
+        "costs": 0.25,
+        "confidence": None,
+        "context": {"symbol": "X"},
+        "status": "closed",
+        "exit_price": 99.0,
+        "profit": 4.75,
+        "success": True,
+        "closed_at": 1e9 + 60,
+    }
+    assert set(fields) == {f.name for f in dataclasses.fields(ExecutionRecord)}
+    fast = ExecutionRecord.of(dict(fields))
+    assert fast == ExecutionRecord(**fields)
+    assert repr(fast) == repr(ExecutionRecord(**fields))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.profit = 0.0  # type: ignore[misc]
+    assert dataclasses.replace(fast, profit=1.0).profit == 1.0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
@@ -53,6 +56,34 @@ def test_iso_times_match_iso() -> None:
     times = [0.0, 1e9, 1.7e9 + 3600.0]
     assert iso_times(times) == [iso(t) for t in times]
     assert iso_times([1.5, 2.0]) == [iso(1.5), iso(2.0)]  # fractional seconds keep their digits
+    assert iso_times(np.array([1e9, 1e9 + 0.5])) == [iso(1e9), iso(1e9 + 0.5)]  # numpy floats too
+
+
+def _datetime_iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@settings(max_examples=3_000, deadline=None)
+@given(
+    st.one_of(
+        st.integers(-86_400 * 800, 253_402_300_799).map(float),  # whole seconds, before 1970 too
+        st.floats(-1e10, 253_402_300_799.0),  # fractions
+        st.sampled_from(
+            [0.0, 951_782_400.0, 951_868_799.0, 4_107_542_400.0, 253_402_300_799.0]
+        ),  # leap days, the end
+    )
+)
+def test_iso_is_datetimes_form(t: float) -> None:
+    """The compiled form of whole seconds is datetime's, leap years and the year 9999 included."""
+    assert iso(t) == _datetime_iso(t)
+    assert iso_times([t, t]) == [_datetime_iso(t)] * 2
+    assert iso(int(t)) == _datetime_iso(int(t))
+
+
+def test_iso_refuses_what_datetime_refuses() -> None:
+    for t in (253_402_300_800.0, math.nan, math.inf):
+        with pytest.raises((ValueError, OverflowError)):
+            iso(t)
 
 
 def test_a_streamed_table_is_read_back_from_its_file_with_the_columns_asked(tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from tengri.services import run_files
 from tengri.services.journal import FILES
 
 
-def _store(count: int, open_ones: set[int]) -> MemoryMap:
-    store = MemoryMap.in_memory(clock=ManualClock(1_700_000_000.0))
+def _store(count: int, open_ones: set[int], path: Path | None = None) -> MemoryMap:
+    """``count`` executions; on a SQLite file at ``path`` (read through its driver) or in memory."""
+    clock = ManualClock(1_700_000_000.0)
+    store = MemoryMap.in_memory(clock=clock) if path is None else MemoryMap(f"sqlite:///{path}", clock=clock)
     for i in range(count):
         store.insert_execution(
             ExecutionRecord(
@@ -23,11 +25,15 @@ def _store(count: int, open_ones: set[int]) -> MemoryMap:
                 "S",
                 1 if i % 2 else -1,
                 100.0 + i / 3,
-                1_700_000_000.0 + 60 * i,
+                1_700_000_000.0 + 60 * i + (0.25 if i == 5 else 0.0),  # a fraction of a second
                 hash_triggers=(f"T{i}",) if i % 3 else (),
                 size=1.5,
                 confidence=0.5 if i % 4 else None,
-                context={"opened_index": i, "symbol": "X", "source": "strategy"},
+                context={
+                    "opened_index": i,
+                    "symbol": "X",
+                    "source": 'a "quoted", source' if i == 3 else "strategy",
+                },
             )
         )
         if i not in open_ones:
@@ -48,11 +54,14 @@ def _trades(ids: list[int]) -> pd.DataFrame:
 
 
 def _one_frame(store: MemoryMap, trades: pd.DataFrame, offset: int, path: Path) -> None:
-    """The whole-frame write this module did before it wrote in batches (the reference)."""
+    """The whole-frame write this module did before it wrote in batches and without pandas (the reference).
+
+    The rows with each exit bar as it is: the frame makes them floats when any is missing.
+    """
     closed = dict(
         zip(trades["execution_id"], zip(trades["exit_bar"], trades["reason"], strict=True), strict=True)
     )
-    rows = run_files._execution_rows(list(store.iter_executions()), closed, offset)
+    rows = run_files._execution_rows(list(store.iter_executions()), closed, offset, gaps=False)
     frame = pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
     frame.to_csv(path, index=False, lineterminator="\n")
 
@@ -66,10 +75,11 @@ def _one_frame(store: MemoryMap, trades: pd.DataFrame, offset: int, path: Path) 
         ({0, 1, 2, 3}, list(range(4, 11))),  # a first batch with no exit bar at all
     ],
 )
+@pytest.mark.parametrize("on_file", [False, True])
 def test_batches_write_the_bytes_of_one_frame(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_ones: set[int], traded: list[int]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_ones: set[int], traded: list[int], on_file: bool
 ) -> None:
-    store = _store(11, open_ones)
+    store = _store(11, open_ones, tmp_path / "store.db" if on_file else None)
     monkeypatch.setattr(run_files, "_BATCH", 4)
     run_files.write_executions(store, _trades(traded), 5, tmp_path / "batched.csv")
     _one_frame(store, _trades(traded), 5, tmp_path / "whole.csv")

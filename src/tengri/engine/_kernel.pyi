@@ -1,6 +1,6 @@
 """Types of the engine's compiled core (``_kernel.pyx``); see that module's docstring."""
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,8 @@ def quick_tick(
 def match(
     by_mask: dict[int, dict[int, list[Any]]], hash_value: int, firing: tuple[Any, ...]
 ) -> list[str]: ...
+def iso_seconds(t: float) -> str | None: ...
+def iso_list(times: Iterable[float], fallback: Callable[[float], str]) -> list[str]: ...
 
 class RollingMean:
     period: int

@@ -36,7 +36,9 @@ import numpy as np
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.math cimport INFINITY, NAN, atan2, fabs, log, sqrt
+from libc.stdio cimport snprintf
 from libc.string cimport memmove
+from cpython.unicode cimport PyUnicode_DecodeASCII
 
 from tengri.errors import InvalidInputError
 
@@ -815,3 +817,58 @@ def _strategy(cls, core):
     strategy._view = strategy._data
     strategy._rolling, strategy.tick = rolling, tick
     return strategy
+
+
+# -- ISO 8601 times of whole seconds ---------------------------------------------------------------
+# A replay writes each bar's time and each trade's two; datetime's fromtimestamp and isoformat cost
+# some 1.5 µs a time, these 0.1.
+
+cdef double _ISO_END = 253402300800.0  # 10000-01-01T00:00:00Z: datetime's years end at 9999
+
+
+cdef inline object _iso_seconds(double t):
+    """``YYYY-MM-DDTHH:MM:SSZ`` of ``t``, or None unless ``t`` is a whole second in [1970, 10000)."""
+    cdef long long seconds, days, z, era, doe, yoe, year, doy, mp, day, month, rest
+    cdef char buf[24]
+    if not (0.0 <= t < _ISO_END) or t != <double>(<long long>t):
+        return None
+    seconds = <long long>t
+    days = seconds // 86400
+    rest = seconds - days * 86400
+    # Days to a civil date (Howard Hinnant's algorithm; days >= 0 here, so C's division floors).
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    year = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    if month <= 2:
+        year += 1
+    snprintf(
+        buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
+        year, month, day, rest // 3600, (rest // 60) % 60, rest % 60,
+    )
+    return PyUnicode_DecodeASCII(buf, 20, NULL)
+
+
+def iso_seconds(t):
+    """The ISO 8601 UTC form of ``t`` (``2024-01-01T00:00:00Z``) for a whole second from 1970 on; else None.
+
+    ``tengri.services.journal.iso`` gives every other time (fractions, before 1970) its form.
+    """
+    if not isinstance(t, (float, int)):
+        return None
+    return _iso_seconds(<double>t)
+
+
+def iso_list(times, fallback):
+    """:func:`iso_seconds` of every time, ``fallback(t)`` for a time it does not take."""
+    cdef list out = []
+    cdef object text
+    for t in times:
+        text = _iso_seconds(<double>t) if isinstance(t, (float, int)) else None
+        out.append(fallback(t) if text is None else text)
+    return out

@@ -293,18 +293,25 @@ class MemoryAgent:
             now = self.clock.now() if opened_at is None else float(opened_at)
             for _ in range(1000):
                 new_id = execution_id or self._new_execution_id(strategy_id, now)
-                record = ExecutionRecord(
-                    execution_id=new_id,
-                    agent_id=self.agent_id,
-                    strategy_id=strategy_id,
-                    direction=direction,
-                    entry_price=float(entry_price),
-                    opened_at=now,
-                    hash_triggers=triggers,
-                    size=float(size),
-                    costs=float(costs),
-                    confidence=initial_confidence,
-                    context=ctx,
+                record = ExecutionRecord.of(
+                    {
+                        "execution_id": new_id,
+                        "agent_id": self.agent_id,
+                        "strategy_id": strategy_id,
+                        "direction": direction,
+                        "entry_price": float(entry_price),
+                        "opened_at": now,
+                        "hash_triggers": triggers,
+                        "size": float(size),
+                        "costs": float(costs),
+                        "confidence": initial_confidence,
+                        "context": ctx,
+                        "status": "open",
+                        "exit_price": None,
+                        "profit": None,
+                        "success": None,
+                        "closed_at": None,
+                    }
                 )
                 stored = self._recovery.get(new_id)
                 if stored is not None:

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as arrow_csv
 
+from tengri.engine import _kernel
 from tengri.report.run_folder import COLUMNS, TEXT_COLUMNS
 
 __all__ = ["FILES", "Column", "RunJournal", "iso", "iso_times"]
@@ -63,17 +64,21 @@ _SPILLED = (*STREAMED, "trades")
 
 
 def iso(t: float) -> str:
-    """Return the ISO 8601 UTC form of an epoch time."""
+    """Return the ISO 8601 UTC form of an epoch time (``2024-01-01T00:00:00Z``).
+
+    A whole second from 1970 on is formatted by the compiled core; any other time by datetime,
+    whose form it is (a fraction as ``.ffffff``).
+    """
+    return _kernel.iso_seconds(t) or _iso(t)
+
+
+def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def iso_times(times: Sequence[float]) -> list[str]:
-    """Return :func:`iso` of every time, in one vectorised call when they are whole seconds."""
-    seconds = np.asarray(times, dtype=float)
-    if seconds.size and np.all(np.isfinite(seconds)) and np.all(seconds == np.floor(seconds)):
-        stamps = np.datetime_as_string(seconds.astype("int64").astype("datetime64[s]"), unit="s")
-        return [f"{s}Z" for s in stamps.tolist()]
-    return [iso(float(t)) for t in times]
+def iso_times(times: Iterable[float]) -> list[str]:
+    """Return :func:`iso` of every time."""
+    return _kernel.iso_list(times, _iso)
 
 
 def _cut_partial_line(path: Path) -> None:

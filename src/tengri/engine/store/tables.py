@@ -236,11 +236,7 @@ class StoreTables(StoreBase):
 
     def execution_ids(self) -> list[str]:
         """Every execution's id, in the order of :meth:`iter_executions` (cheap: the ids alone)."""
-        query = sa.select(executions.c.execution_id).order_by(
-            executions.c.opened_at, executions.c.execution_id
-        )
-        with self._guard("read executions"), self._read() as conn:
-            return list(conn.execute(query).scalars())
+        return [row["execution_id"] for row in self._stream(_EXECUTION_IDS, {}, 10_000, "read executions")]
 
     def iter_executions(self, batch: int = 1_000) -> Iterator[ExecutionRecord]:
         """Yield every execution in the order of :meth:`executions`, fetching ``batch`` rows at a time.
@@ -249,11 +245,8 @@ class StoreTables(StoreBase):
         a long run's executions are never all in memory at once. Stop early and the read ends
         when the iterator is closed or collected.
         """
-        query = sa.select(executions).order_by(executions.c.opened_at, executions.c.execution_id)
-        with self._guard("read executions"), self._read() as conn:
-            for rows in conn.execute(query).mappings().partitions(batch):
-                for row in rows:
-                    yield _execution(row)
+        for row in self._stream(_select_executions(()), {}, batch, "read executions"):
+            yield _execution(row)
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -476,6 +469,9 @@ def _select_profit_points(given: tuple[str, ...]) -> Statement:
     return statement
 
 
+_EXECUTION_IDS = Statement(
+    sa.select(executions.c.execution_id).order_by(executions.c.opened_at, executions.c.execution_id)
+)
 SELECT_BUDGET = Statement(sa.select(thermal_budget).where(thermal_budget.c.name == sa.bindparam("name")))
 
 
@@ -489,44 +485,48 @@ def _closed(
     costs: float | None,
 ) -> ExecutionRecord:
     """``opened`` as closed (dataclasses.replace, without its introspection)."""
-    return ExecutionRecord(
-        execution_id=opened.execution_id,
-        agent_id=opened.agent_id,
-        strategy_id=opened.strategy_id,
-        direction=opened.direction,
-        entry_price=opened.entry_price,
-        opened_at=opened.opened_at,
-        hash_triggers=opened.hash_triggers,
-        size=opened.size,
-        costs=opened.costs if costs is None else costs,
-        confidence=opened.confidence,
-        context=opened.context,
-        status=status,
-        exit_price=exit_price,
-        profit=profit,
-        success=success,
-        closed_at=closed_at,
+    return ExecutionRecord.of(
+        {
+            "execution_id": opened.execution_id,
+            "agent_id": opened.agent_id,
+            "strategy_id": opened.strategy_id,
+            "direction": opened.direction,
+            "entry_price": opened.entry_price,
+            "opened_at": opened.opened_at,
+            "hash_triggers": opened.hash_triggers,
+            "size": opened.size,
+            "costs": opened.costs if costs is None else costs,
+            "confidence": opened.confidence,
+            "context": opened.context,
+            "status": status,
+            "exit_price": exit_price,
+            "profit": profit,
+            "success": success,
+            "closed_at": closed_at,
+        }
     )
 
 
 def _execution(row: Mapping[Any, Any]) -> ExecutionRecord:
-    return ExecutionRecord(
-        execution_id=row["execution_id"],
-        agent_id=row["agent_id"],
-        strategy_id=row["strategy_id"],
-        direction=int(row["direction"]),
-        entry_price=float(row["entry_price"]),
-        opened_at=float(row["opened_at"]),
-        hash_triggers=tuple(row["hash_triggers"]),
-        size=float(row["size"]),
-        costs=float(row["costs"]),
-        confidence=row["confidence"],
-        context=dict(row["context"]),
-        status=row["status"],
-        exit_price=row["exit_price"],
-        profit=row["profit"],
-        success=None if row["success"] is None else bool(row["success"]),
-        closed_at=row["closed_at"],
+    return ExecutionRecord.of(
+        {
+            "execution_id": row["execution_id"],
+            "agent_id": row["agent_id"],
+            "strategy_id": row["strategy_id"],
+            "direction": int(row["direction"]),
+            "entry_price": float(row["entry_price"]),
+            "opened_at": float(row["opened_at"]),
+            "hash_triggers": tuple(row["hash_triggers"]),
+            "size": float(row["size"]),
+            "costs": float(row["costs"]),
+            "confidence": row["confidence"],
+            "context": dict(row["context"]),
+            "status": row["status"],
+            "exit_price": row["exit_price"],
+            "profit": row["profit"],
+            "success": None if row["success"] is None else bool(row["success"]),
+            "closed_at": row["closed_at"],
+        }
     )
 
 
