@@ -8,9 +8,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.engine.strategy_engine import strategy_engine
 
-from tengri.config import TengriConfig
+from tengri.config import RiskConfig, TengriConfig
 from tengri.engine import (
     ManualClock,
     Strategy,
@@ -18,6 +20,8 @@ from tengri.engine import (
     SystemOrchestrator,
     Target,
 )
+from tengri.engine._kernel_reference import RiskMarks
+from tengri.engine.risk import RiskGuard
 from tengri.services.replay import run_replay
 from tengri.strategies import SmaCross
 
@@ -140,3 +144,38 @@ def test_a_tick_for_one_symbol_marks_the_whole_account() -> None:
         (10_500.0, 10_000.0, [("X", 50.0), ("Y", 100.0)]),
         (11_500.0, 10_000.0, [("X", 50.0), ("Y", 100.0)]),  # Y's tick counts X's open profit
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    daily=st.one_of(st.none(), st.floats(0.5, 50.0)),
+    drawdown=st.one_of(st.none(), st.floats(0.5, 50.0)),
+    steps=st.lists(
+        st.tuples(st.floats(-2_000.0, 3_000.0), st.floats(0.0, 200_000.0)), min_size=1, max_size=60
+    ),
+)
+def test_the_compiled_mark_is_the_python_mark(
+    daily: float | None, drawdown: float | None, steps: list[tuple[float, float]]
+) -> None:
+    """Equity (losses past zero too) over days, holidays and gaps: the same trips, hits and state."""
+    guard = RiskGuard(RiskConfig(max_daily_loss_pct=daily, max_drawdown_pct=drawdown))
+    reference = RiskMarks(daily, drawdown)
+    t = T0
+    for index, (equity, gap) in enumerate(steps):
+        t += gap
+        assert guard.mark(equity, t, index) == reference.mark(equity, t, index)
+    state = guard.snapshot()
+    assert (state["peak"], state["killed_at"], state["day"], state["blocked_day"]) == (
+        reference.peak,
+        reference.killed_at,
+        reference.day,
+        reference.blocked_day,
+    )
+    assert (state["day_start"], state["last_equity"]) == (reference.day_start, reference.last_equity)
+    hits = [name for name, _ in reference.hits]
+    assert guard.counts["max_daily_loss"] == hits.count("max_daily_loss")
+    assert guard.counts["max_drawdown"] == hits.count("max_drawdown")
+    restored = RiskGuard(guard.config)
+    restored.restore(json.loads(json.dumps(state)))
+    assert restored.snapshot() == state
+    assert restored.allows_entry(t) == guard.allows_entry(t)

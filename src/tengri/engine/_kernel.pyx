@@ -35,7 +35,7 @@ from mmap import mmap
 import numpy as np
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from libc.math cimport INFINITY, NAN, atan2, fabs, log, sqrt
+from libc.math cimport INFINITY, NAN, atan2, fabs, floor, log, sqrt
 from libc.stdio cimport snprintf
 from libc.string cimport memmove
 from cpython.unicode cimport PyUnicode_DecodeASCII
@@ -419,6 +419,117 @@ cdef class UnitOfWork:
         self._store._unit.depth = self._depth
         if self._depth == 0:
             self._store._end_unit()
+
+
+cdef class RiskCore:
+    """The risk guard's watch of the account's equity, compiled: the base of ``RiskGuard``.
+
+    :meth:`mark` runs every tick; see :mod:`tengri.engine.risk` for the limits. The state it
+    keeps (the peak, the UTC day and its starting equity, the last equity, the day a loss limit
+    blocked) reads as the Python it replaced kept it: a float (an int for a day), or None
+    before the first mark. The subclass counts and logs a limit's hit (``_daily_limit_hit``,
+    ``_drawdown_hit``).
+    """
+
+    cdef double _peak, _day, _day_start, _last_equity, _blocked_day
+    cdef bint _has_peak, _has_day, _has_day_start, _has_last_equity, _has_blocked_day
+    cdef public object killed_at
+    cdef object _seen_config  # the config whose two limits are cached below
+    cdef double _daily_pct, _drawdown_pct
+    cdef bint _has_daily, _has_drawdown
+
+    def __cinit__(self, *args, **kwargs):
+        self.killed_at = None
+
+    cdef void _limits_of(self, config):
+        daily = config.max_daily_loss_pct
+        drawdown = config.max_drawdown_pct
+        self._has_daily = daily is not None
+        self._daily_pct = daily if daily is not None else 0.0
+        self._has_drawdown = drawdown is not None
+        self._drawdown_pct = drawdown if drawdown is not None else 0.0
+        self._seen_config = config
+
+    def mark(self, double equity, double timestamp, index):
+        """Take the account's equity after a tick; return True when the kill switch trips now."""
+        cdef double day = floor(timestamp / 86400.0)
+        config = self.config
+        if config is not self._seen_config:
+            self._limits_of(config)
+        if not self._has_day or day != self._day:
+            self._day, self._has_day = day, True
+            self._day_start = self._last_equity if self._has_last_equity else equity
+            self._has_day_start = True
+        self._last_equity, self._has_last_equity = equity, True
+        if (
+            self._has_daily
+            and not (self._has_blocked_day and self._blocked_day == day)
+            and self._day_start > 0
+            and equity <= self._day_start * (1.0 - self._daily_pct / 100.0)
+        ):
+            self._blocked_day, self._has_blocked_day = day, True
+            self._daily_limit_hit(index, equity, self._day_start)
+        if not self._has_peak or equity > self._peak:  # max(peak, equity)
+            self._peak, self._has_peak = equity, True
+        if (
+            self._has_drawdown
+            and self.killed_at is None
+            and self._peak > 0
+            and equity <= self._peak * (1.0 - self._drawdown_pct / 100.0)
+        ):
+            self.killed_at = index
+            self._drawdown_hit(index, equity, self._peak)
+            return True
+        return False
+
+    def blocked_on(self, double timestamp):
+        """Whether a day's loss limit blocks entries at ``timestamp`` (its UTC day is the blocked one)."""
+        return self._has_blocked_day and floor(timestamp / 86400.0) == self._blocked_day
+
+    @property
+    def peak(self):
+        return self._peak if self._has_peak else None
+
+    @peak.setter
+    def peak(self, value):
+        self._has_peak = value is not None
+        self._peak = value if value is not None else 0.0
+
+    @property
+    def _day_number(self):
+        return int(self._day) if self._has_day else None
+
+    @_day_number.setter
+    def _day_number(self, value):
+        self._has_day = value is not None
+        self._day = value if value is not None else 0.0
+
+    @property
+    def _blocked_day_number(self):
+        return int(self._blocked_day) if self._has_blocked_day else None
+
+    @_blocked_day_number.setter
+    def _blocked_day_number(self, value):
+        self._has_blocked_day = value is not None
+        self._blocked_day = value if value is not None else 0.0
+
+    @property
+    def _day_start_equity(self):
+        return self._day_start if self._has_day_start else None
+
+    @_day_start_equity.setter
+    def _day_start_equity(self, value):
+        self._has_day_start = value is not None
+        self._day_start = value if value is not None else 0.0
+
+    @property
+    def _last_equity_seen(self):
+        return self._last_equity if self._has_last_equity else None
+
+    @_last_equity_seen.setter
+    def _last_equity_seen(self, value):
+        self._has_last_equity = value is not None
+        self._last_equity = value if value is not None else 0.0
 
 
 cdef class AccountCore:

@@ -16,7 +16,7 @@ from typing import Any
 from tengri.engine.pattern_hash import CursorState
 from tengri.engine.signals import Tick
 
-__all__ = ["AccountSums", "PatternEncoder", "PatternTable", "learn", "match", "quick_tick"]
+__all__ = ["AccountSums", "PatternEncoder", "PatternTable", "RiskMarks", "learn", "match", "quick_tick"]
 
 
 class PatternEncoder:
@@ -173,3 +173,48 @@ class AccountSums:
                 entry = p.entry_price
                 marked += p.direction * ((entry if mark is None else mark) - entry) * p.size - p.entry_costs
         return self.realised_by_symbol.get(symbol, 0.0) + marked
+
+
+class RiskMarks:
+    """``RiskGuard.mark`` as it was in Python (:class:`tengri.engine._kernel.RiskCore` compiles it).
+
+    Returns, like the kernel, whether the kill switch trips; ``hits`` lists the limits' hits.
+    """
+
+    def __init__(self, max_daily_loss_pct: float | None, max_drawdown_pct: float | None) -> None:
+        self.max_daily_loss_pct = max_daily_loss_pct
+        self.max_drawdown_pct = max_drawdown_pct
+        self.peak: float | None = None
+        self.killed_at: int | None = None
+        self.day: int | None = None
+        self.day_start: float | None = None
+        self.last_equity: float | None = None
+        self.blocked_day: int | None = None
+        self.hits: list[tuple[str, int]] = []
+
+    def mark(self, equity: float, timestamp: float, index: int) -> bool:
+        day = math.floor(timestamp / 86_400.0)
+        if day != self.day:
+            self.day = day
+            self.day_start = self.last_equity if self.last_equity is not None else equity
+        self.last_equity = equity
+        if (
+            self.max_daily_loss_pct is not None
+            and self.blocked_day != day
+            and self.day_start is not None
+            and self.day_start > 0
+            and equity <= self.day_start * (1.0 - self.max_daily_loss_pct / 100.0)
+        ):
+            self.blocked_day = day
+            self.hits.append(("max_daily_loss", index))
+        self.peak = equity if self.peak is None else max(self.peak, equity)
+        if (
+            self.max_drawdown_pct is not None
+            and self.killed_at is None
+            and self.peak > 0
+            and equity <= self.peak * (1.0 - self.max_drawdown_pct / 100.0)
+        ):
+            self.killed_at = index
+            self.hits.append(("max_drawdown", index))
+            return True
+        return False

@@ -109,8 +109,8 @@ def settle(
     Appends what they close to ``closed``; returns the margin call in force (``call`` when one
     already stopped trading).
     """
-    equity = account_equity(desk)
-    if call is None:
+    equity = desk.account.equity()
+    if call is None and desk.account.positions:  # flat, nothing can be called
         call = margin_breach(desk, tick, equity)
         if call is not None:
             closed.extend(liquidate(desk, tick))

@@ -19,34 +19,29 @@ a cap cut or refused.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from tengri.config import RiskConfig
+from tengri.engine import _kernel
 
 __all__ = ["RiskGuard"]
 
 log = logging.getLogger(__name__)
 
-_DAY = 86_400.0
 _NO_LIMITS = RiskConfig()
 
 
-class RiskGuard:
+class RiskGuard(_kernel.RiskCore):
     """Watches the account's equity each tick and gates and caps entries (see the module docstring).
 
-    The marks and positions it judges by are the account's (:mod:`tengri.engine.account`).
+    The marks and positions it judges by are the account's (:mod:`tengri.engine.account`). Its
+    per-tick :meth:`mark` is compiled (:class:`tengri.engine._kernel.RiskCore`, which keeps the
+    peak, the UTC day and the day's starting equity); the limits' hits are counted and logged here.
     """
 
     def __init__(self, config: RiskConfig) -> None:
         self.config = config
         self._limits: tuple[RiskConfig, bool] | None = None  # see limits
-        self.peak: float | None = None
-        self.killed_at: int | None = None
-        self._day: int | None = None
-        self._day_start: float | None = None
-        self._last_equity: float | None = None
-        self._blocked_day: int | None = None
         # Set from outside (a live run's stale feed): why entries are held, None when they are not.
         self.entries_held: str | None = None
         self.counts = {
@@ -66,47 +61,24 @@ class RiskGuard:
             cached = self._limits = (self.config, self.config != _NO_LIMITS)
         return cached[1]
 
-    # -- the account, each tick ---------------------------------------------------------------
-    def mark(self, equity: float, timestamp: float, index: int) -> bool:
-        """Take the account's equity after a tick; return True when the kill switch trips now."""
-        cfg = self.config
-        day = math.floor(timestamp / _DAY)
-        if day != self._day:
-            self._day = day
-            self._day_start = self._last_equity if self._last_equity is not None else equity
-        self._last_equity = equity
-        if (
-            cfg.max_daily_loss_pct is not None
-            and self._blocked_day != day
-            and self._day_start is not None
-            and self._day_start > 0
-            and equity <= self._day_start * (1.0 - cfg.max_daily_loss_pct / 100.0)
-        ):
-            self._blocked_day = day
-            self.counts["max_daily_loss"] += 1
-            log.warning(
-                "risk: daily loss limit at tick %d (equity %.2f from %.2f): no entries until the next day",
-                index,
-                equity,
-                self._day_start,
-            )
-        self.peak = equity if self.peak is None else max(self.peak, equity)
-        if (
-            cfg.max_drawdown_pct is not None
-            and self.killed_at is None
-            and self.peak > 0
-            and equity <= self.peak * (1.0 - cfg.max_drawdown_pct / 100.0)
-        ):
-            self.killed_at = index
-            self.counts["max_drawdown"] += 1
-            log.warning(
-                "risk: drawdown kill switch at tick %d (equity %.2f, peak %.2f): flattening, no more entries",
-                index,
-                equity,
-                self.peak,
-            )
-            return True
-        return False
+    # -- the account, each tick (mark, compiled) ----------------------------------------------
+    def _daily_limit_hit(self, index: int, equity: float, day_start: float) -> None:
+        self.counts["max_daily_loss"] += 1
+        log.warning(
+            "risk: daily loss limit at tick %d (equity %.2f from %.2f): no entries until the next day",
+            index,
+            equity,
+            day_start,
+        )
+
+    def _drawdown_hit(self, index: int, equity: float, peak: float) -> None:
+        self.counts["max_drawdown"] += 1
+        log.warning(
+            "risk: drawdown kill switch at tick %d (equity %.2f, peak %.2f): flattening, no more entries",
+            index,
+            equity,
+            peak,
+        )
 
     # -- entries ------------------------------------------------------------------------------
     def allows_entry(self, timestamp: float) -> bool:
@@ -120,7 +92,7 @@ class RiskGuard:
         if self.killed_at is not None:
             self.counts["max_drawdown_refused"] += 1
             return False
-        if self._blocked_day is not None and math.floor(timestamp / _DAY) == self._blocked_day:
+        if self.blocked_on(timestamp):
             self.counts["max_daily_loss_refused"] += 1
             return False
         return True
@@ -152,10 +124,10 @@ class RiskGuard:
         return {
             "peak": self.peak,
             "killed_at": self.killed_at,
-            "day": self._day,
-            "day_start": self._day_start,
-            "last_equity": self._last_equity,
-            "blocked_day": self._blocked_day,
+            "day": self._day_number,
+            "day_start": self._day_start_equity,
+            "last_equity": self._last_equity_seen,
+            "blocked_day": self._blocked_day_number,
             "counts": dict(self.counts),
         }
 
@@ -165,8 +137,8 @@ class RiskGuard:
             return
         self.peak = state["peak"]
         self.killed_at = state["killed_at"]
-        self._day = state["day"]
-        self._day_start = state["day_start"]
-        self._last_equity = state["last_equity"]
-        self._blocked_day = state["blocked_day"]
+        self._day_number = state["day"]
+        self._day_start_equity = state["day_start"]
+        self._last_equity_seen = state["last_equity"]
+        self._blocked_day_number = state["blocked_day"]
         self.counts.update(state["counts"])
