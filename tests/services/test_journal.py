@@ -213,3 +213,33 @@ def test_a_flush_leaves_the_files_of_tables_without_new_rows_alone(tmp_path: Pat
     resumed.load(upto_bar=1)
     resumed.flush()
     assert pd.read_csv(timeline)["bar"].tolist() == [0]
+
+
+def test_a_timeline_block_writes_what_its_rows_write(tmp_path: Path) -> None:
+    """The compiled block of engine columns: the same bytes as the rows as tuples, twice over."""
+    from tengri.engine import _kernel
+
+    rows = [
+        (10_000.0, 10_000.0, 0, 0, "unknown", "cool", 35.0, 0, 10_000.0),
+        (math.nan, 9_990.5, 95.0, 1, "surging", "warm", 61.25, 1, 9_990.5),  # NaN: an empty field
+        (1e-7, -3.0, -2.5, 2, "a, zone", "cool", 35.0, 0, 1e300),
+    ]
+    block = _kernel.TimelineBlock()
+    by_rows, by_block = RunJournal(tmp_path / "rows"), RunJournal(tmp_path / "block")
+    for flush in range(2):
+        for i, row in enumerate(rows):
+            bar = 3 * flush + i
+            own = (bar, iso(1e9 + 60 * bar), 1.0, 2.0, 0.5, 1.5)
+            by_rows.append("timeline", (*own, *row[:-1], "X", row[-1]))
+            block.add(*row)
+        assert len(block) == 3
+        engine = block.take()
+        assert len(block) == 0
+        bars = [3 * flush + i for i in range(3)]
+        own_columns = [bars, [iso(1e9 + 60 * b) for b in bars], *([v] * 3 for v in (1.0, 2.0, 0.5, 1.5))]
+        by_block.append_columns("timeline", [*own_columns, *engine[:-1], ["X"] * 3, engine[-1]])
+        by_rows.flush()
+        by_block.flush()
+    assert (tmp_path / "block" / "timeline.csv").read_bytes() == (
+        tmp_path / "rows" / "timeline.csv"
+    ).read_bytes()

@@ -77,6 +77,22 @@ class RiskCore:
     def _daily_limit_hit(self, index: int, equity: float, day_start: float) -> None: ...
     def _drawdown_hit(self, index: int, equity: float, peak: float) -> None: ...
 
+class TimelineBlock:
+    def __len__(self) -> int: ...
+    def add(
+        self,
+        equity: float,
+        cash: float,
+        position: float,
+        open_executions: float,
+        profit_zone: str,
+        thermal_zone: str,
+        temperature: float,
+        in_burst: float,
+        symbol_equity: float,
+    ) -> None: ...
+    def take(self) -> list[Any]: ...
+
 class RollingMean:
     period: int
     def __init__(self, period: int, keep: int | None = None) -> None: ...

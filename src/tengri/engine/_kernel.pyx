@@ -983,3 +983,109 @@ def iso_list(times, fallback):
         text = _iso_seconds(<double>t) if isinstance(t, (float, int)) else None
         out.append(fallback(t) if text is None else text)
     return out
+
+
+# -- a replay's timeline rows ----------------------------------------------------------------------
+
+cdef enum:
+    TIMELINE_NUMBERS = 7  # equity, cash, position, open executions, temperature, in burst, symbol equity
+
+
+cdef class TimelineBlock:
+    """The engine's columns of a replay's timeline rows since the last flush, as columns.
+
+    One :meth:`add` a bar (no tuple, no float object kept); :meth:`take` hands the block to the
+    journal as NumPy arrays of doubles (a whole number reads and is written as before: Arrow
+    writes ``3.0`` as ``3``) and the two zones' names as Arrow strings, and empties it.
+    """
+
+    cdef double *_numbers  # row-major, TIMELINE_NUMBERS a row
+    cdef int *_zones  # two codes a row: the profit zone's, the thermal zone's
+    cdef Py_ssize_t _n
+    cdef Py_ssize_t _capacity
+    cdef dict _codes  # name -> code
+    cdef list _names  # code -> name
+
+    def __cinit__(self):
+        self._numbers = NULL
+        self._zones = NULL
+        self._n = 0
+        self._capacity = 0
+        self._codes = {}
+        self._names = []
+
+    def __dealloc__(self):
+        PyMem_Free(self._numbers)
+        PyMem_Free(self._zones)
+
+    def __len__(self):
+        return self._n
+
+    cdef int _code(self, str name) except -1:
+        code = self._codes.get(name)
+        if code is None:
+            code = self._codes[name] = len(self._names)
+            self._names.append(name)
+        return code
+
+    cdef int _grow(self) except -1:
+        cdef Py_ssize_t capacity = 1024 if self._capacity == 0 else 2 * self._capacity
+        cdef double *numbers = <double *>PyMem_Realloc(self._numbers, capacity * TIMELINE_NUMBERS * sizeof(double))
+        if numbers == NULL:
+            raise MemoryError()
+        self._numbers = numbers
+        cdef int *zones = <int *>PyMem_Realloc(self._zones, capacity * 2 * sizeof(int))
+        if zones == NULL:
+            raise MemoryError()
+        self._zones = zones
+        self._capacity = capacity
+        return 0
+
+    def add(
+        self,
+        double equity,
+        double cash,
+        double position,
+        double open_executions,
+        str profit_zone,
+        str thermal_zone,
+        double temperature,
+        double in_burst,
+        double symbol_equity,
+    ):
+        """Append one bar's engine columns, in the timeline file's order."""
+        if self._n == self._capacity:
+            self._grow()
+        cdef double *row = self._numbers + self._n * TIMELINE_NUMBERS
+        row[0] = equity
+        row[1] = cash
+        row[2] = position
+        row[3] = open_executions
+        row[4] = temperature
+        row[5] = in_burst
+        row[6] = symbol_equity
+        self._zones[2 * self._n] = self._code(profit_zone)
+        self._zones[2 * self._n + 1] = self._code(thermal_zone)
+        self._n += 1
+
+    def take(self):
+        """The block's columns in the file's order (see the class docstring); the block is emptied."""
+        import pyarrow as pa
+
+        cdef Py_ssize_t n = self._n, i, j
+        numbers = np.empty((TIMELINE_NUMBERS, n), dtype=np.float64)
+        zones = np.empty((2, n), dtype=np.int32)
+        cdef double[:, ::1] out = numbers
+        cdef int[:, ::1] codes = zones
+        for i in range(n):
+            for j in range(TIMELINE_NUMBERS):
+                out[j, i] = self._numbers[i * TIMELINE_NUMBERS + j]
+            codes[0, i] = self._zones[2 * i]
+            codes[1, i] = self._zones[2 * i + 1]
+        self._n = 0
+        names = pa.array(self._names, type=pa.string())
+        profit, thermal = (
+            pa.DictionaryArray.from_arrays(pa.array(zones[k]), names).cast(pa.string()) for k in range(2)
+        )
+        a = numbers
+        return [a[0], a[1], a[2], a[3], profit, thermal, a[4], a[5], a[6]]

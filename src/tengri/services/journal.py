@@ -130,6 +130,8 @@ def _write_rows(handle: BinaryIO, table: str, rows: Sequence[tuple[Any, ...]]) -
 
 def _column(values: Column) -> pa.Array:
     """One column of a streamed table's rows as an Arrow array, a non-finite float as a null."""
+    if isinstance(values, pa.Array):  # given as Arrow already (text: non-finite floats are not)
+        return values
     try:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: each value as text (a float by its repr)

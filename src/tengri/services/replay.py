@@ -47,6 +47,7 @@ from tengri.engine import (
     Strategy,
     StrategySource,
     SystemOrchestrator,
+    _kernel,
 )
 from tengri.engine.orchestrator import TickOutcome
 from tengri.engine.signals import Tick
@@ -209,10 +210,10 @@ class _Replay:
         self._symbol_names: list[str] = [str(name) for name in names]
         self._symbol_codes = array("I", codes.astype(np.uint32).tobytes())
         # The timeline's rows since the last flush, from bar _timeline_from on: only the engine's
-        # columns, a tuple a bar; the bar's own (time, prices, symbol) join them as columns at the
-        # flush (:meth:`flush_journal`), sliced from the bars.
+        # columns, in a compiled block of columns; the bar's own (time, prices, symbol) join them
+        # at the flush (:meth:`flush_journal`), sliced from the bars.
         self._timeline_from = 0
-        self._timeline: list[tuple[Any, ...]] = []
+        self._timeline = _kernel.TimelineBlock()
         self._batch: AbstractContextManager[None] | None = None  # see begin_batch
         self.retrains = 0
         self.retrains_skipped = 0
@@ -264,12 +265,11 @@ class _Replay:
 
     def flush_journal(self) -> None:
         """Write the journal's rows so far to the run folder (the timeline's with their bars' columns)."""
-        rows = self._timeline
-        if rows:
-            first, stop = self._timeline_from, self._timeline_from + len(rows)
+        if self._timeline:
+            first, stop = self._timeline_from, self._timeline_from + len(self._timeline)
             times, opens, highs, lows, closes, _ = self._columns
             names = self._symbol_names
-            engine = list(zip(*rows, strict=True))
+            engine = self._timeline.take()
             self.journal.append_columns(
                 "timeline",
                 (
@@ -284,7 +284,6 @@ class _Replay:
                     engine[-1],
                 ),
             )
-            self._timeline = []
         self.journal.flush()
 
     def step(self, bar: int) -> TickOutcome:
@@ -310,18 +309,16 @@ class _Replay:
             self._timeline_from = bar
         cash = self._cash
         position, pnl = account.holding(symbol)  # (0, the realised profit) when flat
-        self._timeline.append(  # the bar's time, prices and symbol join these at the flush
-            (
-                result.equity,
-                cash + account.realised,
-                position,
-                len(account.positions),
-                self._zone_of[1],
-                snapshot.zone,
-                snapshot.max_celsius,
-                int(thermal.ledger.active is not None),
-                cash + pnl,
-            )
+        self._timeline.add(  # the bar's time, prices and symbol join these at the flush
+            result.equity,
+            cash + account.realised,
+            position,
+            len(account.positions),
+            self._zone_of[1],
+            snapshot.zone,
+            snapshot.max_celsius,
+            thermal.ledger.active is not None,
+            cash + pnl,
         )
         if bar % self.sample_every == 0:
             self._sample_confidences(bar, t)
