@@ -42,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from tengri.config import EngineConfig, TengriConfig
+from tengri.engine import _kernel
 from tengri.engine.account import Account
 from tengri.engine.agent import ExecutionOutcome, MemoryAgent
 from tengri.engine.clock import Clock, SystemClock
@@ -65,6 +66,7 @@ from tengri.errors import InvalidInputError, TengriError, UnitOfWorkLostError
 __all__ = ["SystemOrchestrator", "TickOutcome"]
 
 log = logging.getLogger(__name__)
+_quick_tick = _kernel.quick_tick
 
 
 def _coerce_config(config: TengriConfig | Mapping[str, Any] | None) -> TengriConfig:
@@ -350,7 +352,11 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
         if not self._started:
             self.start()
         with self._lock:  # validate under the lock: the default timestamp and the last one must not race
-            tick = validate_tick(
+            allowed = self.config.engine.symbols
+            # The common tick's test (compiled), else the checks that name what is wrong.
+            tick = _quick_tick(
+                price, timestamp, volume, symbol, open, high, low, self._index, allowed, self._last_time
+            ) or validate_tick(
                 price,
                 timestamp,
                 volume,
@@ -360,7 +366,7 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
                 low,
                 index=self._index,
                 now=self.clock.now,
-                allowed_symbols=self.config.engine.symbols,
+                allowed_symbols=allowed,
                 last_time=self._last_time,
             )
             sym, px, t = tick.symbol, tick.price, tick.timestamp
@@ -424,14 +430,12 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
                 self._after_closes(Tick("default", now, 1.0, self._index), closed)
 
     def _hash(self, tick: Tick) -> tuple[int | None, Any, list[str]]:
-        pushed = self.patterns.push(tick)
-        if pushed is None:
+        stepped = self.patterns.step(tick)
+        if stepped is None:
             return None, None, []
-        hash_value, cursor = pushed
-        try:
-            fired = self.patterns.fire(tick.symbol, hash_value, cursor)
-        except TengriError as exc:
-            self.health.fail("triggers", exc.message)
+        hash_value, cursor, fired, error = stepped
+        if error is not None:
+            self.health.fail("triggers", error.message)
             return hash_value, cursor, []
         self.health.ok("triggers")
         return hash_value, cursor, fired

@@ -23,6 +23,7 @@ from tengri.config import TriggerConfig
 from tengri.engine.pattern_hash import CursorState, PatternEncoder
 from tengri.engine.signals import Tick
 from tengri.engine.triggers import HashTriggerEngine, Trigger
+from tengri.errors import TengriError
 
 __all__ = ["SymbolPatterns"]
 
@@ -76,17 +77,25 @@ class SymbolPatterns:
         """Every trigger engine, the primary first."""
         return [self.primary, *self._engines.values()]
 
-    def push(self, tick: Tick) -> tuple[int, CursorState] | None:
-        """Push the tick's price into its symbol's encoder; return the hash once the encoder is ready."""
-        encoder = self.encoders.get(tick.symbol)
-        if encoder is None:
-            encoder = self.encoders[tick.symbol] = PatternEncoder(self.config.ewma_span)
-        return encoder.update(tick.price, tick.timestamp)
+    def step(self, tick: Tick) -> tuple[int, CursorState, list[str], TengriError | None] | None:
+        """Push the tick's price into its symbol's encoder and feed the hash to its trigger engine.
 
-    def fire(self, symbol: str, hash_value: int, cursor: CursorState) -> list[str]:
-        """Feed the hash to the symbol's trigger engine; return the fired trigger ids."""
+        Returns None until the encoder is ready, else ``(hash, cursor, fired trigger ids, None)``;
+        when the trigger engine refuses the hash, ``(hash, cursor, [], the error)``.
+        """
+        symbol = tick.symbol
+        encoder = self.encoders.get(symbol)
+        if encoder is None:
+            encoder = self.encoders[symbol] = PatternEncoder(self.config.ewma_span)
+        pushed = encoder.update(tick.price, tick.timestamp)
+        if pushed is None:
+            return None
+        hash_value, cursor = pushed
         engine = self.primary if symbol == self.primary_symbol else self.engine_for(symbol)
-        return engine.process_hash(hash_value, cursor)
+        try:
+            return hash_value, cursor, engine.process_hash(hash_value, cursor), None
+        except TengriError as exc:
+            return hash_value, cursor, [], exc
 
     def fired_triggers(self, symbol: str, ids: list[str]) -> list[Trigger]:
         """The trigger objects of ids the symbol's engine fired."""
