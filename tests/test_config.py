@@ -142,3 +142,17 @@ def test_tengri_api_token_alias_is_below_the_nested_name(monkeypatch: pytest.Mon
     assert TengriConfig.load().api.token.get_secret_value() == "alias"  # type: ignore[union-attr]
     monkeypatch.setenv("TENGRI_API__TOKEN", "nested")
     assert TengriConfig.load().api.token.get_secret_value() == "nested"  # type: ignore[union-attr]
+
+
+def test_a_copy_with_overrides_is_its_values_not_the_environment_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """with_overrides keeps what the environment set at load and does not read it again."""
+    monkeypatch.setenv("TENGRI_ENGINE__DEFENSIVE_MARGIN", "0.3")
+    loaded = TengriConfig.load()
+    monkeypatch.setenv("TENGRI_ENGINE__DEFENSIVE_MARGIN", "0.4")
+    monkeypatch.setenv("TENGRI_TRADING__COMMISSION", "0.01")
+    copy = loaded.with_overrides(trading={"cash": 5_000.0})
+    assert copy.engine.defensive_margin == 0.3
+    assert copy.trading.commission == loaded.trading.commission
+    assert copy.trading.cash == 5_000.0
+    assert "commission" not in copy.trading.model_fields_set
+    assert TengriConfig.load().engine.defensive_margin == 0.4  # a new load reads it

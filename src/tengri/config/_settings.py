@@ -41,6 +41,8 @@ from tengri.errors import ConfigError
 __all__ = ["TengriConfig", "describe_validation_error"]
 
 _TOML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("tengri_toml_path", default=None)
+# Set while with_overrides validates a copy: its values are the data it was given, and nothing else.
+_DATA_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("tengri_data_only", default=False)
 
 
 class _TokenAlias(PydanticBaseSettingsSource):
@@ -90,7 +92,13 @@ class TengriConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: arguments, environment, TOML file (no dotenv, no secrets dir)."""
+        """Order the sources: arguments, environment, TOML file (no dotenv, no secrets dir).
+
+        A copy (:meth:`with_overrides`) takes its values from its data alone: what the environment
+        and the file set is in that data already.
+        """
+        if _DATA_ONLY.get():
+            return (init_settings,)
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, _TokenAlias(settings_cls)]
         toml_path = _TOML_PATH.get()
         if toml_path is not None:
@@ -127,7 +135,9 @@ class TengriConfig(BaseSettings):
         """Return a copy with whole sections or top-level values replaced and re-validated.
 
         Only values set explicitly (arguments, file, environment, overrides) are carried over as
-        set; the rest stay defaults, so ``model_fields_set`` still tells the two apart.
+        set; the rest stay defaults, so ``model_fields_set`` still tells the two apart. The
+        environment and the file are not read again: the copy is this configuration's values and
+        the overrides, whatever the environment says now.
         """
         data = self.model_dump(exclude_unset=True)
         for key, value in sections.items():
@@ -135,10 +145,13 @@ class TengriConfig(BaseSettings):
                 data[key] = {**data.get(key, {}), **value}
             else:
                 data[key] = value
+        token = _DATA_ONLY.set(True)
         try:
             return TengriConfig.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc)) from None
+        finally:
+            _DATA_ONLY.reset(token)
 
     def to_toml(self, *, with_descriptions: bool = True) -> str:
         """Render the configuration as a TOML file ``--config`` accepts; secrets are left out.
