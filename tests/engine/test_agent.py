@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tengri.config import AgentConfig
 from tengri.engine.agent import MemoryAgent
@@ -176,3 +178,18 @@ def test_default_context_comes_from_the_thermal_manager() -> None:
     thermal.update_thermal_state()
     agent = MemoryAgent("a1", thermal_manager=thermal, clock=clock)
     assert agent.current_context() == {"thermal_state": "warm", "profit_zone": "unknown"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.floats(-3e9, 2.6e11), st.integers(0, 253_402_300_799).map(float)))
+def test_an_execution_id_names_its_second_as_strftime_does(t: float) -> None:
+    """The id's ``YYYYmmdd_HHMMSS`` (formatted by the compiled core from 1970 on) is strftime's."""
+    import time
+
+    agent = MemoryAgent("a", clock=ManualClock(0.0))
+    second = math.floor(t)
+    try:
+        want = time.strftime("%Y%m%d_%H%M%S", time.gmtime(second))
+    except (OverflowError, ValueError, OSError):
+        return  # a time the platform's gmtime refuses: refused as before
+    assert agent._new_execution_id("S", t) == f"S_{want}_000001"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tengri.config import AgentConfig
+from tengri.engine import _kernel
 from tengri.engine.clock import Clock, SystemClock
 from tengri.engine.confidence import ANY, ConfidenceExplanation, EvidenceBook
 from tengri.engine.store.memory_map import MemoryMap
@@ -247,7 +248,13 @@ class MemoryAgent:
         self._sequence += 1
         second = math.floor(now)
         if second != self._stamp[0]:  # executions often open within the same second (or bar)
-            self._stamp = (second, time.strftime("%Y%m%d_%H%M%S", time.gmtime(second)))
+            iso = _kernel.iso_seconds(float(second))  # "2024-01-02T03:04:05Z" from 1970 on, compiled
+            stamp = (
+                f"{iso[0:4]}{iso[5:7]}{iso[8:10]}_{iso[11:13]}{iso[14:16]}{iso[17:19]}"
+                if iso is not None
+                else time.strftime("%Y%m%d_%H%M%S", time.gmtime(second))
+            )
+            self._stamp = (second, stamp)
         return f"{strategy_id}_{self._stamp[1]}_{self._sequence:06d}"
 
     def start_strategy(
