@@ -571,3 +571,17 @@ def test_a_record_of_its_fields_is_the_dataclass_of_them() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.profit = 0.0  # type: ignore[misc]
     assert dataclasses.replace(fast, profit=1.0).profit == 1.0
+
+
+def test_the_store_guard_names_a_database_failure_and_lets_the_rest_through() -> None:
+    """A database error inside a guarded call is a StoreError naming it; others pass as they are."""
+    store = MemoryMap.in_memory()
+    failure = "could not read a thing: OperationalError: disk I/O error"
+    with pytest.raises(StoreError, match=failure) as caught, store._guard("read a thing"):
+        raise sqlite3.OperationalError("disk I/O error")
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    with pytest.raises(ExecutionNotFoundError), store._guard("read a thing"):
+        raise ExecutionNotFoundError("no such execution")
+    with pytest.raises(KeyError), store._guard("read a thing"):
+        raise KeyError("not the database's")
+    assert store._guard("read a thing") is store._guard("read a thing")  # one guard an action

@@ -385,11 +385,11 @@ class StoreBase:
             assert isinstance(driver, sqlite3.Connection)
             with self._guard(action):
                 cursor = driver.execute(statement.sql, bound)
-                rows = cursor.fetchmany(batch)
-            while rows:
-                yield from _decoded(statement, rows)
+                decoded = _decoded(statement, cursor.fetchmany(batch))
+            while decoded:
+                yield from decoded
                 with self._guard(action):
-                    rows = cursor.fetchmany(batch)
+                    decoded = _decoded(statement, cursor.fetchmany(batch))
         finally:
             pooled.close()
 
@@ -426,15 +426,35 @@ class StoreBase:
         with self._guard("measure the store"), self._read() as conn:
             return live_size(conn)
 
-    @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
+    def _guard(self, action: str) -> _Guard:
         """Turn a database failure into a :class:`StoreError` naming ``action``."""
-        try:
-            yield
-        except TengriError:
-            raise
-        except _DATABASE_ERRORS as exc:
-            raise _store_error(action, exc) from exc
+        guard = _GUARDS.get(action)
+        if guard is None:
+            guard = _Guard(action)
+            if len(_GUARDS) < 1_000:  # the actions are the store's own few words
+                _GUARDS[action] = guard
+        return guard
+
+
+class _Guard:
+    """The context manager of :meth:`StoreBase._guard` (a class: the store enters one on every call).
+
+    A database error raised inside becomes a :class:`StoreError` naming the action (its cause
+    the database's error); Tengri's own errors and anything else pass through as they are.
+    """
+
+    __slots__ = ("_action",)
+
+    def __init__(self, action: str) -> None:
+        self._action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, TengriError) or not isinstance(exc, _DATABASE_ERRORS):
+            return False
+        raise _store_error(self._action, exc) from exc
 
 
 def _decoded(statement: Statement, rows: list[Any]) -> list[Mapping[str, Any]]:
@@ -448,6 +468,9 @@ def _decoded(statement: Statement, rows: list[Any]) -> list[Mapping[str, Any]]:
         found.append(dict(zip(columns, values, strict=True)))
     return found
 
+
+# A guard holds nothing but its action's words: one per action serves every call, in any thread.
+_GUARDS: dict[str, _Guard] = {}
 
 # sqlite3's own errors come from the statements run on the driver (see StoreBase._transaction).
 _DATABASE_ERRORS = (sa.exc.SQLAlchemyError, sqlite3.Error)
