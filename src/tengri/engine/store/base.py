@@ -451,9 +451,9 @@ class _Guard:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, TengriError) or not isinstance(exc, _DATABASE_ERRORS):
-            return False
+            return  # nothing to turn: whatever was raised goes on as it is
         raise _store_error(self._action, exc) from exc
 
 
