@@ -8,11 +8,14 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tengri.config import TengriConfig
+from tengri.engine._kernel_reference import IncrementalCubicFit as ReferenceFit
 from tengri.engine.clock import ManualClock
 from tengri.engine.profit import ProfitTrajectoryCoprocessor, ProfitVector, ZoneState
-from tengri.engine.profit_fit import IncrementalCubicFit
+from tengri.engine.profit_fit import CubicFit, IncrementalCubicFit
 from tengri.engine.store import MemoryMap
 from tengri.errors import InvalidInputError, StoreError
 
@@ -227,3 +230,61 @@ def test_reload_rewinds_the_window_and_writes_nothing() -> None:
     coprocessor.update(points[6][1], timestamp=points[6][0], persist=False)
     assert coprocessor.window() == points[:7]
     assert len(store.profit_points("profit")) == 12
+
+
+def _same_fit(compiled: CubicFit, python: CubicFit) -> None:
+    """Equal to the bit (NaN equal to NaN), field for field."""
+    flat_c = (*compiled.coefficients, compiled.n, *compiled[2:])
+    flat_p = (*python.coefficients, python.n, *python[2:])
+    assert len(flat_c) == len(flat_p)
+    for a, b in zip(flat_c, flat_p, strict=True):
+        assert (type(a), a) == (type(b), b) or (math.isnan(a) and math.isnan(b))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    capacity=st.integers(1, 40),
+    rebase=st.integers(1, 25),
+    steps=st.lists(
+        st.tuples(
+            st.one_of(st.floats(1e-6, 1e4), st.sampled_from([1e-9, 1.0, 60.0, 86_400.0])),  # time steps
+            st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, 1.0, -1.0, 1e-12])),  # values
+        ),
+        min_size=0,
+        max_size=120,
+    ),
+    reload_at=st.one_of(st.none(), st.integers(0, 120)),
+)
+def test_the_compiled_fit_is_the_python_fit_to_the_bit(
+    capacity: int, rebase: int, steps: list[tuple[float, float]], reload_at: int | None
+) -> None:
+    """push, solve, mean and points as the Python gave them: wraps, re-bases, short and singular windows."""
+    compiled = IncrementalCubicFit(capacity, rebase)
+    python = ReferenceFit(capacity, rebase)
+    _same_fit(compiled.solve(), python.solve())
+    t = T0
+    for i, (step, y) in enumerate(steps):
+        t = max(t + step, math.nextafter(t, math.inf))  # times increase, as the coprocessor requires
+        compiled.push(t, y)
+        python.push(t, y)
+        if i == reload_at:
+            points = list(zip(*python.points(), strict=True))
+            compiled.load(points)
+            python.load(points)
+        _same_fit(compiled.solve(), python.solve())
+        assert compiled.mean == python.mean or (math.isnan(compiled.mean) and math.isnan(python.mean))
+        assert compiled.newest == python.newest
+        assert compiled.newest_time == python.newest_time
+        assert compiled._sums == python._sums
+    for mine, theirs in zip(compiled.points(), python.points(), strict=True):
+        assert mine.tolist() == theirs.tolist()
+
+
+def test_a_singular_window_falls_back_to_least_squares_in_both() -> None:
+    """Times clustered far below the span make the Cholesky fail: both fall back, to the same fit."""
+    compiled, python = IncrementalCubicFit(50, 10**9), ReferenceFit(50, 10**9)
+    times = [T0 + 1e-7 * i for i in range(40)] + [T0 + 1e9]
+    for i, t in enumerate(times):
+        compiled.push(t, float(i % 3))
+        python.push(t, float(i % 3))
+    _same_fit(compiled.solve(), python.solve())

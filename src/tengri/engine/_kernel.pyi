@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 from tengri.engine.pattern_hash import CursorState
 from tengri.engine.pattern_stats import PatternStats
+from tengri.engine.profit_fit import CubicFit
 from tengri.engine.signals import Tick
 
 class PatternEncoder:
@@ -92,6 +93,29 @@ class TimelineBlock:
         symbol_equity: float,
     ) -> None: ...
     def take(self) -> list[Any]: ...
+
+class CubicCore:
+    capacity: int
+    rebase_interval: int
+    n: int
+    _head: int
+    _since_rebase: int
+    _t0: float
+    _y0: float
+    _t_new: float
+    _sums: tuple[float, ...]
+    _t_array: npt.NDArray[np.float64]
+    _y_array: npt.NDArray[np.float64]
+    @property
+    def mean(self) -> float: ...
+    def _set_buffers(self, times: npt.NDArray[np.float64], values: npt.NDArray[np.float64]) -> None: ...
+    def push(self, t: float, y: float) -> None: ...
+    def solve(self) -> CubicFit: ...
+    def rebase(self) -> None: ...
+    def _lstsq_u(self, centre: float, h: float) -> tuple[float, float, float, float]: ...
+    def _solve_small(
+        self, n: int, u: tuple[float, ...], u_y: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]: ...
 
 class RollingMean:
     period: int

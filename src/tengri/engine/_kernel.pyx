@@ -35,7 +35,7 @@ from mmap import mmap
 import numpy as np
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from libc.math cimport INFINITY, NAN, atan2, fabs, floor, log, sqrt
+from libc.math cimport INFINITY, NAN, atan2, fabs, floor, log, pow, sqrt
 from libc.stdio cimport snprintf
 from libc.string cimport memmove
 from cpython.unicode cimport PyUnicode_DecodeASCII
@@ -1089,3 +1089,250 @@ cdef class TimelineBlock:
         )
         a = numbers
         return [a[0], a[1], a[2], a[3], profit, thermal, a[4], a[5], a[6]]
+
+
+# -- the profit window's cubic fit -----------------------------------------------------------------
+
+cdef object _cubic_fit = None
+
+
+cdef object _cubic_fit_type():
+    global _cubic_fit
+    if _cubic_fit is None:
+        from tengri.engine.profit_fit import CubicFit
+        _cubic_fit = CubicFit
+    return _cubic_fit
+
+
+cdef class CubicCore:
+    """The sliding cubic fit's power sums, :meth:`push` and :meth:`solve`, compiled.
+
+    The base of :class:`~tengri.engine.profit_fit.IncrementalCubicFit`, which documents the
+    method and keeps the window's other work (loading, the exact re-base, the points, the fits
+    of fewer than four points and the least-squares fallback) in Python. The arithmetic is
+    that Python's (``tengri.engine._kernel_reference.IncrementalCubicFit``) operation for
+    operation; the tests hold the two to the bit.
+    """
+
+    cdef public Py_ssize_t capacity
+    cdef public Py_ssize_t rebase_interval
+    cdef public Py_ssize_t n
+    cdef public Py_ssize_t _head  # index of the oldest point
+    cdef public Py_ssize_t _since_rebase
+    cdef public double _t0
+    cdef public double _y0
+    cdef public double _t_new  # time of the newest point (meaningless when empty)
+    cdef double _s[12]  # Σt'^k (k ≤ 6), Σt'^k·y' (k ≤ 3), Σy'², with t' = t − t0 and y' = y − y0
+    cdef public object _t_array  # the ring buffer of times (NumPy; the re-base reads it)
+    cdef public object _y_array
+    cdef double[::1] _t
+    cdef double[::1] _y
+
+    def _set_buffers(self, times, values):
+        """Take the ring buffers (float64 arrays of ``capacity`` values), shared with the subclass."""
+        self._t_array, self._y_array = times, values
+        self._t, self._y = times, values
+
+    @property
+    def _sums(self):
+        return tuple(self._s[k] for k in range(12))
+
+    @_sums.setter
+    def _sums(self, values):
+        cdef int k
+        for k in range(12):
+            self._s[k] = values[k]
+
+    @property
+    def mean(self):
+        """Mean of the window's values (0 when empty)."""
+        return self._y0 + self._s[7] / self.n if self.n else 0.0
+
+    def push(self, double t, double y):
+        """Add the newest point (the caller guarantees t increases), dropping the oldest if full."""
+        cdef double *s = self._s
+        cdef Py_ssize_t n = self.n, head = self._head, i
+        cdef double p1, yp, p2, p3
+        if n == self.capacity:
+            # Subtract the oldest point's terms (x − a is exactly x + (−1)·a, as it was once added).
+            p1 = self._t[head] - self._t0
+            yp = self._y[head] - self._y0
+            p2 = p1 * p1
+            p3 = p2 * p1
+            s[0] -= 1.0
+            s[1] -= p1
+            s[2] -= p2
+            s[3] -= p3
+            s[4] -= p2 * p2
+            s[5] -= p3 * p2
+            s[6] -= p3 * p3
+            s[7] -= yp
+            s[8] -= p1 * yp
+            s[9] -= p2 * yp
+            s[10] -= p3 * yp
+            s[11] -= yp * yp
+            self._t[head] = t
+            self._y[head] = y
+            head += 1
+            self._head = 0 if head == n else head
+        else:
+            i = head + n
+            if i >= self.capacity:
+                i -= self.capacity
+            self._t[i] = t
+            self._y[i] = y
+            self.n = n + 1
+            if n == 0:
+                self._t0 = t
+                self._y0 = y
+        p1 = t - self._t0
+        yp = y - self._y0
+        p2 = p1 * p1
+        p3 = p2 * p1
+        s[0] = s[0] + 1.0
+        s[1] = s[1] + p1
+        s[2] = s[2] + p2
+        s[3] = s[3] + p3
+        s[4] = s[4] + p2 * p2
+        s[5] = s[5] + p3 * p2
+        s[6] = s[6] + p3 * p3
+        s[7] = s[7] + yp
+        s[8] = s[8] + p1 * yp
+        s[9] = s[9] + p2 * yp
+        s[10] = s[10] + p3 * yp
+        s[11] = s[11] + yp * yp
+        self._t_new = t
+        self._since_rebase += 1
+        if self._since_rebase >= self.rebase_interval:
+            self.rebase()
+
+    def solve(self):
+        """Return the least-squares cubic of the window in τ (lower degree below 4 points)."""
+        cdef Py_ssize_t n = self.n, size
+        cdef double s0, s1, s2, s3, s4, s5, s6, y0, y1, y2, y3, yy
+        cdef double t_old, t_new, mean_p, mean, ss, var, h, m, g, g2, g3
+        cdef double u0, u1, u2, u3, u4, u5, u6, uy0, uy1, uy2, uy3
+        cdef double a0, a1, a2, a3, rss, residual_std, b0, b1, b2, b3
+        cdef Py_ssize_t dof
+        fit = _cubic_fit_type()
+        if n == 0:
+            return tuple.__new__(fit, ((0.0, 0.0, 0.0, 0.0), 0, 0.0, 0.0, 0.0, 0.0, 0.0))
+        s0, s1, s2, s3, s4, s5, s6 = self._s[0], self._s[1], self._s[2], self._s[3], self._s[4], self._s[5], self._s[6]
+        y0, y1, y2, y3, yy = self._s[7], self._s[8], self._s[9], self._s[10], self._s[11]
+        t_old = self._t[self._head]
+        t_new = self._t_new
+        mean_p = y0 / <double>n
+        mean = self._y0 + mean_p
+        ss = yy - y0 * mean_p  # Σ(y − ȳ)², clamped at 0 against rounding
+        var = (ss if ss > 0.0 else 0.0) / <double>(n - 1) if n > 1 else 0.0
+        h = (t_new - t_old) / 2.0
+        if n == 1 or h <= 0.0:
+            return tuple.__new__(fit, ((mean, 0.0, 0.0, 0.0), n, mean, pow(var, 0.5), 0.0, t_old, t_new))
+        m = -((t_old + t_new) / 2.0 - self._t0)
+        s6 += m * s5
+        s5 += m * s4
+        s4 += m * s3
+        s3 += m * s2
+        s2 += m * s1
+        s1 += m * s0
+        s6 += m * s5
+        s5 += m * s4
+        s4 += m * s3
+        s3 += m * s2
+        s2 += m * s1
+        s6 += m * s5
+        s5 += m * s4
+        s4 += m * s3
+        s3 += m * s2
+        s6 += m * s5
+        s5 += m * s4
+        s4 += m * s3
+        s6 += m * s5
+        s5 += m * s4
+        s6 += m * s5
+        y3 += m * y2
+        y2 += m * y1
+        y1 += m * y0
+        y3 += m * y2
+        y2 += m * y1
+        y3 += m * y2
+        g = 1.0 / h
+        g2 = g * g
+        g3 = g2 * g
+        u0 = s0
+        u1 = s1 * g
+        u2 = s2 * g2
+        u3 = s3 * g3
+        u4 = s4 * (g2 * g2)
+        u5 = s5 * (g3 * g2)
+        u6 = s6 * (g3 * g3)
+        uy0, uy1, uy2, uy3 = y0, y1 * g, y2 * g2, y3 * g3
+        if n >= 4:
+            size = 4
+            if not _solve_hankel4(u0, u1, u2, u3, u4, u5, u6, uy0, uy1, uy2, uy3, &a0, &a1, &a2, &a3):
+                # Numerically singular (times clustered far below the span): least squares directly.
+                a0, a1, a2, a3 = self._lstsq_u(self._t0 - m, h)
+        else:
+            size = n
+            a0, a1, a2, a3 = self._solve_small(n, (u0, u1, u2, u3, u4), (uy0, uy1, uy2, uy3))
+        rss = yy - (a0 * uy0 + a1 * uy1 + a2 * uy2 + a3 * uy3)
+        rss = rss if rss > 0.0 else 0.0
+        dof = n - size
+        residual_std = pow(rss / <double>dof, 0.5) if dof > 0 else 0.0
+        # P(u) = Σ a_k u^k with u = 1 + 2τ  ⇒  b_j = 2^j Σ_k a_k C(k, j).
+        b0 = a0 + a1 + a2 + a3 + self._y0
+        b1 = 2.0 * (a1 + 2.0 * a2 + 3.0 * a3)
+        b2 = 4.0 * (a2 + 3.0 * a3)
+        b3 = 8.0 * a3
+        return tuple.__new__(fit, ((b0, b1, b2, b3), n, mean, pow(var, 0.5), residual_std, t_old, t_new))
+
+
+cdef bint _solve_hankel4(
+    double u0, double u1, double u2, double u3, double u4, double u5, double u6,
+    double r0, double r1, double r2, double r3,
+    double *a0, double *a1, double *a2, double *a3,
+):
+    """The 4×4 normal equations ``G a = r``, ``G[i][j] = u_(i+j)``, by an unrolled Cholesky.
+
+    False where the Python raised (a square root of a negative number, a division by zero), and
+    the caller then falls back to least squares, as it did; a NaN goes through, as it did.
+    """
+    cdef double l00, l10, l20, l30, l11, l21, l31, l22, l32, l33, z0, z1, z2, z3, x
+    if u0 < 0.0:
+        return False
+    l00 = sqrt(u0)
+    if l00 == 0.0:
+        return False
+    l10 = u1 / l00
+    l20 = u2 / l00
+    l30 = u3 / l00
+    x = u2 - l10 * l10
+    if x < 0.0:
+        return False
+    l11 = sqrt(x)
+    if l11 == 0.0:
+        return False
+    l21 = (u3 - l20 * l10) / l11
+    l31 = (u4 - l30 * l10) / l11
+    x = u4 - l20 * l20 - l21 * l21
+    if x < 0.0:
+        return False
+    l22 = sqrt(x)
+    if l22 == 0.0:
+        return False
+    l32 = (u5 - l30 * l20 - l31 * l21) / l22
+    x = u6 - l30 * l30 - l31 * l31 - l32 * l32
+    if x < 0.0:
+        return False
+    l33 = sqrt(x)
+    if l33 == 0.0:
+        return False
+    z0 = r0 / l00
+    z1 = (r1 - l10 * z0) / l11
+    z2 = (r2 - l20 * z0 - l21 * z1) / l22
+    z3 = (r3 - l30 * z0 - l31 * z1 - l32 * z2) / l33
+    a3[0] = z3 / l33
+    a2[0] = (z2 - l32 * a3[0]) / l22
+    a1[0] = (z1 - l21 * a2[0] - l31 * a3[0]) / l11
+    a0[0] = (z0 - l10 * a1[0] - l20 * a2[0] - l30 * a3[0]) / l00
+    return True
