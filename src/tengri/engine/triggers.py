@@ -198,6 +198,7 @@ class HashTriggerEngine(_kernel.TriggerCore):
         self._slots_left = False  # whether the two slots of a checkpoint before the log remain
         self._pending: tuple[int, float] | None = None  # (hash, price) awaiting its next move
         self._sleepers: dict[str, Trigger] = {}
+        self._auto_ids: dict[int, str] = {}  # masked code -> its auto trigger's id (formatted once)
         # Triggers whose evidence counts changed since they were last written (see flush).
         self._unsaved: dict[str, Trigger] = {}
         self.ticks = 0
@@ -322,7 +323,11 @@ class HashTriggerEngine(_kernel.TriggerCore):
         """Make ``code``'s masked code a trigger, unless it is one (its t statistic passed the threshold)."""
         config = self.config
         masked = code & config.auto_register_mask
-        trigger_id = f"AUTO_{masked:04X}_{config.auto_register_mask:04X}{self._suffix}"
+        trigger_id = self._auto_ids.get(masked)
+        if trigger_id is None:  # a code's t statistic passes again and again: its id is made once
+            trigger_id = self._auto_ids[masked] = (
+                f"AUTO_{masked:04X}_{config.auto_register_mask:04X}{self._suffix}"
+            )
         if trigger_id not in self._triggers:
             self.register(
                 pattern=masked,
