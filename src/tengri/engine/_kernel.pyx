@@ -12,22 +12,28 @@
 - A strategy's history (:class:`StrategyCore`, the base of ``Strategy``): the append of each bar,
   ``len`` and ``sma``, with the :class:`RollingMean`\\ s that sum as pandas does. The user's
   ``next`` stays Python.
-- The account's per-tick sums (:class:`AccountCore`, the base of ``Account``), the common tick's
-  validation (:func:`quick_tick`) and the unit of work a tick enters (:class:`UnitOfWork`).
+- The account's per-tick sums (:class:`AccountCore`, the base of ``Account``), the risk guard's
+  per-tick mark (:class:`RiskCore`, the base of ``RiskGuard``), the common tick's validation
+  (:func:`quick_tick`) and the unit of work a tick enters (:class:`UnitOfWork`).
+- The profit window's cubic fit, its ``push`` and ``solve`` (:class:`CubicCore`, the base of
+  ``IncrementalCubicFit``), run at every close.
+- A replay's per-bar output: the timeline's engine columns (:class:`TimelineBlock`) and the ISO
+  8601 form of whole-second times (:func:`iso_seconds`, :func:`iso_list`).
 
 The Python classes extend these C classes: what each tick touches lives in C fields, everything
 else (registration, booking, the store, the user's code) stays Python. Compiling the Python
 modules as they are bought nothing measurable (``benchmarks/bench_scale.py`` says why).
 
 A replay's results are byte for byte what the Python gave. ``tengri.engine._kernel_reference``
-keeps that Python for the arithmetic, the matching, the tick's test and the account's sums, which
-the tests hold this module to; ``benchmarks/bench_kernel.py`` measures the arithmetic against it
-and against Numba.
+keeps that Python for the arithmetic, the matching, the tick's test, the account's sums, the risk
+mark and the cubic fit, which the tests hold this module to (the ISO times and the timeline block
+are held to datetime and to the journal's rows); ``benchmarks/bench_kernel.py`` measures the
+arithmetic against it and against Numba.
 
 :mod:`tengri.engine.pattern_hash`, :mod:`tengri.engine.pattern_stats` and :mod:`tengri.engine.rolling`
 document and re-export the encoder, the table and the means (import them from there); ``Strategy``,
-``HashTriggerEngine``, ``Account``, ``validate_tick`` and the store's ``unit_of_work`` build on the
-rest.
+``HashTriggerEngine``, ``Account``, ``RiskGuard``, ``IncrementalCubicFit``, ``validate_tick``, the
+store's ``unit_of_work`` and the replay's journal build on the rest.
 """
 
 from mmap import mmap
