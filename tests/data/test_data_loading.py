@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tengri.data import OHLCV_COLUMNS, list_samples, load_ohlcv, read_ohlcv, validate_ohlcv
 from tengri.errors import DataValidationError
@@ -405,3 +407,47 @@ def test_month_first_dates_parse_when_only_that_order_fits(tmp_path: Path) -> No
     frame = load_ohlcv(write_csv(tmp_path, rows))
 
     assert frame.index[-1] == pd.Timestamp("2024-01-31 09:00", tz="UTC")
+
+
+_MOMENTS = st.integers(-2_000_000_000, 8_000_000_000)  # seconds: 1906 to 2223
+
+
+@st.composite
+def _iso_column(draw: st.DrawFn) -> list[str | None]:
+    """A column of ISO 8601 times in one of the forms files hold, some missing."""
+    form = draw(st.sampled_from(["date", "space", "T", "fraction", "Z", "offset", "mixed zones"]))
+    values: list[str | None] = []
+    for seconds in draw(st.lists(_MOMENTS, min_size=1, max_size=30)):
+        if draw(st.integers(0, 9)) == 0:
+            values.append(None)
+            continue
+        moment = pd.Timestamp(seconds, unit="s")
+        if form == "date":
+            values.append(moment.strftime("%Y-%m-%d"))
+        elif form == "space":
+            values.append(moment.strftime("%Y-%m-%d %H:%M:%S"))
+        elif form == "T":
+            values.append(moment.strftime("%Y-%m-%dT%H:%M"))
+        elif form == "fraction":
+            values.append(moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{draw(st.integers(0, 999_999)):06d}")
+        elif form == "Z":
+            values.append(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        else:
+            hours = draw(st.integers(-12, 14)) if form == "mixed zones" else 2
+            values.append(moment.strftime("%Y-%m-%dT%H:%M:%S") + f"{hours:+03d}:00")
+    return values
+
+
+@settings(max_examples=300, deadline=None)
+@given(_iso_column())
+def test_text_times_parse_to_pandas_instants(values: list[str | None]) -> None:
+    """Arrow's parse (zoned, naive or dates alone) gives the instants pandas' ISO 8601 parse gives."""
+    from tengri.data._validation import _arrow_iso8601, _parse_text_timestamps
+
+    raw = pd.Series(values, dtype=object, name="timestamp")
+    want = pd.DatetimeIndex(pd.to_datetime(raw, utc=True, format="ISO8601")).as_unit("ns")
+    assert _parse_text_timestamps(raw, "x.csv", "timestamp").as_unit("ns").equals(want)
+    fast = _arrow_iso8601(raw)
+    if any(v is not None for v in values):
+        assert fast is not None  # every form here is one Arrow reads
+        assert fast.as_unit("ns").equals(want)

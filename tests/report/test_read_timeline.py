@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tengri.errors import DataValidationError
 from tengri.report import load_run, run_folder
-from tengri.report.run_folder import parse_timestamps, read_timeline
+from tengri.report.run_folder import _zulu_times, parse_timestamps, read_timeline
 
 from .conftest import MakeRun
 
@@ -88,3 +90,29 @@ def test_a_header_only_read_still_checks_the_columns(make_run: MakeRun) -> None:
     executions.to_csv(run_dir / "executions.csv", index=False)
     with pytest.raises(DataValidationError, match="status"):
         load_run(run_dir, headers_only=("executions",))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(-2_000_000_000, 8_000_000_000), st.integers(0, 6), st.integers(0, 999_999)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(["object", "str"]),
+)
+def test_the_journals_times_parse_as_pandas_parses_them(
+    moments: list[tuple[int, int, int]], dtype: str
+) -> None:
+    """Arrow's parse of ``...Z`` times (0 to 6 digits of a second) is pandas' to the unit and dtype."""
+    texts = []
+    for seconds, digits, fraction in moments:
+        text = pd.Timestamp(seconds, unit="s").strftime("%Y-%m-%dT%H:%M:%S")
+        texts.append(f"{text}.{fraction:06d}"[: len(text) + 1 + digits] if digits else text)
+    values = pd.Series(
+        [f"{t}Z" for t in texts], dtype=dtype, name="timestamp", index=range(3, 3 + len(texts))
+    )
+    assert _zulu_times(values) is not None
+    pd.testing.assert_series_equal(
+        parse_timestamps(values), pd.to_datetime(values, utc=True, format="ISO8601")
+    )

@@ -300,17 +300,29 @@ def _arrow_iso8601(raw: pd.Series) -> pd.DatetimeIndex | None:
 
     Arrow takes the same instants as ``pd.to_datetime(utc=True, format="ISO8601")`` (naive times as
     UTC, offsets converted) on the forms it reads; anything else it refuses whole, and pandas
-    parses the column instead, with its error for the first bad row.
+    parses the column instead, with its error for the first bad row. Arrow reads times with a
+    zone offset (``Z``, ``+01:00``) as instants and times without one (dates alone too) as wall
+    times, which are UTC here; the first value's form decides which is tried first (a refusal
+    costs a whole pass).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     try:
         text = pa.array(raw.array, type=pa.string(), from_pandas=True)
-        parsed = pc.cast(text, pa.timestamp("ns", tz="UTC"))
-    except (ValueError, TypeError, NotImplementedError, OverflowError, pa.ArrowException):
+    except (ValueError, TypeError, pa.ArrowException):
         return None
-    return pd.DatetimeIndex(parsed.to_pandas(), name=raw.name)
+    present = pc.drop_null(text) if text.null_count else text
+    first = present[0].as_py() if len(present) else ""
+    offset = first.endswith(("Z", "z")) or (len(first) > 10 and ("+" in first[10:] or "-" in first[10:]))
+    utc = pa.timestamp("ns", tz="UTC")
+    for zoned in (offset, not offset):
+        try:
+            parsed = pc.cast(text, utc) if zoned else pc.cast(pc.cast(text, pa.timestamp("ns")), utc)
+        except (ValueError, TypeError, NotImplementedError, OverflowError, pa.ArrowException):
+            continue
+        return pd.DatetimeIndex(parsed.to_pandas(), name=raw.name)
+    return None
 
 
 def _is_missing(value: Any) -> bool:

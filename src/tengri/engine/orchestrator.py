@@ -383,15 +383,21 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
                         self._finish_recovery()
                     self._index += 1
                     self._last_time[sym] = t
-                    self.account.mark(sym, px)  # the whole account is marked with every tick
-                    self._fill_pending(tick, opened, closed)
+                    account = self.account
+                    account.mark(sym, px)  # the whole account is marked with every tick
+                    # (Each step's own test of whether it has work, made here on the quiet tick's
+                    # path: no call without pending decisions, positions or closes.)
+                    if self.desk.pending:
+                        self._fill_pending(tick, opened, closed)
                     self.run_pending_duties()
-                    self._decide_exits(tick, closed)
+                    if account.positions:
+                        self._decide_exits(tick, closed)
                     self.desk.sizer.observe(tick)  # after this tick's fills: sizing never sees ahead
                     self.margin_call = settle(self.desk, tick, self.margin_call, closed)
                     hash_value, cursor, fired = self._hash(tick)
                     triggered = [] if self.margin_call else self._entries(tick, fired, opened, closed)
-                    self._after_closes(tick, closed)
+                    if closed:
+                        self._after_closes(tick, closed)
                     self._ticks_processed += 1  # before the checkpoint, which records it
                     if self._index % self.config.engine.checkpoint_interval == 0:
                         self._checkpoint_safely()

@@ -116,7 +116,40 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     """Return ``values`` (ISO 8601 strings or datetimes) as tz-aware UTC timestamps."""
     if len(values) == 0:
         return pd.Series(pd.DatetimeIndex([], tz="UTC"), index=values.index, dtype="datetime64[ns, UTC]")
+    zulu = _zulu_times(values)
+    if zulu is not None:
+        return zulu
     return pd.to_datetime(values, utc=True, format="ISO8601")
+
+
+def _zulu_times(values: pd.Series) -> pd.Series | None:
+    """The journal's own times (``2024-01-01T00:00:00Z``, at most six digits of a second) parsed by Arrow.
+
+    What ``pd.to_datetime(values, utc=True, format="ISO8601")`` gives them (microseconds, UTC),
+    in C at some ten times its speed: a long run's timeline has a time a bar. ``None`` for any
+    other column, which pandas parses.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
+        return None
+    try:
+        text = pa.array(values.array, type=pa.string(), from_pandas=True)
+    except (TypeError, ValueError, pa.ArrowException):
+        return None
+    if text.null_count:
+        return None
+    lengths = pc.min_max(pc.utf8_length(text)).as_py()
+    if not (lengths["min"] >= 20 and lengths["max"] <= 27) or not pc.all(pc.ends_with(text, "Z")).as_py():
+        return None
+    try:
+        parsed = pc.cast(text, pa.timestamp("us", tz="UTC"))
+    except (ValueError, pa.ArrowException):
+        return None
+    series = parsed.to_pandas()
+    series.index, series.name = values.index, values.name
+    return series
 
 
 def _line_count(path: Path) -> int:

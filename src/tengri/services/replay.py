@@ -576,9 +576,11 @@ def run_replay(
         log.info("resuming run %s at bar %d of %d", run_id, first, total)
     try:
         replay.begin_batch()
+        retrains = replay.model_source is not None  # (without a model, no call a bar to find that out)
         for bar in range(first, total):
             result = replay.step(bar)
-            replay.maybe_retrain(bar)
+            if retrains:
+                replay.maybe_retrain(bar)
             if (bar + 1 - offset) % checkpoint_every == 0:
                 replay.checkpoint()
             if on_progress is not None and ((bar + 1) % progress_every == 0 or bar + 1 == total):
