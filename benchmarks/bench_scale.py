@@ -28,13 +28,14 @@ attribute reads are as fast as compiled code's generic ones), on 41 modules earl
 pays is state and loops in C classes that the Python classes extend (``tengri.engine._kernel``):
 the pattern encoder and statistics, the strategies' history and rolling means (``StrategyCore``,
 the base of ``Strategy``; the user's ``next`` stays Python), each tick's trigger work
-(``TriggerCore``), the account's per-tick sums (``AccountCore``), the common tick's validation
-and the unit of work each tick enters; ``bench_kernel.py`` justifies Cython over Numba. Over
-2026-12-05 this benchmark went from 0.27x to 0.55x at 100,000 bars and from 0.18x to 0.46x at
-1,000,000, the files the same. What is
-left (``bench_bar_cost.py``, in process): a bar that trades nothing costs 23.1 us, backtesting.py's
-loop 16.4 us a bar, and each round trip (signal, close, open, their records, the profit window's
-update, the trade's journal row) some 400 us of Python, about 22 us a bar here.
+(``TriggerCore``), the account's per-tick sums (``AccountCore``), the risk guard's mark
+(``RiskCore``), the common tick's validation, the unit of work each tick enters, the profit
+window's cubic fit (``CubicCore``) and the replay's timeline columns and ISO times;
+``bench_kernel.py`` justifies Cython over Numba. Over 2026-12-05 this benchmark went from 0.27x
+to 0.62x at 100,000 bars and from 0.18x to 0.55x at 1,000,000, the files the same. What is left
+(``bench_bar_cost.py``, in process): a bar that trades nothing costs 18.3 us, backtesting.py's
+loop 16.4 us a bar, and each round trip (signal, close, open, their records and the store's
+insert, the profit window's update, the trade's journal row) some 360 us, about 20 us a bar here.
 
 Run: .venv/bin/python benchmarks/bench_scale.py                  (100,000 and 1,000,000 bars)
      .venv/bin/python benchmarks/bench_scale.py --bars 20000     (a quick run)
