@@ -14,10 +14,9 @@ from collections.abc import Collection, Mapping
 from math import sqrt
 from typing import Any
 
-import numpy as np
-
+from tengri.engine import profit_fit
 from tengri.engine.pattern_hash import CursorState
-from tengri.engine.profit_fit import CubicFit, _solve
+from tengri.engine.profit_fit import CubicFit
 from tengri.engine.signals import Tick
 
 __all__ = [
@@ -259,99 +258,24 @@ def _solve_hankel4(
     return a0, a1, a2, a3
 
 
-class IncrementalCubicFit:
-    """The profit window's fit as it was in Python (:class:`tengri.engine._kernel.CubicCore` compiles it).
+class IncrementalCubicFit(profit_fit.IncrementalCubicFit):
+    """The profit window's ``push`` and ``solve`` as they were in Python (the kernel's ``CubicCore``).
 
-    A sliding window of at most ``capacity`` points with its cubic fit; not thread-safe.
-
-    :meth:`push` and :meth:`solve` run once per profit update, so they are written for CPython's
-    speed: the sums live in locals while they change, and the algebra is unrolled. Their
-    arithmetic, operation by operation, is that of the plain formulas in the module docstring.
-
-    Parameters
-    ----------
-    capacity
-        Window size N: pushing point N+1 drops the oldest.
-    rebase_interval
-        Pushes between exact re-computations of the power sums.
+    Everything else (loading, the re-base, the points, the fallbacks) is the compiled fit's own
+    class's: these two replace the compiled ones, on the same state.
     """
-
-    __slots__ = (
-        "_head",
-        "_since_rebase",
-        "_sums",
-        "_t",
-        "_t0",
-        "_t_array",
-        "_t_new",
-        "_y",
-        "_y0",
-        "_y_array",
-        "capacity",
-        "n",
-        "rebase_interval",
-    )
-
-    def __init__(self, capacity: int, rebase_interval: int = 1_000) -> None:
-        if capacity < 1 or rebase_interval < 1:
-            raise ValueError("capacity and rebase_interval must be at least 1")
-        self.capacity = capacity
-        self.rebase_interval = rebase_interval
-        # The ring buffer twice: lists for push's reads and writes (fast on Python floats), arrays
-        # for the re-base's O(N) arithmetic (converting 10,000 list items would cost more than it).
-        self._t: list[float] = [0.0] * capacity
-        self._y: list[float] = [0.0] * capacity
-        self._t_array = np.zeros(capacity)
-        self._y_array = np.zeros(capacity)
-        self._head = 0  # index of the oldest point
-        self.n = 0
-        self._t0 = 0.0
-        self._y0 = 0.0
-        self._t_new = 0.0  # time of the newest point (meaningless when empty)
-        # Σt'^k (k ≤ 6), Σt'^k·y' (k ≤ 3), Σy'², with t' = t − t0 and y' = y − y0.
-        self._sums: tuple[float, ...] = (0.0,) * 12
-        self._since_rebase = 0
-
-    @property
-    def newest(self) -> tuple[float, float] | None:
-        """The newest (t, y), or ``None`` when empty."""
-        if self.n == 0:
-            return None
-        i = (self._head + self.n - 1) % self.capacity
-        return self._t[i], self._y[i]
-
-    @property
-    def newest_time(self) -> float | None:
-        """The newest point's time, or ``None`` when empty."""
-        return self._t_new if self.n else None
-
-    @property
-    def mean(self) -> float:
-        """Mean of the window's values (0 when empty)."""
-        return self._y0 + self._sums[7] / self.n if self.n else 0.0
-
-    def points(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the window's times and values, oldest first, as new arrays."""
-        head, n = self._head, self.n
-        if head + n <= self.capacity:
-            return self._t_array[head : head + n].copy(), self._y_array[head : head + n].copy()
-        tail = head + n - self.capacity
-        return (
-            np.concatenate((self._t_array[head:], self._t_array[:tail])),
-            np.concatenate((self._y_array[head:], self._y_array[:tail])),
-        )
 
     def push(self, t: float, y: float) -> None:
         """Add the newest point (the caller guarantees t increases), dropping the oldest if full."""
         s0, s1, s2, s3, s4, s5, s6, ty0, ty1, ty2, ty3, yy = self._sums
         n = self.n
         head = self._head
-        times = self._t
-        values = self._y
+        times = self._t_array
+        values = self._y_array
         if n == self.capacity:
             # Subtract the oldest point's terms (x − a is exactly x + (−1)·a, as it was once added).
-            p1 = times[head] - self._t0
-            yp = values[head] - self._y0
+            p1 = float(times[head]) - self._t0
+            yp = float(values[head]) - self._y0
             p2 = p1 * p1
             p3 = p2 * p1
             s0 -= 1.0
@@ -368,8 +292,6 @@ class IncrementalCubicFit:
             yy -= yp * yp
             times[head] = t
             values[head] = y
-            self._t_array[head] = t
-            self._y_array[head] = y
             head += 1
             self._head = 0 if head == n else head
         else:
@@ -378,8 +300,6 @@ class IncrementalCubicFit:
                 i -= self.capacity
             times[i] = t
             values[i] = y
-            self._t_array[i] = t
-            self._y_array[i] = y
             self.n = n + 1
             if n == 0:
                 self._t0 = t
@@ -407,59 +327,13 @@ class IncrementalCubicFit:
         if self._since_rebase >= self.rebase_interval:
             self.rebase()
 
-    def load(self, points: list[tuple[float, float]]) -> None:
-        """Replace the window by the newest ``capacity`` of ``points`` (oldest first)."""
-        kept = points[-self.capacity :]
-        self._head = 0
-        self.n = len(kept)
-        for i, (t, y) in enumerate(kept):
-            self._t[i] = self._t_array[i] = float(t)
-            self._y[i] = self._y_array[i] = float(y)
-        if kept:
-            self._t_new = self._t[self.n - 1]
-        self.rebase()
-
-    def rebase(self) -> None:
-        """Move the origin to the oldest point and recompute every sum exactly from the window."""
-        self._since_rebase = 0
-        if self.n == 0:
-            self._sums = (0.0,) * 12
-            return
-        t, y = self.points()
-        self._t0, self._y0 = float(t[0]), float(y[0])
-        p1 = t - self._t0
-        yp = y - self._y0
-        # The powers as push forms them; NumPy's sums are pairwise, so at least as exact as push's.
-        p2 = p1 * p1
-        p3 = p2 * p1
-        self._sums = (
-            float(self.n),
-            float(p1.sum()),
-            float(p2.sum()),
-            float(p3.sum()),
-            float((p2 * p2).sum()),
-            float((p3 * p2).sum()),
-            float((p3 * p3).sum()),
-            float(yp.sum()),
-            float(p1 @ yp),
-            float(p2 @ yp),
-            float(p3 @ yp),
-            float(yp @ yp),
-        )
-
-    def _lstsq_u(self, centre: float, h: float) -> tuple[float, float, float, float]:
-        t, y = self.points()
-        design = np.vander((t - centre) / h, 4, increasing=True)
-        a0, a1, a2, a3 = np.linalg.lstsq(design, y - self._y0, rcond=None)[0]
-        return float(a0), float(a1), float(a2), float(a3)
-
     def solve(self) -> CubicFit:
         """Return the least-squares cubic of the window in τ (lower degree below 4 points)."""
         n = self.n
         if n == 0:
             return CubicFit((0.0, 0.0, 0.0, 0.0), 0, 0.0, 0.0, 0.0, 0.0, 0.0)
         s0, s1, s2, s3, s4, s5, s6, y0, y1, y2, y3, yy = self._sums
-        t_old = self._t[self._head]
+        t_old = float(self._t_array[self._head])
         t_new = self._t_new
         mean_p = y0 / n
         mean = self._y0 + mean_p
@@ -468,10 +342,7 @@ class IncrementalCubicFit:
         h = (t_new - t_old) / 2.0
         if n == 1 or h <= 0.0:
             return CubicFit((mean, 0.0, 0.0, 0.0), n, mean, var**0.5, 0.0, t_old, t_new)
-        # The sums about the window's centre, then scaled to u = (t − c)/h. The shift by m = −c,
-        # Σ(t' + m)^k = Σ_j C(k, j)·m^(k−j)·Σt'^j, is done as repeated passes of s_k += m·s_(k−1)
-        # (k from high to low; the Taylor shift, as for a polynomial's coefficients): 27
-        # multiply-adds instead of the binomial expansion's 50.
+        # The Taylor shift of the sums to the window's centre (see the compiled solve).
         m = -((t_old + t_new) / 2.0 - self._t0)
         s6 += m * s5
         s5 += m * s4
@@ -516,18 +387,14 @@ class IncrementalCubicFit:
             try:
                 a0, a1, a2, a3 = _solve_hankel4(u0, u1, u2, u3, u4, u5, u6, u_y)
             except (ValueError, ZeroDivisionError):
-                # Numerically singular (times clustered far below the span): least squares directly.
                 a0, a1, a2, a3 = self._lstsq_u(self._t0 - m, h)
         else:
             size = n
-            u = (u0, u1, u2, u3, u4)
-            gram = [[u[i + j] for j in range(size)] for i in range(size)]
-            a0, a1, a2, a3 = (*_solve(gram, list(u_y[:size])), 0.0, 0.0)[:4]
+            a0, a1, a2, a3 = self._solve_small(n, (u0, u1, u2, u3, u4), u_y)
         rss = yy - (a0 * u_y[0] + a1 * u_y[1] + a2 * u_y[2] + a3 * u_y[3])
-        rss = rss if rss > 0.0 else 0.0  # not max(): a builtin call costs more, every update
+        rss = rss if rss > 0.0 else 0.0
         dof = n - size
         residual_std = (rss / dof) ** 0.5 if dof > 0 else 0.0
-        # P(u) = Σ a_k u^k with u = 1 + 2τ  ⇒  b_j = 2^j Σ_k a_k C(k, j).
         b0 = a0 + a1 + a2 + a3 + self._y0
         b1 = 2.0 * (a1 + 2.0 * a2 + 3.0 * a3)
         b2 = 4.0 * (a2 + 3.0 * a3)
