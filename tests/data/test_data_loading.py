@@ -451,3 +451,17 @@ def test_text_times_parse_to_pandas_instants(values: list[str | None]) -> None:
     if any(v is not None for v in values):
         assert fast is not None  # every form here is one Arrow reads
         assert fast.as_unit("ns").equals(want)
+
+
+def test_naive_and_zoned_times_in_one_column_are_pandas_instants() -> None:
+    """Arrow reads a column as all naive or all zoned; a mix goes to pandas, offsets kept."""
+    from tengri.data._validation import _arrow_iso8601, _parse_text_timestamps
+
+    raw = pd.Series(["2020-01-01T00:00:00", "2020-01-01T05:00:00+02:00", "2020-01-02"], dtype=object)
+    assert _arrow_iso8601(raw) is None
+    parsed = _parse_text_timestamps(raw, "x.csv", "timestamp")
+    assert list(parsed) == [
+        pd.Timestamp("2020-01-01 00:00", tz="UTC"),
+        pd.Timestamp("2020-01-01 03:00", tz="UTC"),
+        pd.Timestamp("2020-01-02 00:00", tz="UTC"),
+    ]

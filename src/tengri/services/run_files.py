@@ -85,8 +85,6 @@ def _execution_rows(
     batch: Sequence[ExecutionRecord], closed: dict[Any, tuple[Any, Any]], offset: int, gaps: bool
 ) -> list[tuple[Any, ...]]:
     """The rows of :func:`write_executions` for ``batch`` (``gaps``: every exit bar as a float)."""
-    if not batch:
-        return []
     opened = iso_times([e.opened_at for e in batch])
     closed_at = [e.closed_at for e in batch]
     closed_iso = iter(iso_times([t for t in closed_at if t is not None]))
