@@ -208,6 +208,32 @@ def test_from_config_and_in_memory(tmp_path: Path) -> None:
         assert mem.path is None
 
 
+def test_checkpoint_wal_puts_the_logged_writes_into_the_database_file(
+    store: MemoryMap, tmp_path: Path
+) -> None:
+    assert store.path is not None
+    store.insert_execution(_execution("logged"))
+
+    def rows_of_the_file_alone() -> int:
+        """The executions a copy of the database file holds without its write-ahead log."""
+        copy = tmp_path / "alone.db"
+        copy.write_bytes(store.path.read_bytes())
+        with sqlite3.connect(copy) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            count = (
+                conn.execute("SELECT COUNT(*) FROM executions").fetchone()[0] if "executions" in tables else 0
+            )
+        copy.unlink()
+        return int(count)
+
+    assert rows_of_the_file_alone() == 0  # the write is in the log only
+    store.checkpoint_wal()
+    assert rows_of_the_file_alone() == 1
+    assert [e.execution_id for e in store.executions()] == ["logged"]  # the store carries on
+    with MemoryMap.in_memory() as memory:
+        memory.checkpoint_wal()  # nothing to copy: a no-op
+
+
 def test_backup_rotation_and_restore(store: MemoryMap) -> None:
     clock = store.clock
     assert isinstance(clock, ManualClock)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from tengri.config import TengriConfig
-from tengri.errors import DataValidationError, InvalidInputError
+from tengri.errors import DataValidationError, InvalidInputError, StoreError
 from tengri.services.replay import ProgressEvent, load_strategy, run_replay
+from tengri.strategies import SmaCross
 
 
 def _config(data_dir: Path) -> TengriConfig:
@@ -272,3 +275,48 @@ def test_progress_comes_every_so_many_bars_and_after_the_last(tmp_path: Path) ->
     assert bars == [*range(500, total + 1, 500), total]
     with pytest.raises(InvalidInputError, match="progress_every"):
         run_replay(_config(tmp_path), "sample:goog_d1", on_progress=print, progress_every=0)
+
+
+def test_the_end_of_run_backup_runs_beside_the_run_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tengri.engine import MemoryMap
+    from tengri.services import run_files
+
+    executions_written = threading.Event()
+    seen: dict[str, bool] = {}
+    backup, write = MemoryMap.backup, run_files.write_executions
+
+    def backup_after_the_executions(store: MemoryMap) -> Path:
+        # Backs up only once executions.csv is written: a replay whose files waited for its
+        # backup would time out here.
+        seen["beside"] = executions_written.wait(timeout=300)
+        return backup(store)
+
+    def writing(*args: Any, **kwargs: Any) -> None:
+        write(*args, **kwargs)
+        executions_written.set()
+
+    monkeypatch.setattr(MemoryMap, "backup", backup_after_the_executions)
+    monkeypatch.setattr(run_files, "write_executions", writing)
+    outcome = run_replay(
+        TengriConfig.load(data_dir=tmp_path), "sample:goog_d1", strategy=SmaCross(), build_html=False
+    )
+    assert seen == {"beside": True}
+    assert len(list((outcome.run_dir / "backups").glob("tengri-*.db"))) == 1
+    assert outcome.summary["system_health"] == "healthy"
+    # The summary waited for the backup: its health is the engine's after it.
+
+    def full(store: MemoryMap) -> Path:
+        raise StoreError("the disk is full")
+
+    monkeypatch.setattr(MemoryMap, "backup", full)
+    failed = run_replay(
+        TengriConfig.load(data_dir=tmp_path / "failed"),
+        "sample:goog_d1",
+        strategy=SmaCross(),
+        build_html=False,
+    )
+    assert failed.summary["system_health"] == "degraded"
+    assert not list((failed.run_dir / "backups").glob("tengri-*.db"))
+    assert failed.summary["num_trades"] == outcome.summary["num_trades"]  # the run itself is whole

@@ -468,6 +468,10 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
     # -- the seed's other calls ---------------------------------------------------------------
     def complete_strategy(self, execution_id: str, exit_price: float) -> dict[str, Any]:
         """Close an open execution of the default agent at ``exit_price`` now; return the outcome."""
+        return self.complete(execution_id, exit_price).to_dict()
+
+    def complete(self, execution_id: str, exit_price: float) -> ExecutionOutcome:
+        """:meth:`complete_strategy`, its outcome as the object (a live run's flattening journals it)."""
         with self._lock:
             if not self._started:
                 self.start()
@@ -479,4 +483,4 @@ class SystemOrchestrator(TradingDecisions, CheckpointRecovery, EngineLifecycle, 
             else:
                 outcome = self.agent.complete_strategy(execution_id, exit_price, reason="manual")
             self._after_closes(Tick("default", now, exit_price, self._index), [outcome])
-            return outcome.to_dict()
+            return outcome

@@ -278,12 +278,10 @@ class LiveSession:
             return
         orchestrator = replay.orchestrator
         for position in list(orchestrator.desk.positions.values()):
-            outcome = orchestrator.complete_strategy(
-                position.execution_id, float(replay.frame["Close"].iloc[-1])
-            )
+            outcome = orchestrator.complete(position.execution_id, float(replay.frame["Close"].iloc[-1]))
             replay._trade(outcome, len(replay.frame) - 1)
             log.info("flattened %s at exit", position.execution_id)
-            router.route({"opened": [], "closed": [outcome]})
+            router.route({"opened": [], "closed": [outcome.to_dict()]})
 
     def write_files(self) -> RunOutcome | None:
         """Write summary, executions and report from the journal and store so far."""

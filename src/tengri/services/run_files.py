@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,7 @@ def write_run_files(
     *,
     journal: RunJournal,
     store: MemoryMap,
-    engine_statistics: dict[str, Any],
+    engine_statistics: dict[str, Any] | Callable[[], dict[str, Any]],
     index: pd.DatetimeIndex,
     offset: int,
     source: str,
@@ -181,7 +181,8 @@ def write_run_files(
 ) -> RunOutcome:
     """Write the run's closing files from its journal and store; return where they are.
 
-    ``engine_statistics`` is :meth:`SystemOrchestrator.get_statistics` at the run's end,
+    ``engine_statistics`` is :meth:`SystemOrchestrator.get_statistics` at the run's end (or what
+    returns it, called once the statistics, the timeline and ``executions.csv`` are done),
     ``index`` the bars' times, ``offset`` the bar the stream began at (after the model's fit),
     ``notes`` what the run has to say beyond its figures (why a model never traded, a resume
     that found nothing): in ``summary.json``, ``run.json`` and the report's header; ``compute``
@@ -190,7 +191,6 @@ def write_run_files(
     """
     from tengri.report import compute_statistics, write_summary
 
-    notes = (*notes, *_account_notes(engine_statistics, index, offset))
     # One instrument's statistics read four of the timeline's columns back, a chunk at a time
     # (the timestamps parsed as they come, never all held as strings), as RunJournal.frame reads
     # them; a portfolio's split it by symbol and tick (tengri.report.portfolio), so they read it whole.
@@ -247,6 +247,9 @@ def write_run_files(
     bars_replayed = len(timeline)
     del timeline  # not held while the executions are read
     write_executions(store, trades, offset, run_dir / "executions.csv")
+    if callable(engine_statistics):
+        engine_statistics = engine_statistics()
+    notes = (*notes, *_account_notes(engine_statistics, index, offset))
     summary = {
         **statistics,
         "run_id": run_id,

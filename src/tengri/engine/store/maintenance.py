@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "backup",
     "check_file",
+    "checkpoint_wal",
     "cleanup",
     "integrity",
     "list_backups",
@@ -109,6 +110,24 @@ def backup(store: MemoryMap, *, rotate: bool) -> Path:
         for old in list_backups(store.backups_dir)[: -store.backup_keep]:
             old.unlink(missing_ok=True)
     return path
+
+
+def checkpoint_wal(store: MemoryMap) -> None:
+    """Copy a SQLite file store's write-ahead log into its database file now (a no-op elsewhere).
+
+    What closing the store's last connection would otherwise do, fsync included; done ahead (on
+    another thread while the caller still reads, say) the close has little left. ``PASSIVE``: it
+    never waits for a reader or a writer, and copies what it can.
+    """
+    if not (store.is_sqlite and store.path is not None):
+        return
+    raw = store.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        raw.close()
 
 
 def _check_backup(path: Path) -> None:
