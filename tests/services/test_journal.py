@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tengri.services.journal import FILES, RunJournal, iso, iso_times
+from tengri.services.journal import FILES, RunJournal, iso, iso_column, iso_times
 
 
 def _bar(journal: RunJournal, bar: int) -> None:
@@ -78,6 +79,9 @@ def test_iso_is_datetimes_form(t: float) -> None:
     assert iso(t) == _datetime_iso(t)
     assert iso_times([t, t]) == [_datetime_iso(t)] * 2
     assert iso(int(t)) == _datetime_iso(int(t))
+    column = iso_column(np.array([t, 1e9]))  # an Arrow array of whole seconds, else iso_times' list
+    assert (column if isinstance(column, list) else column.to_pylist()) == [_datetime_iso(t), iso(1e9)]
+    assert isinstance(column, pa.Array) == (t == int(t) and t >= 0)
 
 
 def test_iso_refuses_what_datetime_refuses() -> None:

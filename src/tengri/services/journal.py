@@ -38,7 +38,7 @@ import pyarrow.csv as arrow_csv
 from tengri.engine import _kernel
 from tengri.report.run_folder import COLUMNS, TEXT_COLUMNS
 
-__all__ = ["FILES", "Column", "RunJournal", "iso", "iso_times"]
+__all__ = ["FILES", "Column", "RunJournal", "iso", "iso_column", "iso_times"]
 
 #: A column of rows given as columns (:meth:`RunJournal.append_columns`).
 Column = Sequence[Any] | np.ndarray[Any, Any]
@@ -79,6 +79,16 @@ def _iso(t: float) -> str:
 def iso_times(times: Iterable[float]) -> list[str]:
     """Return :func:`iso` of every time."""
     return _kernel.iso_list(times, _iso)
+
+
+def iso_column(times: Sequence[float] | memoryview) -> Column:
+    """:func:`iso_times` of a column of times (doubles), as an Arrow string array when each is a whole second.
+
+    For the streamed tables' time columns: no Python string a time (the compiled core writes
+    them into one buffer); any other time makes it the list of :func:`iso_times`.
+    """
+    column = _kernel.iso_column(times)
+    return iso_times(times) if column is None else column
 
 
 def _cut_partial_line(path: Path) -> None:

@@ -54,7 +54,7 @@ from tengri.engine import (
 from tengri.engine.orchestrator import TickOutcome
 from tengri.engine.signals import Tick
 from tengri.errors import BurstRefusedError, InvalidInputError, StoreError, UnitOfWorkLostError
-from tengri.services.journal import RunJournal, iso, iso_times
+from tengri.services.journal import RunJournal, iso, iso_column
 from tengri.services.run_files import RunOutcome, write_run_files
 
 if TYPE_CHECKING:
@@ -276,7 +276,7 @@ class _Replay:
                 "timeline",
                 (
                     np.arange(first, stop),
-                    iso_times(times[first:stop]),
+                    iso_column(times[first:stop]),
                     np.asarray(opens[first:stop]),
                     np.asarray(highs[first:stop]),
                     np.asarray(lows[first:stop]),
