@@ -8,6 +8,7 @@ import pytest
 
 from tengri.engine.clock import ManualClock
 from tengri.engine.store import ExecutionRecord, MemoryMap
+from tengri.engine.store.tables import EXECUTION_FIELDS
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -63,3 +64,31 @@ def test_execution_ids_are_those_of_iter_executions_in_its_order(store: MemoryMa
     _insert(store, 25)
     assert store.execution_ids() == [e.execution_id for e in store.iter_executions(batch=4)]
     assert MemoryMap.in_memory().execution_ids() == []
+
+
+@pytest.mark.parametrize("batch", [1, 1_000])
+def test_iter_execution_fields_are_the_records_fields_and_the_contexts_three(
+    store: MemoryMap, batch: int
+) -> None:
+    _insert(store, 7)
+    contexts = [
+        {"source": "strategy", "symbol": "GOOG", "opened_index": 12, "sl": None},
+        {"source": "pattern", "symbol": "EURUSD", "opened_index": 3.0},  # a float index reads as an int
+        {"other": [1, 2]},  # none of the three: "", "" and 0
+    ]
+    for n, context in enumerate(contexts):
+        store.insert_execution(
+            ExecutionRecord(
+                f"c{n}", "a", "S", 1, 10.0, 50.0 + n, hash_triggers=("t1", "t2")[: n + 1], context=context
+            )
+        )
+    store.close_execution("c1", exit_price=11.0, profit=1.0, closed_at=60.0)
+    fields = list(store.iter_execution_fields(batch=batch))
+    records = store.executions()
+    assert [f[0] for f in fields] == [r.execution_id for r in records]  # the same order
+    for got, record in zip(fields, records, strict=True):
+        own = tuple(getattr(record, name) for name in EXECUTION_FIELDS[:-3])
+        context = record.context
+        three = (context.get("source", ""), context.get("symbol", ""), int(context.get("opened_index", 0)))
+        assert got == own + three
+        assert [type(v) for v in got] == [type(v) for v in own + three]

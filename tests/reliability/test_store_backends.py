@@ -131,6 +131,14 @@ def test_concurrent_closes_exactly_one_wins(url: str, tmp_path: Path) -> None:
             s.close()
 
 
+def test_execution_fields_read_the_contexts_fields_on_every_backend(store: MemoryMap) -> None:
+    context = {"source": "strategy", "symbol": "GOOG", "opened_index": 41, "sl": None}
+    store.insert_execution(_execution("e1", context=context))
+    store.insert_execution(_execution("e2", opened_at=T0 + 1, context={"profit_zone": "stable"}))
+    got = [(f[0], f[12], *f[-3:]) for f in store.iter_execution_fields()]
+    assert got == [("e1", ("T1", "T2"), "strategy", "GOOG", 41), ("e2", ("T1", "T2"), "", "", 0)]
+
+
 def test_triggers_profit_points_and_budget(store: MemoryMap) -> None:
     store.upsert_trigger(TriggerRecord("T1", 0x1234, 0xFFFF, "S1", 1, stats={"successes": 2}))
     store.upsert_trigger(TriggerRecord("T1", 0x1234, 0xFFFF, "S1", 1, state="dormant", state_until=9.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from tengri.engine.clock import ManualClock
 from tengri.engine.store import ExecutionRecord, MemoryMap
 from tengri.services import run_files
-from tengri.services.journal import FILES
+from tengri.services.journal import FILES, iso
 
 
 def _store(count: int, open_ones: set[int], path: Path | None = None) -> MemoryMap:
@@ -53,6 +54,34 @@ def _trades(ids: list[int]) -> pd.DataFrame:
     )
 
 
+def _record_row(e: ExecutionRecord, closed: dict[Any, tuple[Any, Any]], offset: int) -> tuple[Any, ...]:
+    """An execution's row from its whole record, its context decoded (what the module wrote before
+    it read the fields shown alone)."""
+    exit_bar, reason = closed.get(e.execution_id, (None, None))
+    notional = e.entry_price * e.size
+    return (
+        e.execution_id,
+        e.strategy_id,
+        e.context.get("source", ""),
+        e.direction,
+        e.size,
+        iso(e.opened_at),
+        e.entry_price,
+        iso(e.closed_at) if e.closed_at is not None else None,
+        e.exit_price,
+        int(e.context.get("opened_index", 0)) + offset,
+        exit_bar,
+        e.profit,
+        100.0 * e.profit / notional if e.profit is not None and notional else None,
+        e.costs,
+        reason,
+        e.confidence,
+        e.context.get("symbol", ""),
+        e.status,
+        " ".join(e.hash_triggers),
+    )
+
+
 def _one_frame(store: MemoryMap, trades: pd.DataFrame, offset: int, path: Path) -> None:
     """The whole-frame write this module did before it wrote in batches and without pandas (the reference).
 
@@ -61,7 +90,7 @@ def _one_frame(store: MemoryMap, trades: pd.DataFrame, offset: int, path: Path) 
     closed = dict(
         zip(trades["execution_id"], zip(trades["exit_bar"], trades["reason"], strict=True), strict=True)
     )
-    rows = run_files._execution_rows(list(store.iter_executions()), closed, offset, gaps=False)
+    rows = [_record_row(e, closed, offset) for e in store.iter_executions()]
     frame = pd.DataFrame.from_records(rows, columns=[*FILES["trades"], "status", "hash_triggers"])
     frame.to_csv(path, index=False, lineterminator="\n")
 

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from tengri.config import TengriConfig
-from tengri.engine import ExecutionRecord, MemoryMap
+from tengri.engine import MemoryMap
 from tengri.report.run_folder import read_timeline
 from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
@@ -47,9 +47,10 @@ def bars_per_year(index: pd.DatetimeIndex) -> float:
 def write_executions(store: MemoryMap, trades: pd.DataFrame, offset: int, path: Path) -> None:
     """Write ``executions.csv``: every execution, open ones too, with the trade columns where closed.
 
-    The store's executions are read and written a batch at a time (:meth:`MemoryMap.iter_executions`),
-    each batch's times formatted in one call: a long run's records are never all in memory. The
-    file is byte for byte what pandas' ``to_csv`` of one frame of every row writes (the csv module
+    The store's executions are read and written a batch at a time
+    (:meth:`MemoryMap.iter_execution_fields`: the fields shown, no record a row), each batch's
+    times formatted in one call: a long run's executions are never all in memory. The file is
+    byte for byte what pandas' ``to_csv`` of one frame of every row writes (the csv module
     writes a float as its ``repr``, as pandas does; ``None`` as an empty field, as pandas writes a
     missing value), without a frame per batch. Only one column's type depends on rows outside a
     batch: ``exit_bar``, empty for an execution that did not close as a trade, makes pandas write
@@ -69,9 +70,9 @@ def write_executions(store: MemoryMap, trades: pd.DataFrame, offset: int, path: 
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(columns)
-        batch: list[ExecutionRecord] = []
-        for execution in store.iter_executions(batch=_BATCH):
-            batch.append(execution)
+        batch: list[tuple[Any, ...]] = []
+        for fields in store.iter_execution_fields(batch=_BATCH):
+            batch.append(fields)
             if len(batch) == _BATCH:
                 writer.writerows(_execution_rows(batch, closed, offset, gaps))
                 batch = []
@@ -82,39 +83,56 @@ _BATCH = 1_000
 
 
 def _execution_rows(
-    batch: Sequence[ExecutionRecord], closed: dict[Any, tuple[Any, Any]], offset: int, gaps: bool
+    batch: Sequence[tuple[Any, ...]], closed: dict[Any, tuple[Any, Any]], offset: int, gaps: bool
 ) -> list[tuple[Any, ...]]:
     """The rows of :func:`write_executions` for ``batch`` (``gaps``: every exit bar as a float)."""
-    opened = iso_times([e.opened_at for e in batch])
-    closed_at = [e.closed_at for e in batch]
-    closed_iso = iter(iso_times([t for t in closed_at if t is not None]))
+    opened = iso_times([fields[4] for fields in batch])
+    closed_iso = iter(iso_times([fields[6] for fields in batch if fields[6] is not None]))
     rows = []
-    for e, opened_iso, closed_time in zip(batch, opened, closed_at, strict=True):
-        exit_bar, reason = closed.get(e.execution_id, (None, None))
+    for fields, opened_iso in zip(batch, opened, strict=True):
+        (
+            execution_id,
+            strategy_id,
+            direction,
+            size,
+            _,
+            entry_price,
+            closed_at,
+            exit_price,
+            profit,
+            costs,
+            confidence,
+            status,
+            hash_triggers,
+            source,
+            symbol,
+            opened_index,
+        ) = fields
+        exit_bar, reason = closed.get(execution_id, (None, None))
         if gaps and exit_bar is not None:
             exit_bar = float(exit_bar)
-        notional = e.entry_price * e.size
+        notional = entry_price * size
         rows.append(
             (
-                e.execution_id,
-                e.strategy_id,
-                e.context.get("source", ""),
-                e.direction,
-                e.size,
+                execution_id,
+                strategy_id,
+                source,
+                direction,
+                size,
                 opened_iso,
-                e.entry_price,
-                next(closed_iso) if closed_time is not None else None,
-                e.exit_price,
-                int(e.context.get("opened_index", 0)) + offset,
+                entry_price,
+                next(closed_iso) if closed_at is not None else None,
+                exit_price,
+                opened_index + offset,
                 exit_bar,
-                e.profit,
-                100.0 * e.profit / notional if e.profit is not None and notional else None,
-                e.costs,
+                profit,
+                100.0 * profit / notional if profit is not None and notional else None,
+                costs,
                 reason,
-                e.confidence,
-                e.context.get("symbol", ""),
-                e.status,
-                " ".join(e.hash_triggers),
+                confidence,
+                symbol,
+                status,
+                " ".join(hash_triggers),
             )
         )
     return rows

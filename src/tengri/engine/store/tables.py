@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import GenericFunction
 
 from tengri.engine.store.base import StoreBase, check_finite
 from tengri.engine.store.records import BudgetRecord, ExecutionRecord, ExecutionStatus, TriggerRecord
@@ -248,6 +250,34 @@ class StoreTables(StoreBase):
         for row in self._stream(_select_executions(()), {}, batch, "read executions"):
             yield _execution(row)
 
+    def iter_execution_fields(self, batch: int = 1_000) -> Iterator[tuple[Any, ...]]:
+        """Yield every execution's :data:`EXECUTION_FIELDS` as a tuple, in :meth:`iter_executions`' order.
+
+        What a run's ``executions.csv`` shows, without a record a row or its context decoded: the
+        context's ``source``, ``symbol`` (``""`` without one) and ``opened_index`` (0) are read
+        out by the database. ``hash_triggers`` is a tuple; the numbers are as records hold them.
+        """
+        for row in self._stream(_EXECUTION_FIELDS, {}, batch, "read executions"):
+            opened_index = row["opened_index"]
+            yield (
+                row["execution_id"],
+                row["strategy_id"],
+                int(row["direction"]),
+                float(row["size"]),
+                float(row["opened_at"]),
+                float(row["entry_price"]),
+                row["closed_at"],
+                row["exit_price"],
+                row["profit"],
+                float(row["costs"]),
+                row["confidence"],
+                row["status"],
+                tuple(row["hash_triggers"]),
+                row["source"] if row["source"] is not None else "",
+                row["symbol"] if row["symbol"] is not None else "",
+                int(float(opened_index)) if opened_index is not None else 0,
+            )
+
     # -- triggers -----------------------------------------------------------------------------
 
     def upsert_trigger(self, trigger: TriggerRecord) -> None:
@@ -469,6 +499,53 @@ def _select_profit_points(given: tuple[str, ...]) -> Statement:
     return statement
 
 
+class _context_field(GenericFunction[Any]):  # noqa: N801 (SQLAlchemy's functions are lower case)
+    """A top-level field of a JSON column as the database returns it (SQLite: a number stays one)."""
+
+    inherit_cache = True
+
+
+@compiles(_context_field, "sqlite")
+def _sqlite_context_field(element: _context_field, compiler: Any, **kw: Any) -> str:
+    column, key = element.clauses
+    return f"JSON_EXTRACT({compiler.process(column, **kw)}, '$.' || {compiler.process(key, **kw)})"
+
+
+@compiles(_context_field)
+def _context_field_text(element: _context_field, compiler: Any, **kw: Any) -> str:
+    column, key = element.clauses  # PostgreSQL: the field as text
+    return f"({compiler.process(column, **kw)} ->> {compiler.process(key, **kw)})"
+
+
+#: The fields of :meth:`StoreTables.iter_execution_fields`, in order (the last three the context's).
+EXECUTION_FIELDS = (
+    "execution_id",
+    "strategy_id",
+    "direction",
+    "size",
+    "opened_at",
+    "entry_price",
+    "closed_at",
+    "exit_price",
+    "profit",
+    "costs",
+    "confidence",
+    "status",
+    "hash_triggers",
+    "source",
+    "symbol",
+    "opened_index",
+)
+
+
+# What a run's executions.csv shows of each execution, in iter_executions' order: the three fields
+# of the context it needs read out by the database (JSON_EXTRACT, ->>), not the context decoded.
+_EXECUTION_FIELDS = Statement(
+    sa.select(
+        *(executions.c[name] for name in EXECUTION_FIELDS[:-3]),
+        *(_context_field(executions.c.context, sa.literal(key)).label(key) for key in EXECUTION_FIELDS[-3:]),
+    ).order_by(executions.c.opened_at, executions.c.execution_id)
+)
 _EXECUTION_IDS = Statement(
     sa.select(executions.c.execution_id).order_by(executions.c.opened_at, executions.c.execution_id)
 )
