@@ -116,3 +116,49 @@ def test_the_journals_times_parse_as_pandas_parses_them(
     pd.testing.assert_series_equal(
         parse_timestamps(values), pd.to_datetime(values, utc=True, format="ISO8601")
     )
+
+
+@pytest.mark.parametrize("block", [400, 1 << 22])
+def test_read_account_columns_are_a_whole_reads_as_floats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Arrow's read, a block or many, is pandas' whole read: the same floats, NaN where a field is empty."""
+    rows = 57
+    rng = np.random.default_rng(3)
+    times = pd.date_range("2024-01-01", periods=rows, freq="min", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "bar": np.arange(rows),
+            "timestamp": [
+                t.strftime("%Y-%m-%dT%H:%M:%S.250000Z" if i == 4 else "%Y-%m-%dT%H:%M:%SZ")
+                for i, t in enumerate(times)
+            ],
+            "close": 100 + rng.standard_normal(rows).cumsum() / 7,
+            "equity": [
+                repr(float(v)) if i != 9 else ""
+                for i, v in enumerate(10_000 + rng.standard_normal(rows) * 1e3)
+            ],
+            "position": np.arange(rows) % 3 - 1,  # whole numbers: pandas reads them as integers
+            "zone": ["cool"] * rows,
+        }
+    )
+    path = tmp_path / "timeline.csv"
+    frame.to_csv(path, index=False, lineterminator="\n")
+    monkeypatch.setattr(run_folder, "_ARROW_BLOCK", block)
+    monkeypatch.setattr(run_folder, "read_timeline", None)  # Arrow's read, not pandas' fallback
+    got = run_folder.read_account_columns(path)
+    whole = _whole(path, list(run_folder.ACCOUNT_COLUMNS), keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(got, whole.astype({"position": np.float64}), check_exact=True)
+    assert np.isnan(got["equity"].iloc[9])
+
+
+def test_read_account_columns_of_other_times_are_read_by_pandas(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.csv"
+    rows = ["2024-01-01 00:00:00+01:00,1.5,10,0", "2024-01-01 01:00:00+01:00,2,11,1"]
+    path.write_text("timestamp,close,equity,position\n" + "\n".join(rows) + "\n")
+    got = run_folder.read_account_columns(path)
+    assert got["timestamp"].tolist() == list(
+        pd.to_datetime(["2023-12-31 23:00", "2024-01-01 00:00"], utc=True)
+    )
+    assert got["position"].tolist() == [0.0, 1.0]
+    assert got["position"].dtype == np.float64

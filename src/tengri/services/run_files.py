@@ -21,7 +21,7 @@ import pandas as pd
 
 from tengri.config import TengriConfig
 from tengri.engine import MemoryMap
-from tengri.report.run_folder import read_timeline
+from tengri.report.run_folder import read_account_columns
 from tengri.services.journal import FILES, RunJournal, iso, iso_times
 
 __all__ = ["RunOutcome", "bars_per_year", "write_executions", "write_run_files"]
@@ -209,17 +209,12 @@ def write_run_files(
     """
     from tengri.report import compute_statistics, write_summary
 
-    # One instrument's statistics read four of the timeline's columns back, a chunk at a time
-    # (the timestamps parsed as they come, never all held as strings), as RunJournal.frame reads
-    # them; a portfolio's split it by symbol and tick (tengri.report.portfolio), so they read it whole.
+    # One instrument's statistics read four of the timeline's columns back by Arrow, a block at a
+    # time (never all held as text); a portfolio's split it by symbol and tick
+    # (tengri.report.portfolio), so they read it whole.
     if len(symbols) <= 1:
         journal.flush()
-        timeline = read_timeline(
-            run_dir / "timeline.csv",
-            ("timestamp", "close", "equity", "position"),
-            keep_default_na=False,
-            na_values=[""],
-        )
+        timeline = read_account_columns(run_dir / "timeline.csv")
     else:
         timeline = journal.frame("timeline")
     # What the statistics and executions.csv read of the trades (a long run's are read back).
