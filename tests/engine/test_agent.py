@@ -57,6 +57,18 @@ def test_confidence_terms_by_hand() -> None:
     expected = 0.5 * terms.w_context + (1 / 3) * terms.w_pattern
     assert terms.confidence == pytest.approx(expected)
     assert agent.get_confidence_coefficient("S", ["A"], NORMAL_SURGING) == pytest.approx(expected)
+    # The entry's pair (no explanation built) is the explanation's, to the bit, for every query.
+    for triggers, context in (
+        (["A"], NORMAL_SURGING),
+        ([], HOT_DRAWDOWN),
+        (iter(["B", "C"]), {}),
+        ((), None),
+    ):
+        listed = list(triggers)
+        full = agent.explain_confidence("S", listed, context)
+        assert agent.confidence("S", iter(listed), context) == (full.confidence, full.n_total)
+        assert agent.get_confidence_coefficient("S", listed, context) == full.confidence
+    assert agent.confidence("NEW") == (0.5, 0)
 
 
 def test_context_backs_off_to_all_outcomes() -> None:

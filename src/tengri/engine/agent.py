@@ -460,7 +460,20 @@ class MemoryAgent:
         now: float | None = None,
     ) -> float:
         """Return C_final for a strategy, its triggers and a context (default: now's)."""
-        return self.explain_confidence(strategy_id, hash_triggers, current_context, now).confidence
+        return self.confidence(strategy_id, hash_triggers, current_context, now)[0]
+
+    def confidence(
+        self,
+        strategy_id: str,
+        hash_triggers: Iterable[str] = (),
+        current_context: Mapping[str, Any] | None = None,
+        now: float | None = None,
+    ) -> tuple[float, int]:
+        """C_final and the strategy's completed outcomes: :meth:`explain_confidence`'s two an entry reads."""
+        context = current_context if current_context is not None else self.current_context()
+        now = self.clock.now() if now is None else now
+        with self._lock:
+            return self._book.confidence(strategy_id, hash_triggers, context, now)
 
     def statistics(self) -> dict[str, Any]:
         """Per strategy: outcomes, successes, success rate, total and average profit; and totals."""

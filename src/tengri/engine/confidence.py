@@ -122,8 +122,25 @@ class EvidenceBook:
         self, strategy_id: str, hash_triggers: Iterable[str], context: Mapping[str, Any], now: float
     ) -> ConfidenceExplanation:
         """Return C_final of a strategy for a trigger set in a context, at time ``now``, with its terms."""
+        return ConfidenceExplanation(strategy_id, *self._terms(strategy_id, hash_triggers, context, now))
+
+    def confidence(
+        self, strategy_id: str, hash_triggers: Iterable[str], context: Mapping[str, Any], now: float
+    ) -> tuple[float, int]:
+        """C_final and the strategy's outcomes (``n_total``) of :meth:`explain`, without the explanation.
+
+        What an entry decision and a sampled confidence read: building the explanation (twelve
+        fields of a frozen class) would cost about as much as computing its terms.
+        """
+        terms = self._terms(strategy_id, hash_triggers, context, now)
+        return terms[0], terms[7]
+
+    def _terms(
+        self, strategy_id: str, hash_triggers: Iterable[str], context: Mapping[str, Any], now: float
+    ) -> tuple[float, float, float, float, float, float, int, int, int, str, float | None]:
+        """The fields of :class:`ConfidenceExplanation` after the strategy's id, in order."""
         cfg = self.config
-        query = frozenset(str(t) for t in hash_triggers)
+        query = frozenset(str(t) for t in hash_triggers) if hash_triggers else frozenset()
         ev = self._strategies.get(strategy_id, _NO_EVIDENCE)
         in_context = ev.by_context.get(context_key(context, cfg.context_fields), _NO_COUNTS)
         base_counts, used = (
@@ -146,19 +163,18 @@ class EvidenceBook:
         w_pattern = n_effective / (n_effective + cfg.similarity_k) if n_effective > 0 else 0.0
         w_context = 1.0 - w_pattern
         confidence = min(1.0, max(0.0, c_base * w_context + c_similarity * w_pattern))
-        return ConfidenceExplanation(
-            strategy_id=strategy_id,
-            confidence=confidence,
-            c_base=c_base,
-            c_similarity=c_similarity,
-            w_context=w_context,
-            w_pattern=w_pattern,
-            decay=decay,
-            n_context=in_context.n,
-            n_total=ev.total.n,
-            n_similar=n_similar,
-            context_used=used,
-            age_seconds=age,
+        return (
+            confidence,
+            c_base,
+            c_similarity,
+            w_context,
+            w_pattern,
+            decay,
+            in_context.n,
+            ev.total.n,
+            n_similar,
+            used,
+            age,
         )
 
     def statistics(self) -> tuple[dict[str, dict[str, Any]], int, int, float]:

@@ -245,15 +245,14 @@ class TradingDecisions:
             if self.desk.pending_for(sig.strategy_id, tick.symbol) is not None:
                 entry["decision"] = "pending"
                 continue
-            terms = self.agent.explain_confidence(
+            confidence, outcomes = self.agent.confidence(
                 sig.strategy_id, sig.hash_triggers, context, now=tick.timestamp
             )
-            confidence = terms.confidence
             entry["confidence"] = confidence
             below = confidence < threshold
             if (
                 below
-                and self._executions_of(sig.strategy_id, terms.n_total)
+                and self._executions_of(sig.strategy_id, outcomes)
                 >= self.config.trading.explore_outcomes
             ):
                 entry["decision"] = "below_confidence"
