@@ -252,8 +252,7 @@ class TradingDecisions:
             below = confidence < threshold
             if (
                 below
-                and self._executions_of(sig.strategy_id, outcomes)
-                >= self.config.trading.explore_outcomes
+                and self._executions_of(sig.strategy_id, outcomes) >= self.config.trading.explore_outcomes
             ):
                 entry["decision"] = "below_confidence"
                 self.entries["refused_low_confidence"] += 1
