@@ -29,8 +29,16 @@ def _config(data_dir: Path) -> TengriConfig:
 
 @pytest.mark.slow
 def test_replay_is_deterministic(tmp_path: Path) -> None:
-    first = run_replay(_config(tmp_path / "a"), "sample:eurusd_h1", model="none", build_html=False)
-    second = run_replay(_config(tmp_path / "b"), "sample:eurusd_h1", model="none", build_html=False)
+    # The temperature pinned, as the README says a run to be reproduced exactly does: a busy host's
+    # estimate could move the thermal zone, which the summary's compute section reports.
+    sensor = tmp_path / "celsius"
+    sensor.write_text("40.0\n")
+
+    def config(data_dir: Path) -> TengriConfig:
+        return _config(data_dir).with_overrides(thermal={"sensor_files": [str(sensor)]})
+
+    first = run_replay(config(tmp_path / "a"), "sample:eurusd_h1", model="none", build_html=False)
+    second = run_replay(config(tmp_path / "b"), "sample:eurusd_h1", model="none", build_html=False)
     # The files the README calls byte-identical.
     for name in ("trades.csv", "executions.csv", "confidences.csv", "signals.csv", "summary.json"):
         assert (first.run_dir / name).read_bytes() == (second.run_dir / name).read_bytes(), name
