@@ -106,6 +106,66 @@ def main(argv: list[str] | None = None) -> None:
     round_trip = (trading[0] - quiet[0]) / trading[1] if trading[1] else float("nan")
     print(f"  a round trip in tengri (SmaCross over the quiet replay, a trade): {1e6 * round_trip:,.0f} us")
     print(f"  tengri's bar / backtesting.py's bar: {trading[0] / reference[0]:.2f}")
+    per_row = bare_sqlite_insert(trading[1])
+    print(
+        f"  of a round trip, bare sqlite3 writing its execution's row (Tengri's table, its four "
+        f"indexes; a commit per {_ROWS_PER_COMMIT} rows): {1e6 * per_row:.1f} us"
+    )
+
+
+_ROWS_PER_COMMIT = 55  # a replay's checkpoint of 1,000 one-minute bars holds about so many round trips
+
+
+def bare_sqlite_insert(rows: int) -> float:
+    """Wall seconds a row of bare ``sqlite3`` inserting ``rows`` closed executions into Tengri's table.
+
+    The table and indexes a new store creates, WAL and ``synchronous=normal`` as a replay's store,
+    an ``executemany`` and a commit per :data:`_ROWS_PER_COMMIT` rows as its checkpoints write
+    them; no Tengri code on the path. Best of three.
+    """
+    import json
+    import sqlite3
+
+    from tengri.engine import MemoryMap
+    from tengri.engine.store.statements import INSERT_EXECUTION
+
+    context = json.dumps({"source": "strategy", "symbol": "X", "opened_index": 1, "sl": None, "tp": None})
+    values = [
+        {
+            "execution_id": f"SmaCross_20240101_000000_{i:06d}",
+            "agent_id": "main_agent",
+            "strategy_id": "SmaCross",
+            "hash_triggers": "[]",
+            "direction": 1 if i % 2 else -1,
+            "entry_price": 100.0 + i / 7,
+            "exit_price": 100.5 + i / 7,
+            "size": 100.0,
+            "costs": 0.0,
+            "profit": 50.0 - i % 100,
+            "success": i % 3 == 0,
+            "status": "closed",
+            "context": context,
+            "confidence": 0.5,
+            "opened_at": 1.7e9 + 60.0 * i,
+            "closed_at": 1.7e9 + 60.0 * i + 600.0,
+        }
+        for i in range(rows)
+    ]
+    best = float("inf")
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "store.db"
+            MemoryMap(f"sqlite:///{path}").close()  # the schema a store creates
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            start = time.perf_counter()
+            for first in range(0, rows, _ROWS_PER_COMMIT):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(INSERT_EXECUTION.sql, values[first : first + _ROWS_PER_COMMIT])
+                conn.execute("COMMIT")
+            best = min(best, (time.perf_counter() - start) / rows)
+            conn.close()
+    return best
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ same file,
   (``tengri.strategies:SmaCross``): store, journal, pattern learning and statistics on, the run's
   CSV and JSON files written, no HTML report (backtesting.py's quick start does not plot either);
 - ``tengri backtest FILE`` as a user runs it by default, HTML report included;
-- backtesting.py's quick-start SmaCross(10, 20), reading the same CSV with pandas.
+- backtesting.py's quick-start SmaCross(10, 20), reading the same CSV with pandas;
+- ``tengri backtest FILE --no-report`` with a strategy that never trades: Tengri's floor, every
+  bar's work (store, journal, pattern learning, run files) without a round trip. Its time against
+  backtesting.py's whole run says what 1x would leave each of backtesting.py's round trips.
 
 Both trade the quick start's 10,000 cash without commission (a config file says so to Tengri):
 at 0.2 % a round trip every twenty bars or so, a random walk ruins either account within some
@@ -31,11 +34,15 @@ the base of ``Strategy``; the user's ``next`` stays Python), each tick's trigger
 (``TriggerCore``), the account's per-tick sums (``AccountCore``), the risk guard's mark
 (``RiskCore``), the common tick's validation, the unit of work each tick enters, the profit
 window's cubic fit (``CubicCore``) and the replay's timeline columns and ISO times;
-``bench_kernel.py`` justifies Cython over Numba. Over 2026-12-05 this benchmark went from 0.27x
-to 0.62x at 100,000 bars and from 0.18x to 0.55x at 1,000,000, the files the same. What is left
-(``bench_bar_cost.py``, in process): a bar that trades nothing costs 18.3 us, backtesting.py's
-loop 16.4 us a bar, and each round trip (signal, close, open, their records and the store's
-insert, the profit window's update, the trade's journal row) some 360 us, about 20 us a bar here.
+``bench_kernel.py`` justifies Cython over Numba. From 2026-12-05's morning to 12-06 this
+benchmark went from 0.27x to 0.67x at 100,000 bars and from 0.18x to 0.59x at 1,000,000, the
+files the same. What is left (``bench_bar_cost.py``, in process, 2026-12-06): a bar that trades
+nothing costs 17.9 us, backtesting.py's whole loop 16.5 us a bar, and each round trip (signal,
+close, open, their records and the store's insert, the agent's learning, the profit window's
+update, the trade's journal row, its share of executions.csv) some 330 us. As whole processes at
+1,000,000 bars the floor alone (the never-trading run above) took 21.5 s against backtesting.py's
+23.7 s (2026-12-06 00:22): 1x would leave 41 us a round trip, two rows' inserts into SQLite at
+21 us each, bare. Issue 17 is blocked on it; the README's Performance section has the figures.
 
 Run: .venv/bin/python benchmarks/bench_scale.py                  (100,000 and 1,000,000 bars)
      .venv/bin/python benchmarks/bench_scale.py --bars 20000     (a quick run)
@@ -148,11 +155,25 @@ def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float
     return seconds, int(process.stdout.split()[-1]) / 1024  # kilobytes on Linux
 
 
-def run_tengri(csv: Path, work: Path, report: bool = False) -> Measured:
+# A strategy that never trades: its run is Tengri's floor, every bar's work without a round trip.
+_NEVER = """from tengri import Strategy
+
+
+class Never(Strategy):
+    def init(self):
+        self.history_bars = 2
+
+    def next(self):
+        return None
+"""
+
+
+def run_tengri(csv: Path, work: Path, report: bool = False, never: bool = False) -> Measured:
     """``tengri backtest csv`` in its own process, with its data directory under ``work``.
 
     Without ``report``, ``--no-report``: the run's files without report.html, as backtesting.py's
-    quick start computes its statistics without plotting.
+    quick start computes its statistics without plotting. ``never``: with a strategy that never
+    trades (the floor: the store, the journal, pattern learning and the run files, no trade).
     """
     data_dir = work / "tengri-data"
     env = {**os.environ, "TENGRI_DATA_DIR": str(data_dir)}
@@ -161,6 +182,9 @@ def run_tengri(csv: Path, work: Path, report: bool = False) -> Measured:
     command = [sys.executable, "-m", "tengri", "backtest", str(csv), "--config", str(config)]
     if not report:
         command.append("--no-report")
+    if never:
+        (work / "never.py").write_text(_NEVER)
+        command += ["--strategy", f"{work / 'never.py'}:Never"]
     seconds, rss = _timed(command, env)
     (run_dir,) = (data_dir / "runs").iterdir()
     trades = pd.read_csv(run_dir / "trades.csv")
@@ -195,10 +219,12 @@ def measure(bars: int, rounds: int) -> dict[str, object]:
         ours: list[Measured] = []
         with_report: list[Measured] = []
         theirs: list[Measured] = []
+        floor: list[Measured] = []
         runners = (
             (theirs, run_backtesting_py, "backtesting-py"),
             (ours, run_tengri, "tengri"),
             (with_report, lambda csv, where: run_tengri(csv, where, report=True), "tengri-report"),
+            (floor, lambda csv, where: run_tengri(csv, where, never=True), "tengri-never"),
         )
         for round_ in range(rounds):
             for runs, runner, label in runners:
@@ -206,15 +232,17 @@ def measure(bars: int, rounds: int) -> dict[str, object]:
                 round_dir.mkdir()
                 runs.append(runner(csv, round_dir))
         tengri, reported, reference = _median(ours), _median(with_report), _median(theirs)
+        never = _median(floor)
     same = tengri.trades == reference.trades and reported.trades == reference.trades
     print(f"\n{bars:,} one-minute bars (random walk, seed {SEED}, CSV {input_mb:.0f} MB), median of {rounds}")
     for name, m in (
         ("backtesting.py (quick start)", reference),
         ("tengri backtest --no-report", tengri),
         ("tengri backtest (report.html)", reported),
+        ("tengri, a strategy never trades", never),
     ):
         print(
-            f"  {name:<30}{m.seconds:8.2f} s {bars / m.seconds:11,.0f} bars/s "
+            f"  {name:<32}{m.seconds:8.2f} s {bars / m.seconds:11,.0f} bars/s "
             f"{m.peak_rss_mb:8.0f} MB peak RSS {len(m.trades):8,} trades"
         )
     speed = reference.seconds / tengri.seconds
@@ -229,6 +257,12 @@ def measure(bars: int, rounds: int) -> dict[str, object]:
         f"with the report: {reported.peak_rss_mb / reference.peak_rss_mb:.2f}"
     )
     print(f"  same trades: {'yes' if same else 'NO'}")
+    # What 1x leaves each round trip: backtesting.py's whole run less Tengri's floor, per trade.
+    left = (reference.seconds - never.seconds) / max(len(reference.trades), 1)
+    print(
+        f"  tengri's floor (no trade) / backtesting.py's whole run: {never.seconds / reference.seconds:.2f}; "
+        f"1x would leave {1e6 * left:,.0f} us for each of its {len(reference.trades):,} round trips"
+    )
     if not same:
         first = next(
             (i for i, (a, b) in enumerate(zip(tengri.trades, reference.trades, strict=False)) if a != b),
@@ -242,6 +276,7 @@ def measure(bars: int, rounds: int) -> dict[str, object]:
         "tengri_rss_mb": tengri.peak_rss_mb,
         "tengri_report_s": reported.seconds,
         "tengri_report_rss_mb": reported.peak_rss_mb,
+        "tengri_never_trading_s": never.seconds,
         "backtesting_py_rss_mb": reference.peak_rss_mb,
         "trades": len(tengri.trades),
         "same_trades": same,

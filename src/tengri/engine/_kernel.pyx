@@ -943,6 +943,12 @@ def _strategy(cls, core):
 cdef double _ISO_END = 253402300800.0  # 10000-01-01T00:00:00Z: datetime's years end at 9999
 
 
+cdef inline void _digits2(char *out, long long value) noexcept:
+    """Write ``value`` (0 to 99) as two ASCII digits."""
+    out[0] = 48 + value // 10
+    out[1] = 48 + value % 10
+
+
 cdef inline bint _iso_into(double t, char *out) noexcept:
     """Write ``YYYY-MM-DDTHH:MM:SSZ`` of ``t`` (20 bytes) to ``out``; False unless a whole second in [1970, 10000)."""
     cdef long long seconds, days, z, era, doe, yoe, year, doy, mp, day, month, rest, hour, minute, second
@@ -966,25 +972,18 @@ cdef inline bint _iso_into(double t, char *out) noexcept:
     hour = rest // 3600
     minute = (rest // 60) % 60
     second = rest % 60
-    out[0] = 48 + year // 1000
-    out[1] = 48 + (year // 100) % 10
-    out[2] = 48 + (year // 10) % 10
-    out[3] = 48 + year % 10
+    _digits2(out, year // 100)
+    _digits2(out + 2, year % 100)
     out[4] = 45  # -
-    out[5] = 48 + month // 10
-    out[6] = 48 + month % 10
+    _digits2(out + 5, month)
     out[7] = 45
-    out[8] = 48 + day // 10
-    out[9] = 48 + day % 10
+    _digits2(out + 8, day)
     out[10] = 84  # T
-    out[11] = 48 + hour // 10
-    out[12] = 48 + hour % 10
+    _digits2(out + 11, hour)
     out[13] = 58  # :
-    out[14] = 48 + minute // 10
-    out[15] = 48 + minute % 10
+    _digits2(out + 14, minute)
     out[16] = 58
-    out[17] = 48 + second // 10
-    out[18] = 48 + second % 10
+    _digits2(out + 17, second)
     out[19] = 90  # Z
     return True
 

@@ -447,10 +447,9 @@ class MemoryAgent:
         now: float | None = None,
     ) -> ConfidenceExplanation:
         """Return C_final and its terms (:mod:`tengri.engine.confidence`); ``now`` ages the evidence."""
-        context = current_context if current_context is not None else self.current_context()
-        now = self.clock.now() if now is None else now
+        context, at = self._query_at(current_context, now)
         with self._lock:
-            return self._book.explain(strategy_id, hash_triggers, context, now)
+            return self._book.explain(strategy_id, hash_triggers, context, at)
 
     def get_confidence_coefficient(
         self,
@@ -470,10 +469,18 @@ class MemoryAgent:
         now: float | None = None,
     ) -> tuple[float, int]:
         """C_final and the strategy's completed outcomes: :meth:`explain_confidence`'s two an entry reads."""
-        context = current_context if current_context is not None else self.current_context()
-        now = self.clock.now() if now is None else now
+        context, at = self._query_at(current_context, now)
         with self._lock:
-            return self._book.confidence(strategy_id, hash_triggers, context, now)
+            return self._book.confidence(strategy_id, hash_triggers, context, at)
+
+    def _query_at(
+        self, context: Mapping[str, Any] | None, now: float | None
+    ) -> tuple[Mapping[str, Any], float]:
+        """A confidence query's context and time: now's where not given."""
+        return (
+            context if context is not None else self.current_context(),
+            self.clock.now() if now is None else now,
+        )
 
     def statistics(self) -> dict[str, Any]:
         """Per strategy: outcomes, successes, success rate, total and average profit; and totals."""
