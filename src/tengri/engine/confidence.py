@@ -140,7 +140,7 @@ class EvidenceBook:
     ) -> tuple[float, float, float, float, float, float, int, int, int, str, float | None]:
         """The fields of :class:`ConfidenceExplanation` after the strategy's id, in order."""
         cfg = self.config
-        query = frozenset(str(t) for t in hash_triggers) if hash_triggers else frozenset()
+        query = frozenset(str(t) for t in hash_triggers)
         ev = self._strategies.get(strategy_id, _NO_EVIDENCE)
         in_context = ev.by_context.get(context_key(context, cfg.context_fields), _NO_COUNTS)
         base_counts, used = (
