@@ -253,10 +253,10 @@ def read_account_columns(path: Path) -> pd.DataFrame:
     allocated once: a long run's timeline is never held as text (a million bars: 64 MB at the
     peak beyond the imports, where pandas' chunks took 60 and Arrow's own streaming reader,
     reading ahead, 110 to 195; 0.45 s against pandas' 0.63), and a short one is read in under
-    half of pandas' time (5,000 bars: 2.5 ms against 5.6). An empty field is a missing value. Arrow parses a number to the nearest double, so
-    each is the float the journal wrote (its shortest repr). A file Arrow does not take (other
-    times than the journal's, a number it refuses) is read by :func:`read_timeline`, the columns'
-    floats as floats.
+    half of pandas' time (5,000 bars: 2.5 ms against 5.6). An empty field is a missing value.
+    Arrow parses a number to the nearest double, so each is the float the journal wrote (its
+    shortest repr). A file Arrow does not take (other times than the journal's, a number it
+    refuses) is read by :func:`read_timeline`, the columns' floats as floats.
     """
     import io
 
